@@ -1,0 +1,197 @@
+"""The CRM event contract: one pydantic model per event type, one union to parse them all.
+
+Every event is JSON, UTF-8, one per Kafka message keyed by ``rep_id``. The union is
+discriminated on ``event_type`` so pydantic picks the model from that field alone and
+an error names the field that is wrong. Unknown fields are ignored (CRMs add fields
+all the time) and never reach scoring.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal, TypeAlias
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    TypeAdapter,
+    ValidationError,
+)
+
+from schemas.exceptions import EventError
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+class CallOutcome(StrEnum):
+    CONNECTED = "connected"
+    NO_ANSWER = "no_answer"
+    VOICEMAIL = "voicemail"
+    MEETING_BOOKED = "meeting_booked"
+
+
+class EventBase(BaseModel):
+    """The envelope every CRM event carries."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_id: NonEmptyStr
+    occurred_at: AwareDatetime
+    rep_id: NonEmptyStr
+    team_id: str | None = None
+
+
+class DealWon(EventBase):
+    event_type: Literal["deal_won"] = "deal_won"
+    deal_id: NonEmptyStr
+    amount: NonNegativeFloat
+    currency: Annotated[str, Field(min_length=3, max_length=3)] = "USD"
+    opened_at: AwareDatetime
+
+
+class DealLost(EventBase):
+    event_type: Literal["deal_lost"] = "deal_lost"
+    deal_id: NonEmptyStr
+    opened_at: AwareDatetime
+
+
+class DealReopened(EventBase):
+    event_type: Literal["deal_reopened"] = "deal_reopened"
+    deal_id: NonEmptyStr
+
+
+class CallLogged(EventBase):
+    event_type: Literal["call_logged"] = "call_logged"
+    call_id: NonEmptyStr
+    duration_seconds: NonNegativeFloat
+    outcome: CallOutcome
+
+
+class NpsResponse(EventBase):
+    event_type: Literal["nps_response"] = "nps_response"
+    account_id: NonEmptyStr
+    score: Annotated[int, Field(ge=0, le=10, strict=True)]
+    comment: str | None = None
+
+
+class LeadConverted(EventBase):
+    event_type: Literal["lead_converted"] = "lead_converted"
+    lead_id: NonEmptyStr
+
+
+class LeadDisqualified(EventBase):
+    event_type: Literal["lead_disqualified"] = "lead_disqualified"
+    lead_id: NonEmptyStr
+
+
+class AccountRenewed(EventBase):
+    event_type: Literal["account_renewed"] = "account_renewed"
+    account_id: NonEmptyStr
+
+
+class AccountChurned(EventBase):
+    event_type: Literal["account_churned"] = "account_churned"
+    account_id: NonEmptyStr
+
+
+class CourseCompleted(EventBase):
+    event_type: Literal["course_completed"] = "course_completed"
+    course_id: NonEmptyStr
+    hours: NonNegativeFloat
+
+
+class RepUpserted(EventBase):
+    """The rep directory (compacted ``crm.reps``): name, team and quota of a rep."""
+
+    event_type: Literal["rep_upserted"] = "rep_upserted"
+    name: NonEmptyStr
+    team_id: NonEmptyStr  # type: ignore[assignment]  # required here, optional elsewhere
+    monthly_quota: NonNegativeFloat | None = None
+
+
+DealEvent: TypeAlias = DealWon | DealLost | DealReopened
+Event: TypeAlias = Annotated[
+    DealWon
+    | DealLost
+    | DealReopened
+    | CallLogged
+    | NpsResponse
+    | LeadConverted
+    | LeadDisqualified
+    | AccountRenewed
+    | AccountChurned
+    | CourseCompleted
+    | RepUpserted,
+    Field(discriminator="event_type"),
+]
+"""Any CRM event; ``event_type`` picks the model."""
+
+EVENT_MODELS: tuple[type[EventBase], ...] = (
+    DealWon,
+    DealLost,
+    DealReopened,
+    CallLogged,
+    NpsResponse,
+    LeadConverted,
+    LeadDisqualified,
+    AccountRenewed,
+    AccountChurned,
+    CourseCompleted,
+    RepUpserted,
+)
+
+TOPIC_OF_EVENT_TYPE: dict[str, str] = {
+    "deal_won": "crm.deals",
+    "deal_lost": "crm.deals",
+    "deal_reopened": "crm.deals",
+    "call_logged": "crm.calls",
+    "nps_response": "crm.nps",
+    "lead_converted": "crm.leads",
+    "lead_disqualified": "crm.leads",
+    "account_renewed": "crm.accounts",
+    "account_churned": "crm.accounts",
+    "course_completed": "crm.learning",
+    "rep_upserted": "crm.reps",
+}
+"""Where each event type is published; every topic is keyed by ``rep_id``."""
+
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line a person can act on: each failing field's path and what is wrong."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = err["loc"]
+        # pydantic puts the union member first ("deal_won.amount"); the field is the rest.
+        if loc and loc[0] in TOPIC_OF_EVENT_TYPE:
+            loc = loc[1:]
+        field = ".".join(str(p) for p in loc) or "message"
+        if err["type"] == "union_tag_invalid":
+            parts.append(f"event_type: unknown event type {err['ctx']['tag']!r}")
+        elif err["type"] == "union_tag_not_found":
+            parts.append("event_type: field required")
+        elif err["type"] == "json_invalid":
+            parts.append(f"not valid JSON: {err['ctx'].get('error', err['msg'])}")
+        elif err["type"] == "timezone_aware":
+            parts.append(f"{field}: needs a UTC offset, e.g. 2026-11-27T09:30:00+01:00")
+        else:
+            parts.append(f"{field}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_event(raw: bytes | str) -> Event:
+    """Decode and validate one message; raise EventError naming the field on failure."""
+    try:
+        return _EVENT_ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        raise EventError(describe_validation_error(exc)) from None
+
+
+def event_to_json(event: EventBase) -> bytes:
+    """The wire form of an event: compact JSON, unset optional fields left out."""
+    return event.model_dump_json(exclude_none=True).encode()
+

@@ -1,0 +1,335 @@
+"""The scorecard definition: an organisation's strategy written down as YAML (scorecard as code).
+
+Weights, targets, windows and coaching rules are data reviewed like code. Loading a
+file validates all of it; a wrong file fails with the path of the field, what is
+wrong and what would be right, before any event is scored.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeAlias
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PositiveFloat,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from schemas.exceptions import SchemaError
+
+DEFAULT_SCORECARD = "default_scorecard.yaml"
+
+
+class DefinitionError(SchemaError):
+    """A scorecard definition that cannot be used; the text names the field and the fix."""
+
+
+class Perspective(StrEnum):
+    FINANCIAL = "financial"
+    CUSTOMER = "customer"
+    INTERNAL_PROCESS = "internal_process"
+    LEARNING_GROWTH = "learning_growth"
+
+
+class KpiName(StrEnum):
+    """The KPI catalogue; formulas live in ``scorers.kpis``, one per name."""
+
+    REVENUE_WON = "revenue_won"
+    DEALS_WON = "deals_won"
+    AVG_DEAL_SIZE = "avg_deal_size"
+    QUOTA_ATTAINMENT = "quota_attainment"
+    WIN_RATE = "win_rate"
+    SALES_CYCLE_DAYS = "sales_cycle_days"
+    CALLS_LOGGED = "calls_logged"
+    CALL_TO_MEETING = "call_to_meeting"
+    LEAD_CONVERSION = "lead_conversion"
+    NPS = "nps"
+    RETENTION_RATE = "retention_rate"
+    COURSES_COMPLETED = "courses_completed"
+    TRAINING_HOURS = "training_hours"
+
+
+class Direction(StrEnum):
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+_Strict = ConfigDict(extra="forbid", frozen=True)
+_WINDOW_RE = re.compile(r"^(?:(?P<days>[1-9][0-9]{0,2})d|week|month|quarter)$")
+WindowName = Annotated[str, Field(pattern=_WINDOW_RE.pattern)]
+"""``Nd`` (rolling N days, 1..999) or ``week`` / ``month`` / ``quarter`` (calendar, to date)."""
+
+
+class PerDayTarget(BaseModel):
+    """A rate per day, scaled to the number of days the window holds."""
+
+    model_config = _Strict
+    per_day: PositiveFloat
+
+
+class AbsoluteTarget(BaseModel):
+    """The same target whatever the window (ratios, averages)."""
+
+    model_config = _Strict
+    absolute: PositiveFloat
+
+
+class QuotaTarget(BaseModel):
+    """A share of the rep's quota over the window (the default quota when the rep has none)."""
+
+    model_config = _Strict
+    quota: PositiveFloat = 1.0
+
+
+_TARGET_KINDS = ("per_day", "absolute", "quota")
+
+
+def _target_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        kinds = [k for k in _TARGET_KINDS if k in value]
+        return kinds[0] if len(kinds) == 1 else None
+    return next((k for k in _TARGET_KINDS if hasattr(value, k)), None)
+
+
+Target: TypeAlias = Annotated[
+    Annotated[PerDayTarget, Tag("per_day")]
+    | Annotated[AbsoluteTarget, Tag("absolute")]
+    | Annotated[QuotaTarget, Tag("quota")],
+    Discriminator(
+        _target_kind,
+        custom_error_type="target_kind",
+        custom_error_message="give exactly one of per_day, absolute or quota",
+    ),
+]
+
+
+class PerspectiveDef(BaseModel):
+    model_config = _Strict
+    weight: PositiveFloat
+
+
+class KpiDef(BaseModel):
+    model_config = _Strict
+    perspective: Perspective
+    weight: PositiveFloat
+    direction: Direction = Direction.HIGHER
+    target: Target
+    cap: Annotated[float, Field(ge=1.0, le=10.0)] = 1.2
+    min_samples: Annotated[int, Field(ge=0)] = 0
+
+
+class Severity(StrEnum):
+    POSITIVE = "positive"
+    INFO = "info"
+    WARNING = "warning"
+
+
+class _RuleBase(BaseModel):
+    model_config = _Strict
+    severity: Severity
+    text: Annotated[str, Field(min_length=1)]
+    cooldown_days: Annotated[int, Field(ge=0)] = 7
+
+
+class ThresholdRule(_RuleBase):
+    """A KPI value in a window crosses a bound, once enough samples back it."""
+
+    kind: Literal["threshold"]
+    kpi: KpiName
+    window: WindowName
+    below: float | None = None
+    above: float | None = None
+    min_samples: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> ThresholdRule:
+        if (self.below is None) == (self.above is None):
+            raise ValueError("give exactly one of 'below' or 'above'")
+        return self
+
+
+class ChangeRule(_RuleBase):
+    """A score falls by at least ``drop`` points against the same rep ``days`` earlier."""
+
+    kind: Literal["change"]
+    score: Annotated[str, Field(pattern=r"^(overall|financial|customer|internal_process|learning_growth)$")]
+    window: WindowName
+    days: Annotated[int, Field(ge=1, le=366)]
+    drop: PositiveFloat
+
+
+class InactivityRule(_RuleBase):
+    """No events of a kind for ``days`` days in a row on the worker's clock."""
+
+    kind: Literal["inactivity"]
+    kpi: KpiName
+    days: Annotated[int, Field(ge=1, le=366)]
+    skip_weekends: bool = True
+
+
+class TargetRule(_RuleBase):
+    """A KPI in a calendar window reaches its target (recognition)."""
+
+    kind: Literal["target"]
+    kpi: KpiName
+    window: WindowName
+
+
+class PaceRule(_RuleBase):
+    """A KPI in a calendar window is below ``share`` of its target prorated to the day."""
+
+    kind: Literal["pace"]
+    kpi: KpiName
+    window: WindowName
+    share: Annotated[float, Field(gt=0, le=1)]
+
+
+AlertRule: TypeAlias = Annotated[
+    ThresholdRule | ChangeRule | InactivityRule | TargetRule | PaceRule,
+    Field(discriminator="kind"),
+]
+
+
+class ScorecardDefinition(BaseModel):
+    """A whole balanced scorecard; see the shipped ``default_scorecard.yaml`` for each field."""
+
+    model_config = _Strict
+
+    name: Annotated[str, Field(min_length=1)]
+    timezone: str = "UTC"
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    fx_rates: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], PositiveFloat] = {}
+    windows: Annotated[list[WindowName], Field(min_length=1)] = ["7d", "30d", "90d", "quarter"]
+    allowed_lateness_days: Annotated[int, Field(ge=0, le=366)] = 7
+    default_monthly_quota: PositiveFloat
+    perspectives: dict[Perspective, PerspectiveDef]
+    kpis: dict[KpiName, KpiDef]
+    alerts: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], AlertRule] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
+            ) from None
+        return value
+
+    @field_validator("windows")
+    @classmethod
+    def _distinct_windows(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"windows repeat a name: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScorecardDefinition:
+        used = {kpi.perspective for kpi in self.kpis.values()}
+        for name in self.perspectives:
+            if name not in used:
+                raise ValueError(
+                    f"perspectives.{name}: has a weight but no KPI; add a KPI with"
+                    f" 'perspective: {name}' or remove the perspective"
+                )
+        for kpi_name, kpi in self.kpis.items():
+            if kpi.perspective not in self.perspectives:
+                raise ValueError(
+                    f"kpis.{kpi_name}.perspective: {kpi.perspective.value!r} has no weight;"
+                    f" add it under 'perspectives' or move the KPI"
+                )
+        for fx in self.fx_rates:
+            if fx == self.currency:
+                raise ValueError(f"fx_rates.{fx}: is the reporting currency; remove it")
+        for rule_id, rule in self.alerts.items():
+            if isinstance(rule, InactivityRule):
+                continue
+            if rule.window not in self.windows and not _is_calendar(rule.window):
+                raise ValueError(
+                    f"alerts.{rule_id}.window: {rule.window!r} is not one of windows"
+                    f" {self.windows}; add it there or use week/month/quarter"
+                )
+        return self
+
+    def rate_to_reporting(self, currency: str) -> float | None:
+        """Units of the reporting currency per unit of ``currency``; None when unknown."""
+        if currency == self.currency:
+            return 1.0
+        return self.fx_rates.get(currency)
+
+
+def _is_calendar(window: str) -> bool:
+    return window in ("week", "month", "quarter")
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False):
+        path = ".".join(str(p) for p in _field_path(err["loc"])) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field; check its spelling against default_scorecard.yaml"
+        elif err["type"] == "enum":
+            msg = f"{err['input']!r} is not allowed; expected {err['ctx']['expected']}"
+        elif err["type"] == "string_pattern_mismatch" and "window" in path:
+            msg = f"{err['input']!r} is not a window; use Nd (e.g. 30d), week, month or quarter"
+        lines.append(f"  {path}: {msg}")
+    return "\n".join(lines)
+
+
+def _field_path(loc: tuple[int | str, ...]) -> list[int | str]:
+    """The YAML path of an error, without the union tags pydantic inserts.
+
+    pydantic puts the chosen member after a discriminated field
+    (``alerts.no_calls.inactivity.days``, ``kpis.nps.target.per_day.per_day``);
+    a person wants the path as written in the file.
+    """
+    parts = list(loc)
+    if len(parts) > 2 and parts[0] == "alerts" and parts[2] in _RULE_KINDS:
+        del parts[2]
+    if "target" in parts:
+        i = parts.index("target")
+        if i + 1 < len(parts) and parts[i + 1] in _TARGET_KINDS:
+            del parts[i + 1]
+    return parts
+
+
+_RULE_KINDS = {"threshold", "change", "inactivity", "target", "pace"}
+
+
+def parse_definition(data: Any, source: str = "<scorecard>") -> ScorecardDefinition:
+    try:
+        return ScorecardDefinition.model_validate(data)
+    except ValidationError as exc:
+        raise DefinitionError(f"{source} is not a valid scorecard:\n{_describe(exc)}") from None
+
+
+def load_definition(path: Path | None = None) -> ScorecardDefinition:
+    """Read and validate a YAML definition; the shipped default when ``path`` is None."""
+    if path is None:
+        text = resources.files("schemas").joinpath(DEFAULT_SCORECARD).read_text("utf-8")
+        source = DEFAULT_SCORECARD
+    else:
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise DefinitionError(f"cannot read scorecard {path}: {exc.strerror}") from None
+        source = str(path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DefinitionError(f"{source} is not valid YAML: {exc}") from None
+    return parse_definition(data, source)

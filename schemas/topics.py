@@ -1,0 +1,21 @@
+"""Names of the Kafka topics: the contract between producers, the worker and subscribers."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DEALS: Final = "crm.deals"
+CALLS: Final = "crm.calls"
+NPS: Final = "crm.nps"
+LEADS: Final = "crm.leads"
+ACCOUNTS: Final = "crm.accounts"
+LEARNING: Final = "crm.learning"
+REPS: Final = "crm.reps"
+DLQ: Final = "crm.dlq"
+UPDATES: Final = "scorecards.updates"
+ALERTS: Final = "scorecards.alerts"
+
+ACTIVITY_TOPICS: Final = (DEALS, CALLS, NPS, LEADS, ACCOUNTS, LEARNING)
+"""Co-partitioned input topics, all keyed by rep_id with the same partition count."""
+
+ALL_TOPICS: Final = (*ACTIVITY_TOPICS, REPS, DLQ, UPDATES, ALERTS)

@@ -1,0 +1,179 @@
+"""Folding one CRM event into a rep's state.
+
+The fold is where CRM semantics live: a redelivered event counts once, and a deal
+counts at most once — its latest won/lost/reopened event decides, on that event's
+day — so a reopened deal takes its points back and a re-won deal counts on its
+new day, whatever order the events arrive in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from schemas.events import (
+    AccountChurned,
+    AccountRenewed,
+    CallLogged,
+    CallOutcome,
+    CourseCompleted,
+    DealLost,
+    DealReopened,
+    DealWon,
+    Event,
+    LeadConverted,
+    LeadDisqualified,
+    NpsResponse,
+    RepUpserted,
+)
+from schemas.scorecard_definition import ScorecardDefinition
+from scorers import counters as c
+from scorers.calendar import Day, day_of, epoch_us, to_date, zone_of
+from scorers.counters import Counters, Delta
+from scorers.exceptions import RejectedEvent
+from scorers.state import DealOutcome, OrderKey, RepStore
+
+_NO_DELTA: Delta = ()
+
+
+class Outcome(Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A delta applied to (sign 1) or taken back from (sign -1) one day's bucket."""
+
+    day: Day
+    delta: Delta
+    sign: int
+
+
+@dataclass(frozen=True, slots=True)
+class FoldResult:
+    outcome: Outcome
+    day: Day
+    changes: tuple[Change, ...] = ()
+
+
+class Folder:
+    """Folds events into ``RepStore``s under one scorecard definition (zone, currencies)."""
+
+    def __init__(self, definition: ScorecardDefinition) -> None:
+        self.definition = definition
+        self.zone = zone_of(definition.timezone)
+
+    def day(self, event: Event) -> Day:
+        return day_of(event.occurred_at, self.zone)
+
+    def fold(self, store: RepStore, event: Event, not_before: Day | None = None) -> FoldResult:
+        """Apply ``event`` to ``store``; raise RejectedEvent when the scorecard can't use it.
+
+        ``not_before`` is the first day the stream still keeps; an older event is
+        "too late". The replay keeps everything and passes None.
+        """
+        day = self.day(event)
+        if not_before is not None and day < not_before:
+            raise RejectedEvent(
+                f"too late: occurred on {to_date(day)}, state is kept from {to_date(not_before)}"
+            )
+        if isinstance(event, DealWon):
+            rate = self.definition.rate_to_reporting(event.currency)
+            if rate is None:
+                raise RejectedEvent(
+                    f"currency: no FX rate for {event.currency!r}; add it under fx_rates"
+                    f" in the scorecard (reporting currency {self.definition.currency})"
+                )
+        if store.is_seen(event.event_id):
+            return FoldResult(Outcome.DUPLICATE, day)
+        store.mark_seen(event.event_id, day)
+        changes = [Change(day, ((c.EVENTS, 1),), 1)]
+        key: OrderKey = (epoch_us(event.occurred_at), event.event_id)
+        if isinstance(event, DealWon | DealLost | DealReopened):
+            changes.extend(self._fold_deal(store, event, day, key))
+        elif isinstance(event, RepUpserted):
+            _fold_directory(store, event, key)
+        else:
+            changes.append(Change(day, activity_delta(event), 1))
+        if event.team_id is not None and not isinstance(event, RepUpserted):
+            _note_event_team(store, event.team_id, key)
+        for change in changes:
+            _apply_to_bucket(store, change)
+        return FoldResult(Outcome.APPLIED, day, tuple(changes))
+
+    def _fold_deal(
+        self, store: RepStore, event: DealWon | DealLost | DealReopened, day: Day, key: OrderKey
+    ) -> list[Change]:
+        current = store.deal(event.deal_id)
+        if current is not None and current.key >= key:
+            return []  # an older event of a deal already decided by a newer one
+        new = DealOutcome(key, day, event.event_type.removeprefix("deal_"), self._deal_delta(event))
+        store.put_deal(event.deal_id, new)
+        changes = [] if current is None else [Change(current.day, current.delta, -1)]
+        changes.append(Change(day, new.delta, 1))
+        return changes
+
+    def _deal_delta(self, event: DealWon | DealLost | DealReopened) -> Delta:
+        if isinstance(event, DealWon):
+            rate = self.definition.rate_to_reporting(event.currency) or 0.0
+            cycle = epoch_us(event.occurred_at) - epoch_us(event.opened_at)
+            return ((c.WON, 1), (c.REVENUE, c.to_micro(event.amount * rate)), (c.CYCLE_US, cycle))
+        if isinstance(event, DealLost):
+            return ((c.LOST, 1),)
+        return _NO_DELTA
+
+
+_CALL_DELTA: Delta = ((c.CALLS, 1),)
+_MEETING_DELTA: Delta = ((c.CALLS, 1), (c.MEETINGS, 1))
+
+
+def activity_delta(event: Event) -> Delta:
+    """What a non-deal activity event adds to its day."""
+    if isinstance(event, CallLogged):
+        return _MEETING_DELTA if event.outcome is CallOutcome.MEETING_BOOKED else _CALL_DELTA
+    if isinstance(event, NpsResponse):
+        if event.score >= 9:
+            return ((c.NPS_RESPONSES, 1), (c.PROMOTERS, 1))
+        if event.score <= 6:
+            return ((c.NPS_RESPONSES, 1), (c.DETRACTORS, 1))
+        return ((c.NPS_RESPONSES, 1),)
+    if isinstance(event, LeadConverted):
+        return ((c.CONVERTED, 1),)
+    if isinstance(event, LeadDisqualified):
+        return ((c.DISQUALIFIED, 1),)
+    if isinstance(event, AccountRenewed):
+        return ((c.RENEWED, 1),)
+    if isinstance(event, AccountChurned):
+        return ((c.CHURNED, 1),)
+    if isinstance(event, CourseCompleted):
+        return ((c.COURSES, 1), (c.TRAINING, c.to_micro(event.hours)))
+    raise TypeError(f"not an activity event: {event.event_type}")
+
+
+def _apply_to_bucket(store: RepStore, change: Change) -> None:
+    if not change.delta:
+        return
+    bucket: Counters = store.bucket(change.day) or c.zero()
+    c.apply(bucket, change.delta, change.sign)
+    store.put_bucket(change.day, bucket)
+
+
+def _fold_directory(store: RepStore, event: RepUpserted, key: OrderKey) -> None:
+    profile = store.profile()
+    if profile.directory_key is None or key > profile.directory_key:
+        store.put_profile(
+            replace(
+                profile,
+                name=event.name,
+                monthly_quota=event.monthly_quota,
+                directory_team=event.team_id,
+                directory_key=key,
+            )
+        )
+
+
+def _note_event_team(store: RepStore, team_id: str, key: OrderKey) -> None:
+    profile = store.profile()
+    if profile.event_team_key is None or key > profile.event_team_key:
+        store.put_profile(replace(profile, event_team=team_id, event_team_key=key))

@@ -1,0 +1,184 @@
+"""From a window's counts to a balanced, self-explaining scorecard.
+
+attainment = value/target (higher is better) or target/value (lower is better),
+clamped to [0, cap]. A KPI below its ``min_samples`` (or with no value) is left out
+and its weight spread over the others of its perspective; a perspective with no
+data is null and its weight spread over the other perspectives. Perspective and
+overall scores are weighted means reported 0..100, where 100 means every KPI at
+target or better: above-target KPIs (up to their cap) make up for weaker ones, but
+a score never passes 100. Each KPI's ``contribution`` is the points of the overall
+score it brings; the contributions add up to the overall score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from schemas.scorecard_definition import (
+    AbsoluteTarget,
+    Direction,
+    KpiDef,
+    PerDayTarget,
+    ScorecardDefinition,
+)
+from scorers.calendar import Day, to_date
+from scorers.kpis import FORMULAS
+
+DAYS_PER_MONTH = 365 / 12
+"""Quota per day = monthly quota x 12 / 365, for any window length."""
+
+
+@dataclass(frozen=True, slots=True)
+class KpiScore:
+    value: float | None
+    target: float | None
+    attainment: float | None
+    samples: int
+    contribution: float
+
+
+@dataclass(frozen=True, slots=True)
+class Scorecard:
+    """One rep's (or, with ``rep_id`` None, one team's) scorecard for a window as of a day."""
+
+    rep_id: str | None
+    team_id: str | None
+    window: str
+    as_of: Day
+    overall: float | None
+    perspectives: dict[str, float | None]
+    kpis: dict[str, KpiScore]
+
+    def to_dict(self) -> dict[str, object]:
+        """The published shape (replay JSON, Redis); a team's has no ``rep_id``."""
+        out: dict[str, object] = {} if self.rep_id is None else {"rep_id": self.rep_id}
+        out.update(
+            team_id=self.team_id,
+            window=self.window,
+            as_of=to_date(self.as_of).isoformat(),
+            overall=self.overall,
+            perspectives=self.perspectives,
+            kpis={
+                name: {
+                    "value": k.value,
+                    "target": k.target,
+                    "attainment": k.attainment,
+                    "samples": k.samples,
+                    "contribution": k.contribution,
+                }
+                for name, k in self.kpis.items()
+            },
+        )
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class WindowInput:
+    """What scoring needs about one subject (rep or team) in one window."""
+
+    totals: Sequence[int]
+    days: int
+    quota: float
+    """Quota over the window in reporting currency (summed over a team's members)."""
+    members: int = 1
+
+
+def quota_over(monthly_quota: float, days: int) -> float:
+    return monthly_quota * days / DAYS_PER_MONTH
+
+
+def target_for(kpi: KpiDef, additive: bool, inp: WindowInput) -> float:
+    scale = inp.members if additive else 1
+    if isinstance(kpi.target, PerDayTarget):
+        return kpi.target.per_day * inp.days * scale
+    if isinstance(kpi.target, AbsoluteTarget):
+        return kpi.target.absolute * scale
+    return kpi.target.quota * inp.quota
+
+
+def attainment(value: float, target: float, direction: Direction, cap: float) -> float:
+    if direction is Direction.HIGHER:
+        raw = value / target if target > 0 else cap
+    else:
+        raw = target / value if value > 0 else cap
+    return min(max(raw, 0.0), cap)
+
+
+def score(
+    definition: ScorecardDefinition,
+    inp: WindowInput,
+    *,
+    rep_id: str | None,
+    team_id: str | None,
+    window: str,
+    as_of: Day,
+) -> Scorecard:
+    values: dict[str, tuple[float | None, float, float | None, int]] = {}
+    for name, kpi in definition.kpis.items():
+        formula = FORMULAS[name]
+        value = formula.value(inp.totals, inp.quota)
+        samples = formula.samples(inp.totals)
+        target = target_for(kpi, formula.additive, inp)
+        att = (
+            attainment(value, target, kpi.direction, kpi.cap)
+            if value is not None and samples >= kpi.min_samples
+            else None
+        )
+        values[name] = (value, target, att, samples)
+
+    # Raw weighted means first; then clamp to 1 and scale contributions to match.
+    perspective_raw: dict[str, float | None] = {}
+    for p in definition.perspectives:
+        pairs = [
+            (kpi.weight, values[n][2])
+            for n, kpi in definition.kpis.items()
+            if kpi.perspective == p and values[n][2] is not None
+        ]
+        perspective_raw[p] = _weighted_mean(pairs)
+    perspective_score = {p: None if r is None else min(r, 1.0) for p, r in perspective_raw.items()}
+    overall_raw = _weighted_mean(
+        [(d.weight, perspective_score[p]) for p, d in definition.perspectives.items()]
+    )
+    overall = None if overall_raw is None else min(overall_raw, 1.0)
+
+    p_weight_total = sum(
+        d.weight for p, d in definition.perspectives.items() if perspective_score[p] is not None
+    )
+    kpis: dict[str, KpiScore] = {}
+    for name, kpi in definition.kpis.items():
+        value, target, att, samples = values[name]
+        contribution = 0.0
+        p = kpi.perspective
+        p_raw, p_score = perspective_raw[p], perspective_score[p]
+        if att is not None and p_raw is not None and p_score is not None and overall is not None:
+            k_weight_total = sum(
+                k.weight
+                for n, k in definition.kpis.items()
+                if k.perspective == p and values[n][2] is not None
+            )
+            share = definition.perspectives[p].weight / p_weight_total * kpi.weight / k_weight_total
+            contribution = 100 * share * att * _shrink(p_score, p_raw) * _shrink(overall, overall_raw)
+        kpis[name.value] = KpiScore(value, target, att, samples, contribution)
+
+    return Scorecard(
+        rep_id=rep_id,
+        team_id=team_id,
+        window=window,
+        as_of=as_of,
+        overall=None if overall is None else 100 * overall,
+        perspectives={
+            p.value: None if s is None else 100 * s for p, s in perspective_score.items()
+        },
+        kpis=kpis,
+    )
+
+
+def _weighted_mean(pairs: list[tuple[float, float | None]]) -> float | None:
+    present = [(w, v) for w, v in pairs if v is not None]
+    total = sum(w for w, _ in present)
+    return sum(w * v for w, v in present) / total if total else None
+
+
+def _shrink(clamped: float, raw: float | None) -> float:
+    return clamped / raw if raw else 1.0
