@@ -271,6 +271,11 @@ class ScorecardDefinition(BaseModel):
         return self.fx_rates.get(currency)
 
 
+def is_window(name: str) -> bool:
+    """Whether ``name`` is a window: ``Nd``, ``week``, ``month`` or ``quarter``."""
+    return _WINDOW_RE.match(name) is not None
+
+
 def _is_calendar(window: str) -> bool:
     return window in ("week", "month", "quarter")
 
