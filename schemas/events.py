@@ -19,7 +19,9 @@ from pydantic import (
     NonNegativeFloat,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from schemas.exceptions import EventError
 
@@ -44,18 +46,30 @@ class EventBase(BaseModel):
     team_id: str | None = None
 
 
-class DealWon(EventBase):
+class _ClosedDeal(EventBase):
+    """A deal that closed: it must have opened first (the sales cycle is never negative)."""
+
+    deal_id: NonEmptyStr
+    opened_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _opened_before_closed(self) -> _ClosedDeal:
+        if self.opened_at > self.occurred_at:
+            raise PydanticCustomError(
+                "opened_after_close",
+                "opened_at: is after occurred_at; a deal opens before it closes",
+            )
+        return self
+
+
+class DealWon(_ClosedDeal):
     event_type: Literal["deal_won"] = "deal_won"
-    deal_id: NonEmptyStr
     amount: NonNegativeFloat
-    currency: Annotated[str, Field(min_length=3, max_length=3)] = "USD"
-    opened_at: AwareDatetime
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
 
 
-class DealLost(EventBase):
+class DealLost(_ClosedDeal):
     event_type: Literal["deal_lost"] = "deal_lost"
-    deal_id: NonEmptyStr
-    opened_at: AwareDatetime
 
 
 class DealReopened(EventBase):
@@ -108,7 +122,7 @@ class RepUpserted(EventBase):
 
     event_type: Literal["rep_upserted"] = "rep_upserted"
     name: NonEmptyStr
-    team_id: NonEmptyStr  # type: ignore[assignment]  # required here, optional elsewhere
+    team_id: NonEmptyStr  # required here, optional elsewhere
     monthly_quota: NonNegativeFloat | None = None
 
 
@@ -176,6 +190,8 @@ def describe_validation_error(exc: ValidationError) -> str:
             parts.append("event_type: field required")
         elif err["type"] == "json_invalid":
             parts.append(f"not valid JSON: {err['ctx'].get('error', err['msg'])}")
+        elif err["type"] == "opened_after_close":
+            parts.append(err["msg"])
         elif err["type"] == "timezone_aware":
             parts.append(f"{field}: needs a UTC offset, e.g. 2026-11-27T09:30:00+01:00")
         else:
@@ -194,4 +210,3 @@ def parse_event(raw: bytes | str) -> Event:
 def event_to_json(event: EventBase) -> bytes:
     """The wire form of an event: compact JSON, unset optional fields left out."""
     return event.model_dump_json(exclude_none=True).encode()
-

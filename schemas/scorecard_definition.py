@@ -164,7 +164,9 @@ class ChangeRule(_RuleBase):
     """A score falls by at least ``drop`` points against the same rep ``days`` earlier."""
 
     kind: Literal["change"]
-    score: Annotated[str, Field(pattern=r"^(overall|financial|customer|internal_process|learning_growth)$")]
+    score: Annotated[
+        str, Field(pattern=r"^(overall|financial|customer|internal_process|learning_growth)$")
+    ]
     window: WindowName
     days: Annotated[int, Field(ge=1, le=366)]
     drop: PositiveFloat
@@ -291,6 +293,8 @@ def _describe(exc: ValidationError) -> str:
             msg = f"{err['input']!r} is not allowed; expected {err['ctx']['expected']}"
         elif err["type"] == "string_pattern_mismatch" and "window" in path:
             msg = f"{err['input']!r} is not a window; use Nd (e.g. 30d), week, month or quarter"
+        elif err["type"] == "string_pattern_mismatch" and "currency" in path + str(err["loc"]):
+            msg = f"{err['input']!r} is not a currency code; use ISO 4217, e.g. USD or EUR"
         lines.append(f"  {path}: {msg}")
     return "\n".join(lines)
 

@@ -86,6 +86,4 @@ def window_span(window: str, as_of: Day) -> WindowSpan:
 def longest_window_days(windows: list[str]) -> int:
     """The most days any of ``windows`` can ever hold (a quarter holds up to 92)."""
     longest = {"week": 7, "month": 31, "quarter": 92}
-    return max(
-        int(m.group(1)) if (m := _ROLLING.match(w)) else longest[w] for w in windows
-    )
+    return max(int(m.group(1)) if (m := _ROLLING.match(w)) else longest[w] for w in windows)

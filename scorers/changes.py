@@ -38,9 +38,7 @@ def change(previous: Scorecard | None, new: Scorecard) -> ScorecardChange:
         return ScorecardChange(
             overall=new.overall,
             perspectives=dict(new.perspectives),
-            kpis={
-                n: KpiChange(k.value, k.attainment, k.contribution) for n, k in new.kpis.items()
-            },
+            kpis={n: KpiChange(k.value, k.attainment, k.contribution) for n, k in new.kpis.items()},
         )
     return ScorecardChange(
         overall=_diff(new.overall, previous.overall),

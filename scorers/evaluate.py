@@ -78,7 +78,9 @@ def evaluate(
             if profile.team_id is not None:
                 team_inputs[(profile.team_id, window)].append(inp)
     teams = [
-        score(definition, _team_input(inputs), rep_id=None, team_id=team, window=window, as_of=as_of)
+        score(
+            definition, _team_input(inputs), rep_id=None, team_id=team, window=window, as_of=as_of
+        )
         for (team, window), inputs in sorted(team_inputs.items())
     ]
     return Evaluation(reps, teams)

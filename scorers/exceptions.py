@@ -8,4 +8,4 @@ class ScoringError(Exception):
 
 
 class RejectedEvent(ScoringError):
-    """A valid-looking event the scorecard cannot use (unknown currency, too late); its text is the reason."""
+    """A valid event the scorecard cannot use (unknown currency, too late); text = reason."""

@@ -158,7 +158,9 @@ def score(
                 if k.perspective == p and values[n][2] is not None
             )
             share = definition.perspectives[p].weight / p_weight_total * kpi.weight / k_weight_total
-            contribution = 100 * share * att * _shrink(p_score, p_raw) * _shrink(overall, overall_raw)
+            contribution = (
+                100 * share * att * _shrink(p_score, p_raw) * _shrink(overall, overall_raw)
+            )
         kpis[name.value] = KpiScore(value, target, att, samples, contribution)
 
     return Scorecard(
@@ -168,7 +170,7 @@ def score(
         as_of=as_of,
         overall=None if overall is None else 100 * overall,
         perspectives={
-            p.value: None if s is None else 100 * s for p, s in perspective_score.items()
+            str(p): None if s is None else 100 * s for p, s in perspective_score.items()
         },
         kpis=kpis,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from schemas.settings import Settings, SettingsError
-from streams import replay_cli, scorecard_cli, schemas_cli
+from streams import replay_cli, schemas_cli, scorecard_cli
 from streams.logs import configure_logging
 
 app = typer.Typer(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import orjson
 import typer
@@ -83,7 +83,9 @@ def replay(
 def _windows_or_exit(windows: list[str]) -> list[str]:
     for w in windows:
         if not is_window(w):
-            typer.echo(f"error: --window {w!r}: use Nd (e.g. 30d), week, month or quarter", err=True)
+            typer.echo(
+                f"error: --window {w!r}: use Nd (e.g. 30d), week, month or quarter", err=True
+            )
             raise typer.Exit(2)
     return windows
 
@@ -98,8 +100,8 @@ def _date_or_exit(text: str | None) -> date | None:
         raise typer.Exit(2) from None
 
 
-def _lines_with_progress(handle: object, size: int) -> Iterator[tuple[int, bytes]]:
-    lines = enumerate(handle, start=1)  # type: ignore[call-overload]
+def _lines_with_progress(handle: BinaryIO, size: int) -> Iterator[tuple[int, bytes]]:
+    lines = enumerate(handle, start=1)
     if size < _PROGRESS_MIN_BYTES or not sys.stderr.isatty():
         yield from lines
         return

@@ -27,7 +27,9 @@ def _target_text(kpi: KpiDef) -> str:
 @app.command()
 def check(
     file: Annotated[Path, typer.Argument(help="Scorecard definition (YAML).")],
-    json: Annotated[bool, typer.Option("--json", help="Print the validated definition as JSON.")] = False,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print the validated definition as JSON.")
+    ] = False,
 ) -> None:
     """Validate FILE; print its perspectives, KPIs and alert rules, or every error with its fix."""
     definition = definition_or_exit(file)
@@ -65,7 +67,8 @@ def check(
         rules.add_column(col)
     for rule_id, rule in definition.alerts.items():
         condition = ", ".join(
-            f"{k}={v}" for k, v in rule.model_dump(mode="json").items()
+            f"{k}={v}"
+            for k, v in rule.model_dump(mode="json").items()
             if k not in ("kind", "severity", "text", "cooldown_days") and v is not None
         )
         rules.add_row(rule_id, rule.kind, rule.severity.value, condition, f"{rule.cooldown_days} d")

@@ -1,0 +1,119 @@
+"""The CRM event contract: what is accepted, and what is refused with which field named."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from schemas.events import EVENT_MODELS, TOPIC_OF_EVENT_TYPE, event_to_json, parse_event
+from schemas.exceptions import EventError
+
+ENVELOPE = {"event_id": "e-1", "occurred_at": "2026-03-02T09:30:00+01:00", "rep_id": "rep-ana"}
+
+VALID: dict[str, dict[str, Any]] = {
+    "deal_won": {"deal_id": "d-1", "amount": 1200.5, "opened_at": "2026-02-01T10:00:00Z"},
+    "deal_lost": {"deal_id": "d-2", "opened_at": "2026-02-01T10:00:00-05:00"},
+    "deal_reopened": {"deal_id": "d-1"},
+    "call_logged": {"call_id": "c-1", "duration_seconds": 95, "outcome": "meeting_booked"},
+    "nps_response": {"account_id": "a-1", "score": 9, "comment": "great"},
+    "lead_converted": {"lead_id": "l-1"},
+    "lead_disqualified": {"lead_id": "l-2"},
+    "account_renewed": {"account_id": "a-1"},
+    "account_churned": {"account_id": "a-2"},
+    "course_completed": {"course_id": "negotiation-101", "hours": 1.5},
+    "rep_upserted": {"name": "Ana Ruiz", "team_id": "team-north", "monthly_quota": 50000},
+}
+
+# One broken variant per type: (event_type, change to the valid example, field the error names)
+INVALID: list[tuple[str, dict[str, Any], str]] = [
+    ("deal_won", {"amount": -1}, "amount"),
+    ("deal_won", {"amount": "lots"}, "amount"),
+    ("deal_won", {"opened_at": "2026-02-01T10:00:00"}, "opened_at: needs a UTC offset"),
+    ("deal_won", {"opened_at": "2026-04-01T10:00:00Z"}, "opened_at: is after occurred_at"),
+    ("deal_won", {"currency": "dollars"}, "currency"),
+    ("deal_lost", {"opened_at": None}, "opened_at"),
+    ("deal_reopened", {"deal_id": ""}, "deal_id"),
+    ("call_logged", {"outcome": "hung_up"}, "outcome"),
+    ("call_logged", {"duration_seconds": -3}, "duration_seconds"),
+    ("nps_response", {"score": 11}, "score"),
+    ("nps_response", {"score": 7.5}, "score"),
+    ("nps_response", {"score": "9"}, "score"),
+    ("lead_converted", {"lead_id": None}, "lead_id"),
+    ("lead_disqualified", {"lead_id": 7}, "lead_id"),
+    ("account_renewed", {"account_id": ""}, "account_id"),
+    ("account_churned", {"account_id": None}, "account_id"),
+    ("course_completed", {"hours": -0.5}, "hours"),
+    ("rep_upserted", {"team_id": None}, "team_id"),
+    ("rep_upserted", {"monthly_quota": -10}, "monthly_quota"),
+]
+
+
+def message(event_type: str, **changes: Any) -> bytes:
+    body = {**ENVELOPE, "event_type": event_type, **VALID[event_type], **changes}
+    return json.dumps({k: v for k, v in body.items() if v is not None}).encode()
+
+
+def test_every_event_type_has_a_valid_example_and_a_topic() -> None:
+    """The examples cover the whole contract, so a new event type cannot go untested."""
+    types = {m.model_fields["event_type"].default for m in EVENT_MODELS}
+    assert types == set(VALID) == set(TOPIC_OF_EVENT_TYPE)
+
+
+@pytest.mark.parametrize("event_type", sorted(VALID))
+def test_valid_example_parses_and_round_trips(event_type: str) -> None:
+    """Each valid example parses to its model, and its wire form parses back to the same."""
+    event = parse_event(message(event_type))
+    assert event.event_type == event_type
+    assert event.occurred_at.utcoffset() is not None
+    assert parse_event(event_to_json(event)) == event
+
+
+@pytest.mark.parametrize(("event_type", "change", "field"), INVALID)
+def test_invalid_example_names_the_field(
+    event_type: str, change: dict[str, Any], field: str
+) -> None:
+    """A wrong value is refused with an error that names the field."""
+    raw = message(event_type, **change)  # a None in `change` leaves the field out
+    with pytest.raises(EventError, match=field):
+        parse_event(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+        (b"[1, 2]", "message: Input should be an object"),
+        (json.dumps({**ENVELOPE, "event_type": "deal_teleported"}).encode(), "unknown event type"),
+        (json.dumps(ENVELOPE).encode(), "event_type: field required"),
+        (message("call_logged", occurred_at="2026-03-02 09:30:00"), "occurred_at"),
+        (message("call_logged", rep_id=""), "rep_id"),
+        (message("call_logged", event_id=""), "event_id"),
+    ],
+)
+def test_envelope_errors(raw: bytes, reason: str) -> None:
+    """Unparsable JSON, unknown types and a bad envelope are invalid, with a reason."""
+    with pytest.raises(EventError, match=reason):
+        parse_event(raw)
+
+
+def test_unknown_fields_are_ignored_not_invalid() -> None:
+    """CRMs add fields: they are dropped before scoring, and the event stays valid."""
+    event = parse_event(message("lead_converted", crm_owner="someone", score=3))
+    assert event.event_type == "lead_converted"
+    assert "crm_owner" not in event.model_dump()
+
+
+def test_offsets_are_kept_and_team_is_optional() -> None:
+    """A non-UTC offset is kept as sent; team_id may be absent or given."""
+    event = parse_event(message("account_renewed", team_id="team-south"))
+    assert event.occurred_at.utcoffset().total_seconds() == 3600  # type: ignore[union-attr]
+    assert event.team_id == "team-south"
+    assert parse_event(message("account_renewed")).team_id is None
+
+
+def test_deal_won_currency_defaults_to_usd() -> None:
+    event = parse_event(message("deal_won"))
+    assert event.currency == "USD"  # type: ignore[union-attr]

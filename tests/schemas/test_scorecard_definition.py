@@ -1,0 +1,127 @@
+"""Scorecard definitions: the shipped default is valid; a wrong file names the field and fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from schemas.scorecard_definition import (
+    DefinitionError,
+    ScorecardDefinition,
+    load_definition,
+    parse_definition,
+)
+
+DEFAULT = Path(__file__).parents[2] / "schemas" / "default_scorecard.yaml"
+
+
+@pytest.fixture(name="raw")
+def fixture_raw() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(DEFAULT.read_text())
+    return data
+
+
+def test_default_is_valid_and_balanced() -> None:
+    """The shipped scorecard has all four perspectives and the five default alert rules."""
+    definition = load_definition()
+    assert set(definition.perspectives) == {
+        "financial",
+        "customer",
+        "internal_process",
+        "learning_growth",
+    }
+    assert definition.windows == ["7d", "30d", "90d", "quarter"]
+    assert set(definition.alerts) >= {
+        "nps_negative",
+        "score_drop",
+        "no_calls",
+        "target_hit",
+        "behind_pace",
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (["timezone"], "Mars/Olympus", "timezone: unknown time zone 'Mars/Olympus'"),
+        (["windows"], ["7d", "fortnight"], "windows.1: 'fortnight' is not a window"),
+        (["windows"], ["7d", "7d"], "windows: windows repeat a name"),
+        (
+            ["perspectives", "financial", "weight"],
+            0,
+            "perspectives.financial.weight: Input should be greater than 0",
+        ),
+        (
+            ["kpis", "nps", "perspective"],
+            "happiness",
+            "kpis.nps.perspective: 'happiness' is not allowed",
+        ),
+        (
+            ["kpis", "nps", "target"],
+            {"per_dy": 3},
+            "kpis.nps.target: give exactly one of per_day, absolute or quota",
+        ),
+        (
+            ["kpis", "nps", "target"],
+            {"per_day": -2},
+            "kpis.nps.target.per_day: Input should be greater than 0",
+        ),
+        (["kpis", "nps", "cap"], 0.5, "kpis.nps.cap: Input should be greater than or equal to 1"),
+        (["kpis", "nps", "weight_"], 1, "kpis.nps.weight_: unknown field"),
+        (
+            ["kpis", "speed_of_light"],
+            {"perspective": "financial", "weight": 1, "target": {"absolute": 1}},
+            "kpis.speed_of_light",
+        ),
+        (
+            ["alerts", "no_calls", "days"],
+            0,
+            "alerts.no_calls.days: Input should be greater than or equal to 1",
+        ),
+        (["alerts", "nps_negative", "above"], 5, "exactly one of 'below' or 'above'"),
+        (
+            ["alerts", "nps_negative", "window"],
+            "45d",
+            "alerts.nps_negative.window: '45d' is not one of windows",
+        ),
+        (["fx_rates", "USD"], 1.0, "fx_rates.USD: is the reporting currency"),
+        (["currency"], "dollar", "currency: 'dollar' is not a currency code"),
+    ],
+)
+def test_wrong_field_is_named_with_the_fix(
+    raw: dict[str, Any], path: list[str], value: Any, expected: str
+) -> None:
+    """Each mistake fails at load with the field's path and what would be right."""
+    node = raw
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(DefinitionError, match=expected):
+        parse_definition(raw, "team.yaml")
+
+
+def test_perspective_without_kpis_is_refused(raw: dict[str, Any]) -> None:
+    """A weighted perspective with no KPI would silently score nothing: refuse it."""
+    raw["kpis"] = {k: v for k, v in raw["kpis"].items() if v["perspective"] != "customer"}
+    with pytest.raises(DefinitionError, match="perspectives.customer: has a weight but no KPI"):
+        parse_definition(raw)
+
+
+def test_unreadable_and_non_yaml_files(tmp_path: Path) -> None:
+    """A missing file or broken YAML is an error that names the file."""
+    with pytest.raises(DefinitionError, match="cannot read scorecard"):
+        load_definition(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [unclosed\n")
+    with pytest.raises(DefinitionError, match="broken.yaml is not valid YAML"):
+        load_definition(broken)
+
+
+def test_fx_rate_lookup() -> None:
+    definition: ScorecardDefinition = load_definition()
+    assert definition.rate_to_reporting("USD") == 1.0
+    assert definition.rate_to_reporting("EUR") == pytest.approx(1.08)
+    assert definition.rate_to_reporting("JPY") is None

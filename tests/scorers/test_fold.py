@@ -1,0 +1,135 @@
+"""Folding events into a rep's state: dedupe, deal resolution, currencies, lateness, teams."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.events import Event
+from schemas.scorecard_definition import load_definition
+from scorers import counters as c
+from scorers.exceptions import RejectedEvent
+from scorers.fold import Folder, Outcome
+from scorers.state import MemoryRepStore
+from tests.scorers.builders import call, day, directory, lost, reopened, won
+
+
+@pytest.fixture(name="folder")
+def fixture_folder() -> Folder:
+    return Folder(load_definition())
+
+
+def fold_all(folder: Folder, events: list[Event]) -> MemoryRepStore:
+    store = MemoryRepStore("ana")
+    for e in events:
+        folder.fold(store, e)
+    return store
+
+
+def nonzero_buckets(store: MemoryRepStore) -> dict[int, dict[str, int]]:
+    """Buckets without the per-day event count, as {day: {field: value}} for readable asserts."""
+    out = {}
+    for d, counts in store.buckets.items():
+        fields = {c.FIELD_NAMES[i]: v for i, v in enumerate(counts) if v and i != c.EVENTS}
+        if fields:
+            out[d] = fields
+    return out
+
+
+def test_redelivered_event_counts_once(folder: Folder) -> None:
+    """The same event_id twice is one call, and the second is reported as a duplicate."""
+    e = call("2026-03-02")
+    store = MemoryRepStore("ana")
+    assert folder.fold(store, e).outcome is Outcome.APPLIED
+    assert folder.fold(store, e).outcome is Outcome.DUPLICATE
+    assert store.buckets[day("2026-03-02")][c.CALLS] == 1
+
+
+def test_won_then_reopened_counts_nothing_in_either_order(folder: Folder) -> None:
+    """A reopened deal takes its points back, whichever event arrives first."""
+    w = won("2026-03-02", "d1", 1000, "2026-02-01")
+    r = reopened("2026-03-05", "d1")
+    assert nonzero_buckets(fold_all(folder, [w, r])) == {}
+    assert nonzero_buckets(fold_all(folder, [r, w])) == {}
+
+
+def test_rewon_deal_counts_once_on_its_new_day(folder: Folder) -> None:
+    """Won, reopened, won again: one won deal, on the day of the last win, with its amount."""
+    events = [
+        won("2026-03-02", "d1", 1000, "2026-02-01"),
+        reopened("2026-03-05", "d1"),
+        won("2026-03-09", "d1", 1500, "2026-02-01"),
+    ]
+    expected = {
+        day("2026-03-09"): {"won": 1, "revenue": 1500 * c.MICRO, "cycle_us": 36 * c.US_PER_DAY}
+    }
+    for order in (events, events[::-1], [events[1], events[2], events[0]]):
+        assert nonzero_buckets(fold_all(folder, order)) == expected
+
+
+def test_won_then_lost_counts_as_lost(folder: Folder) -> None:
+    """A later deal_lost replaces an earlier win: the deal counts once, as lost."""
+    store = fold_all(
+        folder, [won("2026-03-02", "d1", 10, "2026-02-01"), lost("2026-03-03", "d1", "2026-02-01")]
+    )
+    assert nonzero_buckets(store) == {day("2026-03-03"): {"lost": 1}}
+
+
+def test_same_time_deal_events_break_ties_by_event_id(folder: Folder) -> None:
+    """Two outcomes at the same instant: the larger event_id decides, in any order."""
+    a = won("2026-03-02T10:00:00+00:00", "d1", 10, "2026-02-01", event_id="a")
+    b = lost("2026-03-02T10:00:00+00:00", "d1", "2026-02-01", event_id="b")
+    assert nonzero_buckets(fold_all(folder, [a, b])) == {day("2026-03-02"): {"lost": 1}}
+    assert nonzero_buckets(fold_all(folder, [b, a])) == {day("2026-03-02"): {"lost": 1}}
+
+
+def test_foreign_currency_is_converted_and_unknown_currency_rejected(folder: Folder) -> None:
+    """EUR amounts are converted at the scorecard's rate; a currency without a rate is refused."""
+    store = fold_all(folder, [won("2026-03-02", "d1", 100, "2026-02-01", currency="EUR")])
+    assert store.buckets[day("2026-03-02")][c.REVENUE] == 108 * c.MICRO
+    with pytest.raises(RejectedEvent, match="currency: no FX rate for 'JPY'"):
+        folder.fold(store, won("2026-03-02", "d2", 100, "2026-02-01", currency="JPY"))
+
+
+def test_too_late_is_rejected_only_when_a_floor_is_given(folder: Folder) -> None:
+    """The stream passes the first day it keeps; older events are "too late"."""
+    store = MemoryRepStore("ana")
+    with pytest.raises(RejectedEvent, match="too late: occurred on 2026-01-01"):
+        folder.fold(store, call("2026-01-01"), not_before=day("2026-01-02"))
+    assert folder.fold(store, call("2026-01-01")).outcome is Outcome.APPLIED
+
+
+def test_directory_team_wins_over_event_team_and_latest_directory_entry_wins(
+    folder: Folder,
+) -> None:
+    """The rep directory names the team; among its entries the latest by occurred_at counts."""
+    events = [
+        call("2026-03-05", team_id="team-event"),
+        directory("2026-03-03", "team-new", quota=30000),
+        directory("2026-03-01", "team-old", quota=10000),
+    ]
+    for order in (events, events[::-1]):
+        profile = fold_all(folder, order).profile()
+        assert (profile.team_id, profile.monthly_quota) == ("team-new", 30000)
+    only_events = fold_all(
+        folder, [call("2026-03-05", team_id="t2"), call("2026-03-04", team_id="t1")]
+    )
+    assert only_events.profile().team_id == "t2"
+
+
+def test_fold_reports_each_bucket_change(folder: Folder) -> None:
+    """The stream keeps window totals current from these changes; a reopen takes the win back."""
+    store = MemoryRepStore("ana")
+    folder.fold(store, won("2026-03-02", "d1", 5, "2026-03-01"))
+    result = folder.fold(store, reopened("2026-03-04", "d1"))
+    signs = [(ch.day, ch.sign) for ch in result.changes if ch.delta and ch.delta[0][0] != c.EVENTS]
+    assert signs == [(day("2026-03-02"), -1)]
+
+
+def test_eviction_forgets_old_days_and_decided_deals(folder: Folder) -> None:
+    """After eviction nothing before the floor remains, and newer events still resolve deals."""
+    store = fold_all(folder, [won("2026-01-02", "d1", 5, "2026-01-01"), call("2026-03-02")])
+    store.evict_before(day("2026-02-01"))
+    assert set(store.buckets) == {day("2026-03-02")}
+    assert store.deals == {}
+    folder.fold(store, reopened("2026-03-03", "d1"))
+    assert nonzero_buckets(store) == {day("2026-03-02"): {"calls": 1}}
