@@ -56,7 +56,9 @@ def evaluate(
     spans = {w: window_span(w, as_of) for w in windows}
     reps: list[Scorecard] = []
     team_inputs: dict[tuple[str, str], list[WindowInput]] = defaultdict(list)
-    for store in stores:
+    # Rep order fixes the order team quotas are summed in, so float sums never depend
+    # on which rep's events arrived first.
+    for store in sorted(stores, key=lambda s: s.rep_id):
         if not has_activity(store, as_of):
             continue
         profile = store.profile()

@@ -1,0 +1,108 @@
+"""An independent, deliberately naive computation of the KPI semantics, to check the replay.
+
+It shares nothing with ``scorers`` but the event parser: no buckets, no integer
+units, no incremental deal resolution — it filters and recounts events per window
+straight from the written semantics, with plain floats.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schemas.events import Event, parse_event
+from schemas.exceptions import EventError
+
+DEAL_TYPES = {"deal_won", "deal_lost", "deal_reopened"}
+
+
+def first_day(window: str, as_of: date) -> date:
+    if window.endswith("d"):
+        return as_of - timedelta(days=int(window[:-1]) - 1)
+    if window == "week":
+        return as_of - timedelta(days=as_of.weekday())
+    if window == "month":
+        return date(as_of.year, as_of.month, 1)
+    assert window == "quarter"
+    return date(as_of.year, (as_of.month - 1) // 3 * 3 + 1, 1)
+
+
+def reference(
+    lines: list[bytes], windows: list[str], zone: str = "UTC", fx: dict[str, float] | None = None,
+    as_of: date | None = None,
+) -> tuple[date, dict[tuple[str, str], dict[str, float | None]]]:
+    """(as_of, {(rep_id, window): {kpi: value}}) for reps with an event up to as_of."""
+    rates = {"USD": 1.0, **(fx or {"EUR": 1.08, "GBP": 1.27})}
+    tz = ZoneInfo(zone)
+    events: list[Event] = []
+    seen: set[tuple[str, str]] = set()
+    for raw in lines:
+        try:
+            e = parse_event(raw)
+        except EventError:
+            continue
+        if getattr(e, "currency", "USD") not in rates:
+            continue
+        if (e.rep_id, e.event_id) in seen:
+            continue
+        seen.add((e.rep_id, e.event_id))
+        events.append(e)
+
+    def day(e: Event) -> date:
+        return e.occurred_at.astimezone(tz).date()
+
+    if as_of is None:
+        as_of = max(day(e) for e in events)
+    events = [e for e in events if day(e) <= as_of]
+
+    deals: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for e in events:
+        if e.event_type in DEAL_TYPES:
+            deals[(e.rep_id, e.deal_id)].append(e)  # type: ignore[union-attr]
+    deciding = [max(es, key=lambda x: (x.occurred_at, x.event_id)) for es in deals.values()]
+
+    out: dict[tuple[str, str], dict[str, float | None]] = {}
+    for rep in sorted({e.rep_id for e in events}):
+        for window in windows:
+            lo = first_day(window, as_of)
+
+            def inside(e: Event, rep: str = rep, lo: date = lo) -> bool:
+                return e.rep_id == rep and lo <= day(e) <= as_of
+
+            mine = [e for e in events if inside(e)]
+            won = [d for d in deciding if inside(d) and d.event_type == "deal_won"]
+            lost = [d for d in deciding if inside(d) and d.event_type == "deal_lost"]
+            calls = [e for e in mine if e.event_type == "call_logged"]
+            scores = [e.score for e in mine if e.event_type == "nps_response"]  # type: ignore[union-attr]
+            conv = sum(e.event_type == "lead_converted" for e in mine)
+            disq = sum(e.event_type == "lead_disqualified" for e in mine)
+            ren = sum(e.event_type == "account_renewed" for e in mine)
+            churn = sum(e.event_type == "account_churned" for e in mine)
+            courses = [e for e in mine if e.event_type == "course_completed"]
+            revenue = sum(d.amount * rates[d.currency] for d in won)
+            cycles = [(d.occurred_at - d.opened_at).total_seconds() / 86400 for d in won]
+
+            def ratio(a: float, b: float) -> float | None:
+                return a / b if b else None
+
+            out[(rep, window)] = {
+                "revenue_won": revenue,
+                "deals_won": float(len(won)),
+                "avg_deal_size": ratio(revenue, len(won)),
+                "win_rate": ratio(len(won), len(won) + len(lost)),
+                "sales_cycle_days": ratio(sum(cycles), len(cycles)),
+                "calls_logged": float(len(calls)),
+                "call_to_meeting": ratio(
+                    sum(c.outcome == "meeting_booked" for c in calls), len(calls)  # type: ignore[union-attr]
+                ),
+                "lead_conversion": ratio(conv, conv + disq),
+                "nps": ratio(
+                    100 * (sum(s >= 9 for s in scores) - sum(s <= 6 for s in scores)), len(scores)
+                ),
+                "retention_rate": ratio(ren, ren + churn),
+                "courses_completed": float(len(courses)),
+                "training_hours": sum(c.hours for c in courses),  # type: ignore[union-attr]
+            }
+    return as_of, out
