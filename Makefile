@@ -1,0 +1,63 @@
+# Scorestream developer entry points. Every target is idempotent and works on a
+# fresh clone: Kafka and Redis run from scripts/ (no Docker), state in .local/.
+#
+#   make install   .venv with the package and dev tools (fast when pyproject.toml is unchanged)
+#   make up        Kafka 4.1 (KRaft) on 127.0.0.1:9092 and Redis on 127.0.0.1:6379
+#   make down      stop both
+#   make test      install + up + pytest
+#   make demo      install + up + topics + simulator in the background + live topic watch
+#   make clean     down + remove .local and .venv
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALL_STAMP := $(VENV)/.install-stamp
+RATE ?= 50
+
+.PHONY: help install up down kafka-jars test demo clean
+
+help:
+	@sed -n 's/^#   make /make /p' $(firstword $(MAKEFILE_LIST))
+
+install: $(INSTALL_STAMP)
+
+# Re-installs only when pyproject.toml changes (or the venv is new).
+$(INSTALL_STAMP): pyproject.toml
+	@if [[ ! -x $(BIN)/python ]]; then \
+	  command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=...)" >&2; exit 1; }; \
+	  echo "creating $(VENV) with $(PYTHON)"; \
+	  $(PYTHON) -m venv $(VENV); \
+	fi
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+kafka-jars:
+	scripts/kafka.sh jars
+
+up:
+	scripts/kafka.sh start
+	scripts/redis.sh start
+
+down:
+	scripts/kafka.sh stop
+	scripts/redis.sh stop
+
+test: install up
+	$(BIN)/pytest
+
+# The simulator runs in the background and is killed however the watch ends
+# (Ctrl-C, error): the trap runs on EXIT of this one shell.
+demo: install up
+	$(BIN)/scorestream topics create
+	@$(BIN)/scorestream simulate --rate $(RATE) >.local/simulator.log 2>&1 & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null || true; wait $$sim 2>/dev/null || true' EXIT; \
+	trap 'exit 0' INT TERM; \
+	echo "simulator pid $$sim (log .local/simulator.log); watching topics, Ctrl-C to stop"; \
+	$(BIN)/scorestream topics watch
+
+clean: down
+	rm -rf .local $(VENV)

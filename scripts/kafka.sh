@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# Local Apache Kafka 4.1 (KRaft, one broker+controller node) for development, tests and CI.
+#
+#   scripts/kafka.sh jars     resolve the broker's jars from Maven Central (infra/kafka/pom.xml)
+#   scripts/kafka.sh start    jars + format storage once + start + wait until ready
+#   scripts/kafka.sh stop     SIGTERM, wait for a clean shutdown, SIGKILL after a timeout
+#   scripts/kafka.sh status   exit 0 when 127.0.0.1:9092 answers a metadata request
+#
+# No Docker on our machines: the broker runs from jars with the machine's Java 17.
+# Everything it writes lives in the git-ignored .local/kafka/. Every command is idempotent.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HOST=127.0.0.1
+PORT=9092
+BOOTSTRAP="$HOST:$PORT"
+
+POM="$ROOT/infra/kafka/pom.xml"
+BASE_CONFIG="$ROOT/infra/kafka/server.properties"
+LOG4J_CONFIG="$ROOT/infra/kafka/log4j2.properties"
+STATE="$ROOT/.local/kafka"
+LIBS="$STATE/libs"
+LIBS_STAMP="$LIBS/.pom.sha256"
+DATA="$STATE/data"
+LOGS="$STATE/logs"
+CONFIG="$STATE/server.properties"
+CLUSTER_ID_FILE="$STATE/cluster-id"
+PID_FILE="$STATE/kafka.pid"
+
+READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-90}"
+STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-60}"
+HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1G}"
+
+log() { echo "kafka: $*" >&2; }
+die() { echo "kafka: error: $*" >&2; exit 1; }
+
+port_open() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$PORT" 2>/dev/null
+}
+
+# True when process $1 is a JVM running kafka.Kafka with our rendered config.
+is_our_broker() {
+  local cmdline
+  cmdline="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" || return 1
+  [[ "$cmdline" == *java*" kafka.Kafka $CONFIG "* ]]
+}
+
+# The pid of our broker (from the pid file, or found by its rendered config path
+# when the pid file was lost), empty when it is not running.
+broker_pid() {
+  local pid dir
+  if [[ -f "$PID_FILE" ]]; then
+    pid="$(cat "$PID_FILE")"
+    if [[ "$pid" =~ ^[0-9]+$ ]] && is_our_broker "$pid"; then
+      echo "$pid"
+      return
+    fi
+  fi
+  for dir in /proc/[0-9]*; do
+    pid="${dir#/proc/}"
+    if is_our_broker "$pid"; then
+      echo "$pid"
+      return
+    fi
+  done
+}
+
+java_opts() {
+  # Same logging set-up for the broker and StorageTool (else log4j2 would try to
+  # write to a file literally named "${sys:kafka.logs.dir}").
+  echo "-Dkafka.logs.dir=$LOGS -Dlog4j2.configurationFile=file:$LOG4J_CONFIG -Djava.awt.headless=true"
+}
+
+cmd_jars() {
+  command -v mvn >/dev/null || die "mvn not found (apt-get install -y maven)"
+  command -v java >/dev/null || die "java not found (apt-get install -y openjdk-17-jre-headless)"
+  local want have=""
+  want="$(sha256sum "$POM" | cut -d' ' -f1)"
+  [[ -f "$LIBS_STAMP" ]] && have="$(cat "$LIBS_STAMP")"
+  if [[ -d "$LIBS" && "$want" == "$have" ]]; then
+    return 0
+  fi
+  log "resolving broker jars from $POM (Maven Central)"
+  mkdir -p "$STATE"
+  # Resolve into a fresh directory and swap it in, so no stale jar (e.g. an old
+  # slf4j-api) survives a pom change and a failed resolve leaves the old set intact.
+  rm -rf "$LIBS.tmp"
+  if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp" >"$STATE/mvn.log" 2>&1; then
+    tail -n 30 "$STATE/mvn.log" >&2
+    die "maven could not resolve $POM (full output in $STATE/mvn.log)"
+  fi
+  ls "$LIBS.tmp"/kafka_2.13-*.jar >/dev/null 2>&1 || die "no kafka_2.13 jar resolved into $LIBS.tmp"
+  echo "$want" >"$LIBS.tmp/.pom.sha256"
+  rm -rf "$LIBS"
+  mv "$LIBS.tmp" "$LIBS"
+  if [[ -n "$(broker_pid)" ]]; then
+    log "note: the running broker still uses the old jars; run: $0 stop && $0 start"
+  fi
+  log "$(ls "$LIBS"/*.jar | wc -l) jars in $LIBS"
+}
+
+render_config() {
+  mkdir -p "$DATA" "$LOGS"
+  # log.dirs must not depend on the working directory of whoever starts the broker.
+  sed -e "s#^log\.dirs=.*#log.dirs=$DATA#" "$BASE_CONFIG" >"$CONFIG.tmp"
+  mv "$CONFIG.tmp" "$CONFIG"
+}
+
+format_storage() {
+  [[ -f "$DATA/meta.properties" ]] && return 0
+  # shellcheck disable=SC2046
+  if [[ ! -s "$CLUSTER_ID_FILE" ]]; then
+    java -Xmx256m $(java_opts) -cp "$LIBS/*" kafka.tools.StorageTool random-uuid \
+      >"$CLUSTER_ID_FILE.tmp" || die "StorageTool random-uuid failed"
+    tr -d '[:space:]' <"$CLUSTER_ID_FILE.tmp" >"$CLUSTER_ID_FILE"
+    rm -f "$CLUSTER_ID_FILE.tmp"
+  fi
+  local cluster_id
+  cluster_id="$(cat "$CLUSTER_ID_FILE")"
+  log "formatting $DATA (cluster id $cluster_id, standalone controller)"
+  # shellcheck disable=SC2046
+  java -Xmx256m $(java_opts) -cp "$LIBS/*" kafka.tools.StorageTool format \
+    --standalone --ignore-formatted -t "$cluster_id" -c "$CONFIG" >>"$LOGS/storage-format.log" 2>&1 \
+    || { tail -n 20 "$LOGS/storage-format.log" >&2; die "StorageTool format failed"; }
+}
+
+# A real metadata request: the broker must list itself, not only accept TCP.
+metadata_ok() {
+  local py=""
+  for candidate in "$ROOT/.venv/bin/python" python3; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c 'import confluent_kafka' 2>/dev/null; then
+      py="$candidate"
+      break
+    fi
+  done
+  if [[ -z "$py" ]]; then
+    # Fresh clone before `make install`: no client library yet. The broker logs
+    # this line only after it registered and unfenced itself.
+    port_open && grep -q "Kafka Server started" "$LOGS/server.log" 2>/dev/null
+    return
+  fi
+  timeout 15 "$py" - "$BOOTSTRAP" <<'PY' 2>/dev/null
+import sys
+from confluent_kafka.admin import AdminClient
+
+admin = AdminClient({"bootstrap.servers": sys.argv[1], "log_level": 0, "socket.timeout.ms": 5000})
+metadata = admin.list_topics(timeout=8)
+sys.exit(0 if metadata.brokers else 1)
+PY
+}
+
+fail_start() {
+  echo "kafka: error: $1" >&2
+  echo "---- last 40 lines of $LOGS/server.log ----" >&2
+  tail -n 40 "$LOGS/server.log" >&2 2>/dev/null || true
+  if [[ -s "$LOGS/stdout.log" ]]; then
+    echo "---- last 20 lines of $LOGS/stdout.log ----" >&2
+    tail -n 20 "$LOGS/stdout.log" >&2
+  fi
+  exit 1
+}
+
+cmd_start() {
+  if port_open; then
+    log "already answering on $BOOTSTRAP"
+    return 0
+  fi
+  local stale
+  stale="$(broker_pid)"
+  if [[ -n "$stale" ]]; then
+    # Started but not (yet) listening: a previous start still booting or hung.
+    log "broker process $stale exists but $BOOTSTRAP does not answer; waiting for it"
+  else
+    cmd_jars
+    render_config
+    format_storage
+    log "starting Apache Kafka (KRaft) on $BOOTSTRAP, logs in $LOGS/server.log"
+    # shellcheck disable=SC2046,SC2086
+    nohup java -server $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 $(java_opts) \
+      -cp "$LIBS/*" kafka.Kafka "$CONFIG" >"$LOGS/stdout.log" 2>&1 </dev/null &
+    echo $! >"$PID_FILE"
+  fi
+  local pid deadline
+  pid="$(broker_pid)"
+  deadline=$((SECONDS + READY_TIMEOUT))
+  until port_open && metadata_ok; do
+    if [[ -z "$pid" ]] || ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$PID_FILE"
+      fail_start "the broker exited during start-up"
+    fi
+    if ((SECONDS >= deadline)); then
+      fail_start "not ready on $BOOTSTRAP after ${READY_TIMEOUT}s (pid $pid still running; stop it with: $0 stop)"
+    fi
+    sleep 1
+  done
+  log "ready on $BOOTSTRAP (pid $pid)"
+}
+
+cmd_stop() {
+  local pid
+  pid="$(broker_pid)"
+  if [[ -z "$pid" ]]; then
+    rm -f "$PID_FILE"
+    if port_open; then
+      log "$BOOTSTRAP answers but is not the broker started from $ROOT; leaving it alone"
+    else
+      log "not running"
+    fi
+    return 0
+  fi
+  log "stopping pid $pid (SIGTERM, controlled shutdown)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + STOP_TIMEOUT))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      log "still running after ${STOP_TIMEOUT}s; SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 1
+      break
+    fi
+    sleep 0.5
+  done
+  rm -f "$PID_FILE"
+  log "stopped"
+}
+
+cmd_status() {
+  local pid
+  pid="$(broker_pid)"
+  if port_open && metadata_ok; then
+    log "running on $BOOTSTRAP${pid:+ (pid $pid)}"
+    return 0
+  fi
+  if [[ -n "$pid" ]]; then
+    log "process $pid exists but $BOOTSTRAP does not answer metadata requests"
+  else
+    log "not running"
+  fi
+  return 3
+}
+
+case "${1:-}" in
+  jars) cmd_jars ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  *)
+    echo "usage: $0 {start|stop|status|jars}" >&2
+    exit 2
+    ;;
+esac

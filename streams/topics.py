@@ -1,0 +1,457 @@
+"""Topic provisioning and a traffic counter, with confluent-kafka's AdminClient and Consumer.
+
+Why explicit provisioning: the broker runs with ``auto.create.topics.enable=false``,
+so a producer typo fails loudly instead of creating a one-partition topic, and the
+activity topics are created together with one partition count, the precondition
+for co-partitioning (every rep's events of every kind on the same partition
+number, so one worker owns the rep's whole state).
+
+Blocking client calls only: these run from the CLI and tests, never on the faust
+event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Final, Literal
+
+import structlog
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
+
+# Documented public names that the admin package re-exports implicitly (mypy --strict objects).
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    ClusterMetadata,
+    ConfigResource,
+    NewTopic,
+)
+
+from schemas import topics
+from streams.exceptions import KafkaUnavailableError, TopicsError
+
+log = structlog.get_logger()
+
+REPLICATION_FACTOR: Final = 1
+"""One local broker in development and CI; a production cluster provisions its own."""
+
+COPARTITIONED: Final = (*topics.ACTIVITY_TOPICS, topics.REPS)
+"""Keyed by rep_id and read side by side by the worker: one partition count or wrong joins."""
+
+TOPIC_CONFIGS: Final[Mapping[str, Mapping[str, str]]] = {
+    # The rep directory: latest record per rep is all that matters, forever.
+    topics.REPS: {"cleanup.policy": "compact"},
+}
+
+_CLIENT_LOGGER: Final = logging.getLogger("confluent_kafka")
+"""librdkafka's own log lines go through stdlib logging (and so structlog), not raw stderr."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """What a topic should look like."""
+
+    name: str
+    partitions: int
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicOutcome:
+    """What provisioning found or did for one topic."""
+
+    name: str
+    status: Literal["created", "exists"]
+    partitions: int
+    expected_partitions: int
+    config: Mapping[str, str]
+    config_drift: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+    """Config key -> (wanted, actual) for an existing topic whose config differs."""
+
+    @property
+    def copartitioned(self) -> bool:
+        return self.name in COPARTITIONED
+
+    @property
+    def partition_mismatch(self) -> bool:
+        """True when this topic must share the activity topics' partition count but does not."""
+        return self.copartitioned and self.partitions != self.expected_partitions
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "partitions": self.partitions,
+            "expected_partitions": self.expected_partitions,
+            "copartitioned": self.copartitioned,
+            "partition_mismatch": self.partition_mismatch,
+            "config": dict(self.config),
+            "config_drift": {k: list(v) for k, v in self.config_drift.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionReport:
+    """The outcome per topic, in the order of ``schemas.topics.ALL_TOPICS``."""
+
+    bootstrap: str
+    topics: tuple[TopicOutcome, ...]
+
+    @property
+    def created(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.topics if t.status == "created")
+
+    @property
+    def existing(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.topics if t.status == "exists")
+
+    @property
+    def mismatched(self) -> tuple[TopicOutcome, ...]:
+        """Existing co-partitioned topics with another partition count: the worker mis-joins."""
+        return tuple(t for t in self.topics if t.partition_mismatch)
+
+    @property
+    def drifted(self) -> tuple[TopicOutcome, ...]:
+        return tuple(t for t in self.topics if t.config_drift)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatched and not self.drifted
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bootstrap": self.bootstrap,
+            "ok": self.ok,
+            "created": list(self.created),
+            "existing": list(self.existing),
+            "topics": [t.to_dict() for t in self.topics],
+        }
+
+
+def topic_specs(partitions: int) -> tuple[TopicSpec, ...]:
+    """Every Scorestream topic with the given partition count (pure: the plan, no I/O)."""
+    if partitions < 1:
+        raise TopicsError(f"partitions must be >= 1, got {partitions}")
+    return tuple(
+        TopicSpec(name, partitions, dict(TOPIC_CONFIGS.get(name, {}))) for name in topics.ALL_TOPICS
+    )
+
+
+def admin_client(bootstrap: str) -> AdminClient:
+    """An AdminClient whose librdkafka logs go through stdlib logging."""
+    return AdminClient({"bootstrap.servers": bootstrap}, logger=_CLIENT_LOGGER)
+
+
+def cluster_metadata(
+    admin: AdminClient, bootstrap: str, timeout_s: float = 10.0
+) -> ClusterMetadata:
+    """All topics' metadata, or a KafkaUnavailableError that says how to start the broker."""
+    try:
+        return admin.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise KafkaUnavailableError(
+            f"Kafka at {bootstrap} did not answer a metadata request within {timeout_s:g}s"
+            f" ({exc.args[0] if exc.args else exc}); start it with `make up`"
+        ) from None
+
+
+def create_topics(bootstrap: str, partitions: int, *, timeout_s: float = 30.0) -> ProvisionReport:
+    """Create the missing Scorestream topics; report, never alter, the ones that exist.
+
+    Idempotent: a second run reports every topic as existing. An existing
+    co-partitioned topic with another partition count, or crm.reps without
+    compaction, is reported and logged as a warning; fixing it means deleting the
+    topic (data loss), a decision for a person, not for this function.
+    """
+    specs = topic_specs(partitions)
+    admin = admin_client(bootstrap)
+    metadata = cluster_metadata(admin, bootstrap)
+    missing = [s for s in specs if s.name not in metadata.topics]
+    created = _create(admin, missing, timeout_s)
+    actual_configs = _describe_configs(
+        admin, [s for s in specs if s.config and s.name not in created], timeout_s
+    )
+
+    outcomes: list[TopicOutcome] = []
+    for spec in specs:
+        if spec.name in created:
+            outcome = TopicOutcome(
+                spec.name, "created", spec.partitions, spec.partitions, spec.config
+            )
+        else:
+            # Created concurrently by someone else: metadata may not list it yet.
+            existing = metadata.topics.get(spec.name) or cluster_metadata(
+                admin, bootstrap
+            ).topics.get(spec.name)
+            actual_partitions = (
+                len(existing.partitions) if existing is not None else spec.partitions
+            )
+            actual = actual_configs.get(spec.name, {})
+            drift = {
+                key: (wanted, actual.get(key))
+                for key, wanted in spec.config.items()
+                if spec.name in actual_configs and actual.get(key) != wanted
+            }
+            outcome = TopicOutcome(
+                spec.name, "exists", actual_partitions, spec.partitions, spec.config, drift
+            )
+        outcomes.append(outcome)
+        _log_outcome(outcome)
+
+    report = ProvisionReport(bootstrap, tuple(outcomes))
+    log.info(
+        "topics provisioned",
+        bootstrap=bootstrap,
+        created=len(report.created),
+        existing=len(report.existing),
+        ok=report.ok,
+    )
+    return report
+
+
+def _create(admin: AdminClient, specs: list[TopicSpec], timeout_s: float) -> set[str]:
+    """Create topics in one request; the names created (losing an 'already exists' race is fine)."""
+    if not specs:
+        return set()
+    new_topics = [
+        NewTopic(
+            s.name,
+            num_partitions=s.partitions,
+            replication_factor=REPLICATION_FACTOR,
+            config=dict(s.config),
+        )
+        for s in specs
+    ]
+    futures = admin.create_topics(
+        new_topics, operation_timeout=timeout_s, request_timeout=timeout_s
+    )
+    created: set[str] = set()
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout_s + 5)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            raise TopicsError(f'cannot create topic "{name}": {error or exc}') from None
+        created.add(name)
+    return created
+
+
+def _describe_configs(
+    admin: AdminClient, specs: Iterable[TopicSpec], timeout_s: float
+) -> dict[str, dict[str, str | None]]:
+    """The broker's current values of the config keys we set, per existing topic."""
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, s.name) for s in specs]
+    if not resources:
+        return {}
+    result: dict[str, dict[str, str | None]] = {}
+    for resource, future in admin.describe_configs(resources, request_timeout=timeout_s).items():
+        try:
+            entries = future.result(timeout=timeout_s + 5)
+        except KafkaException as exc:
+            raise TopicsError(
+                f'cannot describe the config of topic "{resource.name}": {exc}'
+            ) from None
+        result[resource.name] = {key: entry.value for key, entry in entries.items()}
+    return result
+
+
+def _log_outcome(outcome: TopicOutcome) -> None:
+    if outcome.partition_mismatch:
+        log.warning(
+            "existing topic has a different partition count; co-partitioning by rep_id is broken",
+            topic=outcome.name,
+            partitions=outcome.partitions,
+            expected=outcome.expected_partitions,
+            fix="delete and re-create the co-partitioned topics with one count",
+        )
+    for key, (wanted, actual) in outcome.config_drift.items():
+        log.warning(
+            "existing topic has a different config",
+            topic=outcome.name,
+            key=key,
+            wanted=wanted,
+            actual=actual,
+        )
+    log.debug("topic", topic=outcome.name, status=outcome.status, partitions=outcome.partitions)
+
+
+# --- watching traffic --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRate:
+    """Messages seen on one topic: since the watch started and in the last interval."""
+
+    topic: str
+    partitions: int
+    total: int
+    interval_count: int
+    per_second: float
+    avg_per_second: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "partitions": self.partitions,
+            "total": self.total,
+            "interval": self.interval_count,
+            "per_second": round(self.per_second, 2),
+            "avg_per_second": round(self.avg_per_second, 2),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSnapshot:
+    """One refresh of the traffic counter."""
+
+    at: datetime
+    elapsed_s: float
+    interval_s: float
+    topics: tuple[TopicRate, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(t.total for t in self.topics)
+
+    @property
+    def per_second(self) -> float:
+        return sum(t.per_second for t in self.topics)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "total": self.total,
+            "per_second": round(self.per_second, 2),
+            "topics": [t.to_dict() for t in self.topics],
+        }
+
+
+class TopicWatcher:
+    """Counts messages arriving on every topic whose name starts with ``prefix``.
+
+    Partitions are assigned directly from their end offsets: no consumer group
+    joins, nothing is committed, so watching never disturbs the worker's group or
+    its lag. New matching topics or partitions are picked up every ``rescan_s``.
+    """
+
+    def __init__(self, bootstrap: str, prefix: str = "crm.", *, rescan_s: float = 10.0) -> None:
+        self._bootstrap = bootstrap
+        self._prefix = prefix
+        self._rescan_s = rescan_s
+        self._consumer: Consumer | None = None
+        self._assigned: set[tuple[str, int]] = set()
+        self._partitions: dict[str, int] = {}
+        self._totals: dict[str, int] = {}
+        self._started = 0.0
+        self._last_scan = 0.0
+
+    def __enter__(self) -> TopicWatcher:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(sorted(self._partitions))
+
+    def open(self) -> None:
+        """Connect and assign every matching partition at its end offset."""
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": self._bootstrap,
+                # Required by the client even for assign(); never joined, never committed.
+                "group.id": f"scorestream-watch-{uuid.uuid4().hex[:12]}",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "latest",
+                "logger": _CLIENT_LOGGER,
+            }
+        )
+        self._started = time.monotonic()
+        self._rescan()
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+
+    def _rescan(self) -> None:
+        """Assign matching topic partitions not assigned yet (new topics, added partitions)."""
+        consumer = self._require_consumer()
+        try:
+            metadata = consumer.list_topics(timeout=10)
+        except KafkaException as exc:
+            raise KafkaUnavailableError(
+                f"Kafka at {self._bootstrap} did not answer a metadata request ({exc}); "
+                "start it with `make up`"
+            ) from None
+        new: list[TopicPartition] = []
+        for name, topic in metadata.topics.items():
+            if not name.startswith(self._prefix) or topic.error is not None:
+                continue
+            self._partitions[name] = len(topic.partitions)
+            self._totals.setdefault(name, 0)
+            for partition in topic.partitions:
+                if (name, partition) not in self._assigned:
+                    new.append(TopicPartition(name, partition, OFFSET_END))
+                    self._assigned.add((name, partition))
+        if new:
+            consumer.incremental_assign(new)
+            log.debug("watching partitions", added=len(new), topics=len(self._partitions))
+        self._last_scan = time.monotonic()
+
+    def poll_for(self, seconds: float) -> WatchSnapshot:
+        """Consume for ``seconds`` and return the counts; blocks the calling thread."""
+        consumer = self._require_consumer()
+        if time.monotonic() - self._last_scan >= self._rescan_s:
+            self._rescan()
+        counts: dict[str, int] = dict.fromkeys(self._partitions, 0)
+        begin = time.monotonic()
+        deadline = begin + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            for message in consumer.consume(num_messages=1000, timeout=min(remaining, 0.25)):
+                error = message.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        log.warning("watch consumer error", error=str(error))
+                    continue
+                topic = message.topic()
+                if topic is not None:
+                    counts[topic] = counts.get(topic, 0) + 1
+        now = time.monotonic()
+        interval = max(now - begin, 1e-9)
+        elapsed = max(now - self._started, 1e-9)
+        rates: list[TopicRate] = []
+        for name in sorted(self._partitions):
+            self._totals[name] = self._totals.get(name, 0) + counts.get(name, 0)
+            rates.append(
+                TopicRate(
+                    topic=name,
+                    partitions=self._partitions[name],
+                    total=self._totals[name],
+                    interval_count=counts.get(name, 0),
+                    per_second=counts.get(name, 0) / interval,
+                    avg_per_second=self._totals[name] / elapsed,
+                )
+            )
+        return WatchSnapshot(datetime.now(UTC), elapsed, interval, tuple(rates))
+
+    def _require_consumer(self) -> Consumer:
+        if self._consumer is None:
+            raise TopicsError("TopicWatcher is not open; use it as a context manager")
+        return self._consumer
