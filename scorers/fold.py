@@ -8,7 +8,7 @@ new day, whatever order the events arrive in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 
 from schemas.events import (
@@ -31,7 +31,7 @@ from scorers import counters as c
 from scorers.calendar import Day, day_of, epoch_us, to_date, zone_of
 from scorers.counters import Counters, Delta
 from scorers.exceptions import RejectedEvent
-from scorers.state import DealOutcome, OrderKey, RepStore
+from scorers.state import DealOutcome, OrderKey, RepProfile, RepStore
 
 _NO_DELTA: Delta = ()
 
@@ -67,44 +67,46 @@ class Folder:
     def day(self, event: Event) -> Day:
         return day_of(event.occurred_at, self.zone)
 
-    def fold(self, store: RepStore, event: Event, not_before: Day | None = None) -> FoldResult:
+    def fold(
+        self, store: RepStore, event: Event, not_before: Day | None = None, day: Day | None = None
+    ) -> FoldResult:
         """Apply ``event`` to ``store``; raise RejectedEvent when the scorecard can't use it.
 
         ``not_before`` is the first day the stream still keeps; an older event is
-        "too late". The replay keeps everything and passes None.
+        "too late". The replay keeps everything and passes None. ``day`` saves
+        recomputing ``self.day(event)`` when the caller has it.
         """
-        day = self.day(event)
+        if day is None:
+            day = self.day(event)
         if not_before is not None and day < not_before:
             raise RejectedEvent(
                 f"too late: occurred on {to_date(day)}, state is kept from {to_date(not_before)}"
             )
-        if isinstance(event, DealWon):
-            rate = self.definition.rate_to_reporting(event.currency)
-            if rate is None:
-                raise RejectedEvent(
-                    f"currency: no FX rate for {event.currency!r}; add it under fx_rates"
-                    f" in the scorecard (reporting currency {self.definition.currency})"
-                )
+        if isinstance(event, DealWon) and self.definition.rate_to_reporting(event.currency) is None:
+            raise RejectedEvent(
+                f"currency: no FX rate for {event.currency!r}; add it under fx_rates"
+                f" in the scorecard (reporting currency {self.definition.currency})"
+            )
         if store.is_seen(event.event_id):
             return FoldResult(Outcome.DUPLICATE, day)
         store.mark_seen(event.event_id, day)
-        changes = [Change(day, ((c.EVENTS, 1),), 1)]
-        key: OrderKey = (epoch_us(event.occurred_at), event.event_id)
         if isinstance(event, DealWon | DealLost | DealReopened):
-            changes.extend(self._fold_deal(store, event, day, key))
+            changes = [Change(day, _COUNT_EVENT, 1), *self._fold_deal(store, event, day)]
         elif isinstance(event, RepUpserted):
-            _fold_directory(store, event, key)
+            changes = [Change(day, _COUNT_EVENT, 1)]
+            _fold_directory(store, event)
         else:
-            changes.append(Change(day, activity_delta(event), 1))
-        if event.team_id is not None and not isinstance(event, RepUpserted):
-            _note_event_team(store, event.team_id, key)
+            changes = [Change(day, activity_delta(event), 1)]
+        if event.team_id is not None and store.profile().directory_key is None:
+            _note_event_team(store, event)
         for change in changes:
             _apply_to_bucket(store, change)
         return FoldResult(Outcome.APPLIED, day, tuple(changes))
 
     def _fold_deal(
-        self, store: RepStore, event: DealWon | DealLost | DealReopened, day: Day, key: OrderKey
+        self, store: RepStore, event: DealWon | DealLost | DealReopened, day: Day
     ) -> list[Change]:
+        key = order_key(event)
         current = store.deal(event.deal_id)
         if current is not None and current.key >= key:
             return []  # an older event of a deal already decided by a newer one
@@ -124,31 +126,39 @@ class Folder:
         return _NO_DELTA
 
 
-_CALL_DELTA: Delta = ((c.CALLS, 1),)
-_MEETING_DELTA: Delta = ((c.CALLS, 1), (c.MEETINGS, 1))
+def order_key(event: Event) -> OrderKey:
+    return (epoch_us(event.occurred_at), event.event_id)
+
+
+# Every activity delta also counts the event itself (c.EVENTS), in one bucket update.
+_COUNT_EVENT: Delta = ((c.EVENTS, 1),)
+_CALL_DELTA: Delta = ((c.EVENTS, 1), (c.CALLS, 1))
+_MEETING_DELTA: Delta = ((c.EVENTS, 1), (c.CALLS, 1), (c.MEETINGS, 1))
+_PROMOTER_DELTA: Delta = ((c.EVENTS, 1), (c.NPS_RESPONSES, 1), (c.PROMOTERS, 1))
+_DETRACTOR_DELTA: Delta = ((c.EVENTS, 1), (c.NPS_RESPONSES, 1), (c.DETRACTORS, 1))
+_PASSIVE_DELTA: Delta = ((c.EVENTS, 1), (c.NPS_RESPONSES, 1))
+_SIMPLE_DELTAS: dict[type, Delta] = {
+    LeadConverted: ((c.EVENTS, 1), (c.CONVERTED, 1)),
+    LeadDisqualified: ((c.EVENTS, 1), (c.DISQUALIFIED, 1)),
+    AccountRenewed: ((c.EVENTS, 1), (c.RENEWED, 1)),
+    AccountChurned: ((c.EVENTS, 1), (c.CHURNED, 1)),
+}
 
 
 def activity_delta(event: Event) -> Delta:
-    """What a non-deal activity event adds to its day."""
+    """What a non-deal activity event adds to its day, the event's own count included."""
     if isinstance(event, CallLogged):
         return _MEETING_DELTA if event.outcome is CallOutcome.MEETING_BOOKED else _CALL_DELTA
     if isinstance(event, NpsResponse):
         if event.score >= 9:
-            return ((c.NPS_RESPONSES, 1), (c.PROMOTERS, 1))
-        if event.score <= 6:
-            return ((c.NPS_RESPONSES, 1), (c.DETRACTORS, 1))
-        return ((c.NPS_RESPONSES, 1),)
-    if isinstance(event, LeadConverted):
-        return ((c.CONVERTED, 1),)
-    if isinstance(event, LeadDisqualified):
-        return ((c.DISQUALIFIED, 1),)
-    if isinstance(event, AccountRenewed):
-        return ((c.RENEWED, 1),)
-    if isinstance(event, AccountChurned):
-        return ((c.CHURNED, 1),)
+            return _PROMOTER_DELTA
+        return _DETRACTOR_DELTA if event.score <= 6 else _PASSIVE_DELTA
     if isinstance(event, CourseCompleted):
-        return ((c.COURSES, 1), (c.TRAINING, c.to_micro(event.hours)))
-    raise TypeError(f"not an activity event: {event.event_type}")
+        return ((c.EVENTS, 1), (c.COURSES, 1), (c.TRAINING, c.to_micro(event.hours)))
+    simple = _SIMPLE_DELTAS.get(type(event))
+    if simple is None:
+        raise TypeError(f"not an activity event: {event.event_type}")
+    return simple
 
 
 def _apply_to_bucket(store: RepStore, change: Change) -> None:
@@ -159,21 +169,18 @@ def _apply_to_bucket(store: RepStore, change: Change) -> None:
     store.put_bucket(change.day, bucket)
 
 
-def _fold_directory(store: RepStore, event: RepUpserted, key: OrderKey) -> None:
+def _fold_directory(store: RepStore, event: RepUpserted) -> None:
     profile = store.profile()
+    key = order_key(event)
     if profile.directory_key is None or key > profile.directory_key:
         store.put_profile(
-            replace(
-                profile,
-                name=event.name,
-                monthly_quota=event.monthly_quota,
-                directory_team=event.team_id,
-                directory_key=key,
-            )
+            RepProfile(event.name, event.monthly_quota, event.team_id, key, None, None)
         )
 
 
-def _note_event_team(store: RepStore, team_id: str, key: OrderKey) -> None:
+def _note_event_team(store: RepStore, event: Event) -> None:
+    """Remember the team the latest event names; only used while the directory has no entry."""
     profile = store.profile()
+    key = order_key(event)
     if profile.event_team_key is None or key > profile.event_team_key:
-        store.put_profile(replace(profile, event_team=team_id, event_team_key=key))
+        store.put_profile(RepProfile(event_team=event.team_id, event_team_key=key))

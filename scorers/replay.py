@@ -88,7 +88,7 @@ class Replay:
         if store is None:
             store = self.stores[event.rep_id] = MemoryRepStore(event.rep_id)
         try:
-            result = self.folder.fold(store, event)
+            result = self.folder.fold(store, event, day=day)
         except RejectedEvent as exc:
             self.rejected.append(Rejected(line_no, str(exc)))
             return

@@ -169,9 +169,7 @@ def score(
         window=window,
         as_of=as_of,
         overall=None if overall is None else 100 * overall,
-        perspectives={
-            str(p): None if s is None else 100 * s for p, s in perspective_score.items()
-        },
+        perspectives={str(p): None if s is None else 100 * s for p, s in perspective_score.items()},
         kpis=kpis,
     )
 
