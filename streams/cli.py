@@ -9,7 +9,14 @@ from __future__ import annotations
 import typer
 
 from schemas.settings import Settings, SettingsError
-from streams import replay_cli, schemas_cli, scorecard_cli
+from streams import (
+    crm_import_cli,
+    replay_cli,
+    schemas_cli,
+    scorecard_cli,
+    simulate_cli,
+    topics_cli,
+)
 from streams.logs import configure_logging
 
 app = typer.Typer(
@@ -22,6 +29,9 @@ app = typer.Typer(
 app.command("replay")(replay_cli.replay)
 app.add_typer(scorecard_cli.app, name="scorecard")
 app.add_typer(schemas_cli.app, name="schemas")
+app.add_typer(topics_cli.app, name="topics")
+app.command("simulate")(simulate_cli.simulate)
+app.command("import-crm")(crm_import_cli.import_crm)
 
 
 def load_settings() -> Settings:

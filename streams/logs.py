@@ -15,6 +15,21 @@ import structlog
 LogFormat = Literal["auto", "json", "console"]
 
 
+class _CurrentStderr:
+    """Writes to ``sys.stderr`` as it is at write time, not at configure time.
+
+    Test runners (typer's CliRunner, pytest's capsys) swap ``sys.stderr`` per
+    invocation; a logger holding the old object would write to a closed file on the
+    next command run in the same process.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(fmt: LogFormat = "auto", level: int = logging.INFO) -> None:
     """Route structlog (and the stdlib loggers faust and aiokafka use) to stderr."""
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
@@ -29,10 +44,10 @@ def configure_logging(fmt: LogFormat = "auto", level: int = logging.INFO) -> Non
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

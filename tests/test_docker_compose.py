@@ -1,0 +1,145 @@
+"""docker-compose.yml and the Dockerfile: checked statically, since no Docker engine runs here.
+
+What can break silently for a user is checked: the pinned images, the listener
+wiring between containers and host, start order, healthchecks, and that every
+``scorestream`` command the compose file runs exists with those options.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from schemas.settings import Settings
+from streams.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module", name="compose")
+def fixture_compose() -> dict[str, Any]:
+    document = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert isinstance(document, dict)
+    return document
+
+
+@pytest.fixture(scope="module", name="services")
+def fixture_services(compose: dict[str, Any]) -> dict[str, Any]:
+    services = compose["services"]
+    assert isinstance(services, dict)
+    return services
+
+
+def scorestream_commands(services: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        name: [str(arg) for arg in service["command"]]
+        for name, service in services.items()
+        if isinstance(service.get("command"), list) and service["command"][0] == "scorestream"
+    }
+
+
+def test_services(services: dict[str, Any]) -> None:
+    """Kafka, Redis, one-shot topic creation and the live simulator."""
+    assert {"kafka", "redis", "topics", "simulator"} <= set(services)
+
+
+def test_images_are_pinned(services: dict[str, Any]) -> None:
+    """Kafka is Apache's own image at a 4.1.x patch release; Redis is 7 on Alpine."""
+    assert re.fullmatch(r"apache/kafka:4\.1\.\d+", services["kafka"]["image"])
+    assert services["redis"]["image"] == "redis:7-alpine"
+    for name in ("topics", "simulator"):
+        assert services[name]["build"] == "."
+
+
+def test_kafka_is_a_single_kraft_node(services: dict[str, Any]) -> None:
+    """One combined broker+controller voting for itself, replication 1, no auto-created topics."""
+    env = {key: str(value) for key, value in services["kafka"]["environment"].items()}
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    node_id = env["KAFKA_NODE_ID"]
+    controller = env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+    voter = re.fullmatch(r"(\d+)@([\w.-]+):(\d+)", env["KAFKA_CONTROLLER_QUORUM_VOTERS"])
+    assert voter is not None and voter[1] == node_id
+    assert f"{controller}://:{voter[3]}" in env["KAFKA_LISTENERS"].split(",")
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    for key in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+    ):
+        assert env[key] == "1", key
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", env["CLUSTER_ID"])
+
+
+def test_listeners_serve_containers_and_host(services: dict[str, Any]) -> None:
+    """Containers bootstrap on an advertised internal listener; the host gets 9092."""
+    kafka = services["kafka"]
+    env = kafka["environment"]
+    advertised = dict(item.split("://") for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    listeners = dict(item.split("://") for item in env["KAFKA_LISTENERS"].split(","))
+    protocols = dict(
+        item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    assert set(advertised) | {env["KAFKA_CONTROLLER_LISTENER_NAMES"]} == set(listeners)
+    assert set(listeners) <= set(protocols)
+    assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] in advertised
+    assert "localhost:9092" in advertised.values()
+    assert "9092:9092" in kafka["ports"]
+    for name in ("topics", "simulator"):
+        bootstrap = services[name]["environment"]["SCORESTREAM_KAFKA_BOOTSTRAP"]
+        assert bootstrap in advertised.values() and bootstrap.startswith("kafka:")
+
+
+def test_start_order(services: dict[str, Any]) -> None:
+    """Topics wait for a healthy broker; the simulator waits for topics to finish successfully."""
+    assert services["topics"]["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+    assert services["simulator"]["depends_on"] == {
+        "topics": {"condition": "service_completed_successfully"}
+    }
+    assert services["topics"]["restart"] == "no"
+
+
+def test_healthchecks(services: dict[str, Any]) -> None:
+    """Kafka answers an API-versions request on its internal listener; Redis answers PING."""
+    kafka_test = " ".join(services["kafka"]["healthcheck"]["test"])
+    assert "kafka-broker-api-versions.sh" in kafka_test and "kafka:19092" in kafka_test
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    for name in ("kafka", "redis"):
+        check = services[name]["healthcheck"]
+        assert {"interval", "timeout", "retries"} <= set(check)
+
+
+def test_service_environment_is_valid_settings(services: dict[str, Any]) -> None:
+    """The SCORESTREAM_* variables the containers get pass the same validation as at start."""
+    for name in ("topics", "simulator"):
+        env = {key: str(value) for key, value in services[name]["environment"].items()}
+        settings = Settings.from_env(env)
+        assert settings.kafka_bootstrap == "kafka:19092"
+
+
+def test_every_compose_command_is_a_real_cli_command(services: dict[str, Any]) -> None:
+    """Each ``scorestream ...`` in the compose file parses with the real CLI (unknown
+    commands or options fail), checked by appending ``--help``."""
+    commands = scorestream_commands(services)
+    assert commands["topics"][:3] == ["scorestream", "topics", "create"]
+    assert commands["simulator"][:2] == ["scorestream", "simulate"]
+    runner = CliRunner()
+    for name, command in commands.items():
+        result = runner.invoke(app, [*command[1:], "--help"])
+        assert result.exit_code == 0, f"{name}: {command}: {result.output}"
+
+
+def test_dockerfile_installs_the_package() -> None:
+    """python:3.11-slim, every package pyproject ships copied in, then ``pip install .``."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
+    for package in ("schemas", "scorers", "sinks", "streams"):
+        assert re.search(rf"^COPY {package} \./{package}$", dockerfile, re.MULTILINE), package
+    assert re.search(r"^COPY pyproject\.toml README\.md \./$", dockerfile, re.MULTILINE)
+    assert "pip install ." in dockerfile
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".venv" in ignored and ".git" in ignored
