@@ -6,6 +6,7 @@
 #   make down      stop both
 #   make test      install + up + pytest
 #   make demo      install + up + topics + simulator in the background + live topic watch
+#   make bench-replay  replay of a 1,000,000-event log beside a bare orjson loop (EVENTS=N)
 #   make clean     down + remove .local and .venv
 
 SHELL := /bin/bash
@@ -18,7 +19,7 @@ BIN := $(VENV)/bin
 INSTALL_STAMP := $(VENV)/.install-stamp
 RATE ?= 50
 
-.PHONY: help install up down kafka-jars test demo clean
+.PHONY: help install up down kafka-jars test demo bench-replay clean
 
 help:
 	@sed -n 's/^#   make /make /p' $(firstword $(MAKEFILE_LIST))
@@ -58,6 +59,10 @@ demo: install up
 	trap 'exit 0' INT TERM; \
 	echo "simulator pid $$sim (log .local/simulator.log); watching topics, Ctrl-C to stop"; \
 	$(BIN)/scorestream topics watch
+
+EVENTS ?= 1000000
+bench-replay: install
+	$(BIN)/python scripts/bench_replay.py --events $(EVENTS)
 
 clean: down
 	rm -rf .local $(VENV)

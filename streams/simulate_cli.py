@@ -27,7 +27,7 @@ from streams.exceptions import StreamsError
 from streams.malformed import inject_malformed
 from streams.progress_view import PublishProgress
 from streams.publishing import Item, ProgressCallback, PublishResult, open_sink, publish
-from streams.simulator import SimulationConfig, Simulator
+from streams.simulator import MAX_REPS_PER_TEAM, SimulationConfig, Simulator
 
 T = TypeVar("T")
 
@@ -67,7 +67,9 @@ def simulate(
         ),
     ] = None,
     teams: Annotated[int, typer.Option(min=1, max=4, help="Number of teams.")] = 4,
-    reps_per_team: Annotated[int, typer.Option(min=1, max=6, help="Reps in each team.")] = 5,
+    reps_per_team: Annotated[
+        int, typer.Option(min=1, max=MAX_REPS_PER_TEAM, help="Reps in each team.")
+    ] = 5,
     limit: Annotated[int | None, typer.Option(min=0, help="Stop after this many messages.")] = None,
     duration: Annotated[
         float | None, typer.Option(min=0, help="Stop after this many seconds.")

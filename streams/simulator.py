@@ -103,6 +103,7 @@ WORKDAY_SECONDS: Final = 10 * 3600
 REOPEN_SHARE: Final = 0.08  # won deals that get reopened (a CRM sending state, not increments)
 REWIN_SHARE: Final = 0.75  # reopened deals that are won again (else lost)
 MAX_UTC_OFFSET: Final = timedelta(hours=14)
+MAX_REPS_PER_TEAM: Final = 250  # large orgs are for benchmarks; names repeat with a number
 
 
 @dataclass(frozen=True)
@@ -156,10 +157,9 @@ class SimulationConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.teams <= len(TEAMS):
             raise ValueError(f"teams must be 1..{len(TEAMS)}, got {self.teams}")
-        if not 1 <= self.reps_per_team <= len(FIRST_NAMES) // self.teams:
+        if not 1 <= self.reps_per_team <= MAX_REPS_PER_TEAM:
             raise ValueError(
-                f"reps_per_team must be 1..{len(FIRST_NAMES) // self.teams} "
-                f"with {self.teams} teams, got {self.reps_per_team}"
+                f"reps_per_team must be 1..{MAX_REPS_PER_TEAM}, got {self.reps_per_team}"
             )
         for name in ("duplicate_share", "late_share"):
             share = getattr(self, name)
@@ -182,17 +182,18 @@ def build_org(config: SimulationConfig) -> tuple[RepProfile, ...]:
     rng = random.Random(f"{config.seed}:org")
     firsts = list(FIRST_NAMES)
     rng.shuffle(firsts)
-    reps = [
-        _rep_profile(rng, first, team)
-        for t, team in enumerate(TEAMS[: config.teams])
-        for first in firsts[t * config.reps_per_team : (t + 1) * config.reps_per_team]
-    ]
+    reps = []
+    for t, team in enumerate(TEAMS[: config.teams]):
+        for i in range(t * config.reps_per_team, (t + 1) * config.reps_per_team):
+            first, round_ = firsts[i % len(firsts)], i // len(firsts)
+            rep_id = f"rep-{first.lower()}" + (f"-{round_ + 1}" if round_ else "")
+            reps.append(_rep_profile(rng, rep_id, first, team))
     quiet_index = rng.randrange(len(reps))
     reps[quiet_index] = replace(reps[quiet_index], quiet=True)
     return tuple(reps)
 
 
-def _rep_profile(rng: random.Random, first: str, team: TeamProfile) -> RepProfile:
+def _rep_profile(rng: random.Random, rep_id: str, first: str, team: TeamProfile) -> RepProfile:
     skill = rng.uniform(0.1, 0.95)
 
     def jitter() -> float:
@@ -201,7 +202,7 @@ def _rep_profile(rng: random.Random, first: str, team: TeamProfile) -> RepProfil
     # Calibrated against schemas/default_scorecard.yaml: a mid-skill rep (0.55) lands
     # near each target, so the weakest fall well short and the best reach the cap.
     return RepProfile(
-        rep_id=f"rep-{first.lower()}",
+        rep_id=rep_id,
         name=f"{first} {rng.choice(LAST_NAMES)}",
         team=team,
         skill=round(skill, 3),
