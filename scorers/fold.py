@@ -28,7 +28,7 @@ from schemas.events import (
 )
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers import counters as c
-from scorers.calendar import Day, day_of, epoch_us, to_date, zone_of
+from scorers.calendar import Day, day_of, epoch_us, longest_window_days, to_date, zone_of
 from scorers.counters import Counters, Delta
 from scorers.exceptions import RejectedEvent
 from scorers.state import DealOutcome, OrderKey, RepProfile, RepStore
@@ -66,6 +66,12 @@ class Folder:
 
     def day(self, event: Event) -> Day:
         return day_of(event.occurred_at, self.zone)
+
+    def first_kept_day(self, as_of: Day) -> Day:
+        """The oldest day the stream's state keeps as of ``as_of``: the longest window
+        plus the allowed lateness. Older events are "too late"; older state is evicted."""
+        longest = longest_window_days(self.definition.windows)
+        return as_of - (longest - 1) - self.definition.allowed_lateness_days
 
     def fold(
         self, store: RepStore, event: Event, not_before: Day | None = None, day: Day | None = None

@@ -30,7 +30,10 @@ def first_day(window: str, as_of: date) -> date:
 
 
 def reference(
-    lines: list[bytes], windows: list[str], zone: str = "UTC", fx: dict[str, float] | None = None,
+    lines: list[bytes],
+    windows: list[str],
+    zone: str = "UTC",
+    fx: dict[str, float] | None = None,
     as_of: date | None = None,
 ) -> tuple[date, dict[tuple[str, str], dict[str, float | None]]]:
     """(as_of, {(rep_id, window): {kpi: value}}) for reps with an event up to as_of."""
@@ -95,7 +98,8 @@ def reference(
                 "sales_cycle_days": ratio(sum(cycles), len(cycles)),
                 "calls_logged": float(len(calls)),
                 "call_to_meeting": ratio(
-                    sum(c.outcome == "meeting_booked" for c in calls), len(calls)  # type: ignore[union-attr]
+                    sum(c.outcome == "meeting_booked" for c in calls),
+                    len(calls),  # type: ignore[union-attr]
                 ),
                 "lead_conversion": ratio(conv, conv + disq),
                 "nps": ratio(

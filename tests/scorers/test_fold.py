@@ -133,3 +133,9 @@ def test_eviction_forgets_old_days_and_decided_deals(folder: Folder) -> None:
     assert store.deals == {}
     folder.fold(store, reopened("2026-03-03", "d1"))
     assert nonzero_buckets(store) == {day("2026-03-02"): {"calls": 1}}
+
+
+def test_first_kept_day_is_longest_window_plus_lateness(folder: Folder) -> None:
+    """Default windows reach back 92 days (a quarter) and 7 days of lateness are allowed."""
+    as_of = day("2026-06-30")
+    assert folder.first_kept_day(as_of) == as_of - 91 - 7

@@ -52,8 +52,13 @@ def events(draw: st.DrawFn, index: int) -> dict[str, Any]:
         body["amount"] = draw(st.sampled_from([0, 99.99, 1250.5, 40000]))
         body["currency"] = draw(st.sampled_from(["USD", "USD", "EUR"]))
     elif kind == "call_logged":
-        body.update(call_id=f"c{index}", duration_seconds=30, outcome=draw(
-            st.sampled_from(["connected", "no_answer", "voicemail", "meeting_booked"])))
+        body.update(
+            call_id=f"c{index}",
+            duration_seconds=30,
+            outcome=draw(
+                st.sampled_from(["connected", "no_answer", "voicemail", "meeting_booked"])
+            ),
+        )
     elif kind == "nps_response":
         body.update(account_id="acme", score=draw(st.integers(0, 10)))
     elif kind.startswith("lead_"):
@@ -63,8 +68,11 @@ def events(draw: st.DrawFn, index: int) -> dict[str, Any]:
     elif kind == "course_completed":
         body.update(course_id="x", hours=draw(st.sampled_from([0.5, 1.25, 3])))
     elif kind == "rep_upserted":
-        body.update(name="N", team_id=draw(st.sampled_from(["north", "south"])),
-                    monthly_quota=draw(st.sampled_from([None, 30000])))
+        body.update(
+            name="N",
+            team_id=draw(st.sampled_from(["north", "south"])),
+            monthly_quota=draw(st.sampled_from([None, 30000])),
+        )
     if kind != "rep_upserted" and draw(st.booleans()):
         body["team_id"] = draw(st.sampled_from(["north", "south"]))
     return body
