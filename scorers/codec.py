@@ -44,13 +44,14 @@ def encode_profile(profile: RepProfile) -> bytes:
             profile.directory_key,
             profile.event_team,
             profile.event_team_key,
+            profile.first_day,
         ]
     )
 
 
 def decode_profile(raw: bytes) -> RepProfile:
-    name, quota, team, key, event_team, event_key = orjson.loads(raw)
-    return RepProfile(name, quota, team, _key(key), event_team, _key(event_key))
+    name, quota, team, key, event_team, event_key, first_day = orjson.loads(raw)
+    return RepProfile(name, quota, team, _key(key), event_team, _key(event_key), first_day)
 
 
 def _key(value: Any) -> OrderKey | None:

@@ -13,27 +13,15 @@ from dataclasses import dataclass
 
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers import counters as c
-from scorers.calendar import Day, WindowSpan, window_span
-from scorers.counters import Counters
+from scorers.calendar import Day
 from scorers.scoring import Scorecard, WindowInput, quota_over, score
-from scorers.state import RepStore
+from scorers.state import RepProfile, RepStore
+from scorers.window_totals import WindowTotals
 
 
-def window_totals(store: RepStore, span: WindowSpan) -> Counters:
-    total = c.zero()
-    for day in range(span.first, span.last + 1):
-        bucket = store.bucket(day)
-        if bucket is not None:
-            c.add_into(total, bucket)
-    return total
-
-
-def has_activity(store: RepStore, up_to: Day) -> bool:
+def has_activity(profile: RepProfile, up_to: Day) -> bool:
     """Whether the rep has at least one counted event on or before ``up_to``."""
-    return any(
-        day <= up_to and (b := store.bucket(day)) is not None and b[c.EVENTS] > 0
-        for day in store.bucket_days()
-    )
+    return profile.first_day is not None and profile.first_day <= up_to
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,42 +41,48 @@ def evaluate(
     Reps without a counted event up to ``as_of`` have no scorecard.
     """
     windows = list(windows or definition.windows)
-    spans = {w: window_span(w, as_of) for w in windows}
     reps: list[Scorecard] = []
     team_inputs: dict[tuple[str, str], list[WindowInput]] = defaultdict(list)
     # Rep order fixes the order team quotas are summed in, so float sums never depend
     # on which rep's events arrived first.
     for store in sorted(stores, key=lambda s: s.rep_id):
-        if not has_activity(store, as_of):
-            continue
         profile = store.profile()
-        monthly = profile.monthly_quota
-        if monthly is None:
-            monthly = definition.default_monthly_quota
-        for window, span in spans.items():
-            inp = WindowInput(window_totals(store, span), span.days, quota_over(monthly, span.days))
-            reps.append(
-                score(
-                    definition,
-                    inp,
-                    rep_id=store.rep_id,
-                    team_id=profile.team_id,
-                    window=window,
-                    as_of=as_of,
-                )
-            )
-            if profile.team_id is not None:
-                team_inputs[(profile.team_id, window)].append(inp)
+        if not has_activity(profile, as_of):
+            continue
+        totals = WindowTotals(windows)
+        totals.rebuild(store, as_of)
+        for inp, card in rep_scorecards(definition, store.rep_id, profile, totals):
+            reps.append(card)
+            if card.team_id is not None:
+                team_inputs[(card.team_id, card.window)].append(inp)
     teams = [
-        score(
-            definition, _team_input(inputs), rep_id=None, team_id=team, window=window, as_of=as_of
-        )
+        score(definition, team_input(inputs), rep_id=None, team_id=team, window=window, as_of=as_of)
         for (team, window), inputs in sorted(team_inputs.items())
     ]
     return Evaluation(reps, teams)
 
 
-def _team_input(members: list[WindowInput]) -> WindowInput:
+def rep_scorecards(
+    definition: ScorecardDefinition, rep_id: str, profile: RepProfile, totals: WindowTotals
+) -> list[tuple[WindowInput, Scorecard]]:
+    """A rep's scorecard per window from its current window totals, with the inputs used."""
+    assert totals.as_of is not None, "totals must be built before scoring"
+    monthly = profile.monthly_quota
+    if monthly is None:
+        monthly = definition.default_monthly_quota
+    out = []
+    for window, span in totals.spans.items():
+        inp = WindowInput(totals.totals[window], span.days, quota_over(monthly, span.days))
+        card = score(
+            definition, inp, rep_id=rep_id, team_id=profile.team_id, window=window,
+            as_of=totals.as_of,
+        )  # fmt: skip
+        out.append((inp, card))
+    return out
+
+
+def team_input(members: Sequence[WindowInput]) -> WindowInput:
+    """A team's input: the sum of its members' counts and quotas."""
     return WindowInput(
         totals=c.summed(m.totals for m in members),
         days=members[0].days,

@@ -8,7 +8,7 @@ new day, whatever order the events arrive in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from schemas.events import (
@@ -31,7 +31,7 @@ from scorers import counters as c
 from scorers.calendar import Day, day_of, epoch_us, longest_window_days, to_date, zone_of
 from scorers.counters import Counters, Delta
 from scorers.exceptions import RejectedEvent
-from scorers.state import DealOutcome, OrderKey, RepProfile, RepStore
+from scorers.state import DealOutcome, OrderKey, RepStore
 
 _NO_DELTA: Delta = ()
 
@@ -105,6 +105,9 @@ class Folder:
             changes = [Change(day, activity_delta(event), 1)]
         if event.team_id is not None and store.profile().directory_key is None:
             _note_event_team(store, event)
+        profile = store.profile()
+        if profile.first_day is None or day < profile.first_day:
+            store.put_profile(replace(profile, first_day=day))
         for change in changes:
             _apply_to_bucket(store, change)
         return FoldResult(Outcome.APPLIED, day, tuple(changes))
@@ -180,7 +183,13 @@ def _fold_directory(store: RepStore, event: RepUpserted) -> None:
     key = order_key(event)
     if profile.directory_key is None or key > profile.directory_key:
         store.put_profile(
-            RepProfile(event.name, event.monthly_quota, event.team_id, key, None, None)
+            replace(
+                profile,
+                name=event.name,
+                monthly_quota=event.monthly_quota,
+                directory_team=event.team_id,
+                directory_key=key,
+            )
         )
 
 
@@ -189,4 +198,4 @@ def _note_event_team(store: RepStore, event: Event) -> None:
     profile = store.profile()
     key = order_key(event)
     if profile.event_team_key is None or key > profile.event_team_key:
-        store.put_profile(RepProfile(event_team=event.team_id, event_team_key=key))
+        store.put_profile(replace(profile, event_team=event.team_id, event_team_key=key))

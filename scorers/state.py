@@ -8,7 +8,6 @@ because faust writes a key's whole value to the changelog on every set.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -43,6 +42,8 @@ class RepProfile:
     directory_key: OrderKey | None = None
     event_team: str | None = None
     event_team_key: OrderKey | None = None
+    first_day: Day | None = None
+    """The earliest day with a counted event: the rep "has activity" as of any later day."""
 
     @property
     def team_id(self) -> str | None:
@@ -57,7 +58,6 @@ class RepStore(Protocol):
 
     def bucket(self, day: Day) -> Counters | None: ...
     def put_bucket(self, day: Day, counters: Counters) -> None: ...
-    def bucket_days(self) -> Iterator[Day]: ...
     def is_seen(self, event_id: str) -> bool: ...
     def mark_seen(self, event_id: str, day: Day) -> None: ...
     def deal(self, deal_id: str) -> DealOutcome | None: ...
@@ -82,9 +82,6 @@ class MemoryRepStore:
 
     def put_bucket(self, day: Day, counters: Counters) -> None:
         self.buckets[day] = counters
-
-    def bucket_days(self) -> Iterator[Day]:
-        return iter(self.buckets)
 
     def is_seen(self, event_id: str) -> bool:
         return event_id in self.seen
