@@ -8,7 +8,7 @@ average of their ratios), with additive targets and quotas summed over members.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from schemas.scorecard_definition import ScorecardDefinition
@@ -42,7 +42,7 @@ def evaluate(
     """
     windows = list(windows or definition.windows)
     reps: list[Scorecard] = []
-    team_inputs: dict[tuple[str, str], list[WindowInput]] = defaultdict(list)
+    members: dict[str, list[dict[str, WindowInput]]] = defaultdict(list)
     # Rep order fixes the order team quotas are summed in, so float sums never depend
     # on which rep's events arrived first.
     for store in sorted(stores, key=lambda s: s.rep_id):
@@ -51,13 +51,14 @@ def evaluate(
             continue
         totals = WindowTotals(windows)
         totals.rebuild(store, as_of)
-        for inp, card in rep_scorecards(definition, store.rep_id, profile, totals):
-            reps.append(card)
-            if card.team_id is not None:
-                team_inputs[(card.team_id, card.window)].append(inp)
+        scored = rep_scorecards(definition, store.rep_id, profile, totals)
+        reps.extend(card for _, card in scored)
+        if profile.team_id is not None:
+            members[profile.team_id].append({card.window: inp for inp, card in scored})
     teams = [
-        score(definition, team_input(inputs), rep_id=None, team_id=team, window=window, as_of=as_of)
-        for (team, window), inputs in sorted(team_inputs.items())
+        card
+        for team in sorted(members)
+        for card in team_scorecards(definition, team, as_of, members[team])
     ]
     return Evaluation(reps, teams)
 
@@ -79,6 +80,29 @@ def rep_scorecards(
         )  # fmt: skip
         out.append((inp, card))
     return out
+
+
+def team_scorecards(
+    definition: ScorecardDefinition,
+    team_id: str,
+    as_of: Day,
+    members: Sequence[Mapping[str, WindowInput]],
+) -> list[Scorecard]:
+    """A team's scorecard per window from its members' inputs (in a fixed member order)."""
+    present = {w for m in members for w in m}
+    ordered = [w for w in definition.windows if w in present]
+    ordered += sorted(present - set(ordered))
+    return [
+        score(
+            definition,
+            team_input([m[window] for m in members if window in m]),
+            rep_id=None,
+            team_id=team_id,
+            window=window,
+            as_of=as_of,
+        )
+        for window in ordered
+    ]
 
 
 def team_input(members: Sequence[WindowInput]) -> WindowInput:
