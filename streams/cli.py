@@ -12,10 +12,12 @@ from schemas.settings import Settings, SettingsError
 from streams import (
     crm_import_cli,
     replay_cli,
+    reset_cli,
     schemas_cli,
     scorecard_cli,
     simulate_cli,
     topics_cli,
+    worker_cli,
 )
 from streams.logs import configure_logging
 
@@ -32,6 +34,8 @@ app.add_typer(schemas_cli.app, name="schemas")
 app.add_typer(topics_cli.app, name="topics")
 app.command("simulate")(simulate_cli.simulate)
 app.command("import-crm")(crm_import_cli.import_crm)
+app.command("worker")(worker_cli.worker)
+app.command("reset")(reset_cli.reset)
 
 
 def load_settings() -> Settings:

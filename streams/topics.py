@@ -455,3 +455,48 @@ class TopicWatcher:
         if self._consumer is None:
             raise TopicsError("TopicWatcher is not open; use it as a context manager")
         return self._consumer
+
+
+def delete_project_topics(
+    bootstrap: str, app_id: str, *, timeout_s: float = 60.0
+) -> tuple[str, ...]:
+    """Delete every Scorestream topic and the worker's internal topics (``<app_id>-*``).
+
+    Waits until the broker no longer lists them, so they can be created again at once.
+    """
+    admin = admin_client(bootstrap)
+    existing = cluster_metadata(admin, bootstrap).topics
+    doomed = sorted(
+        name for name in existing if name in topics.ALL_TOPICS or name.startswith(f"{app_id}-")
+    )
+    if doomed:
+        for name, future in admin.delete_topics(doomed, operation_timeout=timeout_s).items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise TopicsError(
+                        f'cannot delete topic "{name}": {exc.args[0].str()}'
+                    ) from None
+    deadline = time.monotonic() + timeout_s
+    while set(doomed) & set(cluster_metadata(admin, bootstrap).topics):
+        if time.monotonic() > deadline:
+            raise TopicsError(f"topics still listed {timeout_s:g}s after deletion: {doomed}")
+        time.sleep(0.2)
+    log.info("topics deleted", bootstrap=bootstrap, topics=len(doomed))
+    return tuple(doomed)
+
+
+def delete_consumer_group(bootstrap: str, group: str, *, timeout_s: float = 30.0) -> bool:
+    """Delete a consumer group's committed offsets; False when it did not exist."""
+    admin = admin_client(bootstrap)
+    for future in admin.delete_consumer_groups([group], request_timeout=timeout_s).values():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() in (KafkaError.GROUP_ID_NOT_FOUND, KafkaError.NOT_COORDINATOR):
+                return False
+            raise TopicsError(
+                f'cannot delete consumer group "{group}": {exc.args[0].str()}'
+            ) from None
+    return True

@@ -44,15 +44,15 @@ def scorestream_commands(services: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def test_services(services: dict[str, Any]) -> None:
-    """Kafka, Redis, one-shot topic creation and the live simulator."""
-    assert {"kafka", "redis", "topics", "simulator"} <= set(services)
+    """Kafka, Redis, one-shot topic creation, the worker and the live simulator."""
+    assert {"kafka", "redis", "topics", "worker", "simulator"} <= set(services)
 
 
 def test_images_are_pinned(services: dict[str, Any]) -> None:
     """Kafka is Apache's own image at a 4.1.x patch release; Redis is 7 on Alpine."""
     assert re.fullmatch(r"apache/kafka:4\.1\.\d+", services["kafka"]["image"])
     assert services["redis"]["image"] == "redis:7-alpine"
-    for name in ("topics", "simulator"):
+    for name in ("topics", "worker", "simulator"):
         assert services[name]["build"] == "."
 
 
@@ -101,6 +101,21 @@ def test_start_order(services: dict[str, Any]) -> None:
         "topics": {"condition": "service_completed_successfully"}
     }
     assert services["topics"]["restart"] == "no"
+    assert services["worker"]["depends_on"] == {
+        "topics": {"condition": "service_completed_successfully"},
+        "redis": {"condition": "service_healthy"},
+    }
+
+
+def test_worker_keeps_state_and_serves_health(services: dict[str, Any]) -> None:
+    """The worker's RocksDB state is on a volume; /health is published and checked."""
+    worker = services["worker"]
+    command = worker["command"]
+    data_dir = command[command.index("--data-dir") + 1]
+    assert any(v.endswith(f":{data_dir}") for v in worker["volumes"])
+    assert "6066:6066" in worker["ports"]
+    assert command[command.index("--web-host") + 1] == "0.0.0.0"
+    assert "/health" in " ".join(worker["healthcheck"]["test"])
 
 
 def test_healthchecks(services: dict[str, Any]) -> None:

@@ -1,0 +1,117 @@
+"""Where scorecards live in Redis: every key name, in one place.
+
+``p`` is ``Settings.redis_prefix`` (default ``ss``). Braces are Redis Cluster hash
+tags: only the text between them picks the slot, so keys that are read together
+share a slot and multi-key commands (MGET, ZUNIONSTORE, ...) work on a cluster.
+
+==========================================  ============  ==========================
+key                                         type          holds
+==========================================  ============  ==========================
+``p:card:{REP}:WINDOW``                     string        a rep's scorecard (JSON)
+``p:teamcard:{TEAM}:WINDOW``                string        a team's scorecard (JSON)
+``p:lb:{WINDOW}:METRIC``                    sorted set    every rep, by METRIC
+``p:lb:{WINDOW}:team:TEAM:METRIC``          sorted set    one team's reps, by METRIC
+``p:lb:{WINDOW}:teams:METRIC``              sorted set    the teams, by METRIC
+``p:reps`` / ``p:teams`` / ``p:windows``    set           every rep, team and window seen
+``p:changes``                               stream        one entry per written card
+==========================================  ============  ==========================
+
+- A card's JSON is ``Scorecard.to_dict()`` plus ``updated_at`` (ISO, UTC) and
+  ``change``: the move since the previous card of that subject and window,
+  ``{"overall", "perspectives": {...}, "kpis": {name: {"value", "attainment",
+  "contribution"}}}`` or null when unknown. A rep's windows share the ``{REP}``
+  slot, so one MGET reads them all.
+- METRIC is ``overall``, ``perspective:NAME`` (financial, customer,
+  internal_process, learning_growth) or ``kpi:NAME`` (the KPI's value, not its
+  attainment). A member whose score is null is absent, not zero: "no data" must
+  not rank last as if it were a bad score.
+- Every leaderboard of a window shares the ``{WINDOW}`` slot, so a page reads
+  the ranking and the perspectives of the same window from one node.
+- ``p:changes`` is capped (``XADD MAXLEN ~ 10000``); its fields are ``rep_id``
+  and ``team_id`` for a rep (``team_id`` only for a team), ``window``,
+  ``as_of``, ``overall`` and ``delta`` (the overall's change); a null is ``""``.
+  It notifies live pages; the cards and sorted sets are the truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from scorers.scoring import Scorecard
+
+OVERALL: Final = "overall"
+PERSPECTIVE_METRIC: Final = "perspective:"
+KPI_METRIC: Final = "kpi:"
+
+CHANGES_MAXLEN: Final = 10_000
+"""Approximate cap of the change stream: minutes of history for a live page, bounded memory."""
+
+
+def perspective_metric(name: str) -> str:
+    return f"{PERSPECTIVE_METRIC}{name}"
+
+
+def kpi_metric(name: str) -> str:
+    return f"{KPI_METRIC}{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class RedisKeys:
+    """Key names under one prefix; the only code that spells a key."""
+
+    prefix: str
+
+    def rep_card(self, rep_id: str, window: str) -> str:
+        return f"{self.prefix}:card:{{{rep_id}}}:{window}"
+
+    def team_card(self, team_id: str, window: str) -> str:
+        return f"{self.prefix}:teamcard:{{{team_id}}}:{window}"
+
+    def leaderboard(self, window: str, metric: str) -> str:
+        """Every rep of ``window`` ranked by ``metric``."""
+        return f"{self.prefix}:lb:{{{window}}}:{metric}"
+
+    def team_leaderboard(self, window: str, team_id: str, metric: str) -> str:
+        """The reps of one team."""
+        return f"{self.prefix}:lb:{{{window}}}:team:{team_id}:{metric}"
+
+    def teams_leaderboard(self, window: str, metric: str) -> str:
+        """The teams themselves (members are team ids)."""
+        return f"{self.prefix}:lb:{{{window}}}:teams:{metric}"
+
+    @property
+    def reps(self) -> str:
+        return f"{self.prefix}:reps"
+
+    @property
+    def teams(self) -> str:
+        return f"{self.prefix}:teams"
+
+    @property
+    def windows(self) -> str:
+        return f"{self.prefix}:windows"
+
+    @property
+    def changes(self) -> str:
+        return f"{self.prefix}:changes"
+
+    @property
+    def match_all(self) -> str:
+        """SCAN pattern of every key under the prefix (and nothing of a longer prefix)."""
+        return f"{_glob_escape(self.prefix)}:*"
+
+
+def _glob_escape(text: str) -> str:
+    # Settings forbid these characters in the prefix; escaping keeps SCAN exact anyway.
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
+def card_metrics(card: Scorecard) -> dict[str, float | None]:
+    """A card's score in each of its leaderboards, keyed by METRIC; None means "leave it out"."""
+    metrics: dict[str, float | None] = {OVERALL: card.overall}
+    for name, score in card.perspectives.items():
+        metrics[perspective_metric(name)] = score
+    for name, kpi in card.kpis.items():
+        metrics[kpi_metric(name)] = kpi.value
+    return metrics

@@ -1,0 +1,166 @@
+"""The faust app of ``scorestream worker``: topics, tables, agents, timer and web pages.
+
+Wiring only: what happens to a message is in ``event_handler`` and ``team_handler``,
+the scoring in ``scorers``, the Redis writes in ``sinks``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faust
+import structlog
+
+from schemas import topics
+from schemas.scorecard_definition import ScorecardDefinition
+from schemas.settings import Settings
+from scorers.calendar import zone_of
+from sinks.redis_scorecards import RedisScorecardSink
+from streams.clock import Clock, ClockMode
+from streams.event_handler import EventHandler, Message
+from streams.metrics import WorkerMetrics
+from streams.rep_scoring import RepScoring
+from streams.table_store import ROCKSDB_OPTIONS, StateTables
+from streams.team_handler import TeamHandler
+
+log = structlog.get_logger()
+
+RESCORE_INTERVAL_S = 1.0
+"""How often the worker checks whether the as-of day moved (wall or event clock)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    clock: ClockMode = ClockMode.WALL
+    data_dir: Path = Path(".local/worker")
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    app_id: str = "scorestream"
+    store: str = "rocksdb://"
+    """``memory://`` only in tests that don't restart the worker."""
+
+
+def team_topic_name(app_id: str) -> str:
+    return f"{app_id}-team-updates"
+
+
+def create_app(
+    settings: Settings, definition: ScorecardDefinition, options: WorkerOptions
+) -> tuple[faust.App, EventHandler]:
+    rocksdb = options.store.startswith("rocksdb")
+    app = faust.App(
+        options.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store=options.store,
+        datadir=str(options.data_dir),
+        topic_partitions=settings.partitions,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        # Every message and table value is bytes we encode ourselves (JSON via orjson).
+        key_serializer="raw",
+        value_serializer="raw",
+        table_standby_replicas=0,
+        web_enabled=True,
+        web_host=options.web_host,
+        web_port=options.web_port,
+        web_in_thread=False,
+    )
+    raw: dict[str, Any] = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    crm_topic = app.topic(*topics.ACTIVITY_TOPICS, topics.REPS, **raw)
+    dlq_topic = app.topic(topics.DLQ, **raw)
+    team_topic = app.topic(
+        team_topic_name(options.app_id), internal=True, partitions=settings.partitions, **raw
+    )
+    tables = StateTables(app, settings.partitions, rocksdb)
+
+    def table(name: str) -> Any:
+        return app.Table(
+            name,
+            key_type=str,
+            value_type=bytes,
+            partitions=settings.partitions,
+            options=dict(ROCKSDB_OPTIONS) if rocksdb else None,
+        )
+
+    team_members, team_index = table("team-members"), table("team-index")
+    sink = RedisScorecardSink.from_url(settings.redis_url, settings.redis_prefix)
+    metrics = WorkerMetrics()
+    scoring = RepScoring(definition)
+    clock = Clock(options.clock, zone_of(definition.timezone))
+
+    async def send_dead_letter(key: bytes, value: bytes) -> None:
+        await dlq_topic.send(key=key, value=value)
+
+    async def send_team_update(key: bytes, value: bytes) -> None:
+        await team_topic.send(key=key, value=value)
+
+    handler = EventHandler(
+        definition, tables, clock, scoring, sink, send_dead_letter, send_team_update, metrics
+    )
+    teams = TeamHandler(definition, team_members, team_index, sink)
+    last_offsets: dict[tuple[str, int], int] = {}
+
+    @app.agent(crm_topic, concurrency=1)
+    async def crm_events(stream: Any) -> None:
+        # NOTE: no `yield` -- a pure consumer; concurrency=1 keeps offset commits in order.
+        async for event in stream.events():
+            m = event.message
+            await handler.handle(
+                Message(event.key, event.value, m.topic, m.partition, m.offset, m.timestamp)
+            )
+            last_offsets[(m.topic, m.partition)] = m.offset
+
+    @app.agent(team_topic, concurrency=1)
+    async def team_updates(stream: Any) -> None:
+        async for value in stream:
+            await teams.handle(value)
+
+    last_rescored: list[int | None] = [None]
+
+    def ready() -> bool:
+        """Tables recovered and no rebalance under way: state can be read and scored."""
+        recovery = app.tables.recovery  # type: ignore[attr-defined]
+        return not app.rebalancing and bool(recovery.completed.is_set())
+
+    @app.timer(RESCORE_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def slide_windows() -> None:
+        """Score every rep again when the as-of day moved, so windows slide for quiet reps."""
+        if not ready():
+            return
+        today = clock.as_of()
+        if handler.rescore_pending or (
+            options.clock is ClockMode.WALL and today != last_rescored[0]
+        ):
+            count = await handler.rescore_all()
+            last_rescored[0] = clock.as_of()
+            log.info("rescored", reps=count, as_of=last_rescored[0])
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(sender: Any, *_: Any, **__: Any) -> None:
+        scoring.forget()
+        teams.forget()
+        handler.rescore_pending = True
+
+    @app.page("/health")
+    async def health(web: Any, request: Any) -> Any:
+        ok = ready()
+        body = {"status": "ready" if ok else "recovering", "clock": options.clock.value}
+        return web.json(body, status=200 if ok else 503)
+
+    @app.page("/metrics")
+    async def prometheus(web: Any, request: Any) -> Any:
+        for tp in app.consumer.assignment():
+            if tp.topic in crm_topic.topics:
+                processed = last_offsets.get((tp.topic, tp.partition), -1) + 1
+                highwater = app.consumer.highwater(tp) or 0
+                metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - processed))
+        return web.bytes(metrics.exposition(), content_type="text/plain; version=0.0.4")
+
+    return app, handler

@@ -1,0 +1,176 @@
+"""One CRM message through the worker: decode, fold into the rep's state, score, write out.
+
+Bad input never stops the worker: a message that does not decode or validate, whose
+key is not its rep, in a currency without a rate, or too late for the kept state, is
+dead-lettered with the reason and counted. Everything else is folded exactly once
+(redeliveries are recognised by event id), so at-least-once delivery is safe.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+import structlog
+
+from schemas.dead_letter import DeadLetter
+from schemas.events import parse_event
+from schemas.exceptions import EventError
+from schemas.scorecard_definition import ScorecardDefinition
+from scorers.calendar import Day
+from scorers.exceptions import RejectedEvent
+from scorers.fold import Folder, Outcome
+from sinks.redis_scorecards import RedisScorecardSink
+from streams.clock import Clock, ClockMode
+from streams.metrics import WorkerMetrics
+from streams.rep_scoring import RepScoring, ScoredRep
+from streams.table_store import StateTables, TableRepStore
+
+log = structlog.get_logger()
+
+Send = Callable[[bytes, bytes], Awaitable[None]]
+"""Produce (key, value) to a topic through the worker's own producer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    key: bytes | None
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float | None
+    """The Kafka record timestamp in seconds (producer time), for latency."""
+
+
+class EventHandler:
+    def __init__(
+        self,
+        definition: ScorecardDefinition,
+        tables: StateTables,
+        clock: Clock,
+        scoring: RepScoring,
+        sink: RedisScorecardSink,
+        send_dead_letter: Send,
+        send_team_update: Send,
+        metrics: WorkerMetrics,
+    ) -> None:
+        self.folder = Folder(definition)
+        self.tables = tables
+        self.clock = clock
+        self.scoring = scoring
+        self.sink = sink
+        self.send_dead_letter = send_dead_letter
+        self.send_team_update = send_team_update
+        self.metrics = metrics
+        self.rescore_pending = True
+        """Every rep must be scored again: at start (state may come from the changelog),
+        after a rebalance, and when the event clock moved."""
+
+    async def handle(self, msg: Message) -> None:
+        bound = log.bind(topic=msg.topic, partition=msg.partition, offset=msg.offset)
+        self.metrics.events_in.labels(msg.topic).inc()
+        try:
+            event = parse_event(msg.value or b"")
+        except EventError as exc:
+            await self._dead_letter(msg, "invalid", str(exc), bound)
+            return
+        bound = bound.bind(rep_id=event.rep_id, event_id=event.event_id)
+        if msg.key is not None and msg.key != event.rep_id.encode():
+            reason = f"key {msg.key!r} is not the event's rep_id {event.rep_id!r}"
+            await self._dead_letter(msg, "wrong_key", reason, bound)
+            return
+        day = self.folder.day(event)
+        as_of = self._as_of_with(day)
+        store = TableRepStore(self.tables, event.rep_id)
+        try:
+            result = self.folder.fold(
+                store, event, not_before=self.folder.first_kept_day(as_of), day=day
+            )
+        except RejectedEvent as exc:
+            kind = "too_late" if str(exc).startswith("too late") else "unusable"
+            await self._dead_letter(msg, kind, str(exc), bound)
+            return
+        if result.outcome is Outcome.DUPLICATE:
+            self.metrics.duplicates.inc()
+            bound.debug("duplicate")
+            return
+        if self.clock.observe(day):
+            self.tables.clock[f"p{msg.partition}"] = str(day).encode()
+            self.rescore_pending = True
+        scored = self.scoring.score(store, as_of, result)
+        if scored is not None:
+            await self.emit(scored, as_of)
+        await self.sink.flush()
+        if msg.timestamp is not None:
+            self.metrics.latency.observe(max(0.0, time.time() - msg.timestamp))
+
+    def _as_of_with(self, day: Day) -> Day:
+        """The as-of day for an event of ``day``: today, or the event clock moved by it."""
+        if self.clock.mode is ClockMode.WALL:
+            today = self.clock.as_of()
+            assert today is not None
+            return today
+        latest = self.clock.latest_event_day
+        if latest is None:
+            latest = self.restore_event_clock()
+        return day if latest is None else max(latest, day)
+
+    def restore_event_clock(self) -> Day | None:
+        """After a restart the event clock resumes from the latest day in the clock table."""
+        days = [int(v) for v in self.tables.clock.values()]
+        if days:
+            self.clock.observe(max(days))
+        return self.clock.latest_event_day
+
+    async def emit(self, scored: ScoredRep, as_of: Day) -> None:
+        """Buffer the rep's cards for Redis and tell its team (and a team it left)."""
+        for card, moved in scored.cards:
+            self.sink.add(card, moved)
+        self.metrics.scorecards.inc(len(scored.cards))
+        if scored.team_id is not None:
+            update = {
+                "team_id": scored.team_id,
+                "rep_id": scored.rep_id,
+                "as_of": as_of,
+                "inputs": {w: [list(i.totals), i.days, i.quota] for w, i in scored.inputs.items()},
+            }
+            await self.send_team_update(scored.team_id.encode(), orjson.dumps(update))
+        if scored.previous_team_id not in (None, scored.team_id):
+            assert scored.previous_team_id is not None
+            leave = {"team_id": scored.previous_team_id, "rep_id": scored.rep_id, "as_of": as_of}
+            await self.send_team_update(scored.previous_team_id.encode(), orjson.dumps(leave))
+
+    async def rescore_all(self) -> int:
+        """Score every rep of this worker's partitions as of the current day; returns reps."""
+        as_of = self.clock.as_of() or self.restore_event_clock()
+        if as_of is None:
+            return 0
+        self.rescore_pending = False
+        count = 0
+        for rep_id in list(self.tables.profiles.keys()):
+            scored = self.scoring.score(TableRepStore(self.tables, rep_id), as_of)
+            if scored is not None:
+                await self.emit(scored, as_of)
+                count += 1
+        await self.sink.flush()
+        return count
+
+    async def _dead_letter(
+        self, msg: Message, kind: str, reason: str, bound: structlog.typing.FilteringBoundLogger
+    ) -> None:
+        letter = DeadLetter.of(
+            msg.value,
+            key=msg.key,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            reason=reason,
+            failed_at=datetime.now(UTC),
+        )
+        await self.send_dead_letter(msg.key or b"", letter.model_dump_json().encode())
+        self.metrics.dead_letters.labels(kind).inc()
+        bound.warning("dead_letter", reason=reason)

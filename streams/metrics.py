@@ -1,0 +1,40 @@
+"""The worker's Prometheus metrics, one registry per worker (tests build several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class WorkerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events_in = Counter(
+            "scorestream_events_in", "CRM messages consumed", ["topic"], registry=self.registry
+        )
+        self.dead_letters = Counter(
+            "scorestream_dead_letters",
+            "Messages sent to crm.dlq",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.duplicates = Counter(
+            "scorestream_duplicates", "Redelivered events counted once", registry=self.registry
+        )
+        self.scorecards = Counter(
+            "scorestream_scorecards_written", "Scorecards written to Redis", registry=self.registry
+        )
+        self.lag = Gauge(
+            "scorestream_consumer_lag",
+            "Messages behind the end of each input partition",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "scorestream_event_to_redis_seconds",
+            "From the Kafka record timestamp to the scorecard written in Redis",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,91 @@
+"""The scoring core's ``RepStore`` over changelog-backed faust tables.
+
+One small value per key — a rep's day bucket, a seen event id, a deal's deciding
+event, a rep's profile — because faust writes a key's whole value to the changelog
+on every set. Keys start with the rep id, and every write happens while processing
+that rep's event, so it goes to the changelog partition of the rep's input partition.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scorers import codec
+from scorers.calendar import Day
+from scorers.counters import Counters
+from scorers.state import DealOutcome, RepProfile
+
+# RocksDB opens a block cache and write buffers per table partition: with 5 tables x 6
+# partitions the defaults (hundreds of MB each) would take gigabytes. Our values are
+# tiny and hot keys are few, so a few MB each is plenty.
+ROCKSDB_OPTIONS: dict[str, Any] = {
+    "block_cache_size": 4 * 1024 * 1024,
+    "block_cache_compressed_size": 1024 * 1024,
+    "write_buffer_size": 4 * 1024 * 1024,
+    "max_write_buffer_number": 2,
+    "max_open_files": 256,
+}
+
+TABLE_NAMES = ("buckets", "seen", "deals", "profiles", "clock")
+
+
+class StateTables:
+    """The worker's state tables, declared once on the app."""
+
+    def __init__(self, app: Any, partitions: int, rocksdb: bool) -> None:
+        def table(name: str) -> Any:
+            return app.Table(
+                name,
+                key_type=str,
+                value_type=bytes,
+                partitions=partitions,
+                options=dict(ROCKSDB_OPTIONS) if rocksdb else None,
+            )
+
+        self.buckets = table("buckets")
+        self.seen = table("seen")
+        self.deals = table("deals")
+        self.profiles = table("profiles")
+        self.clock = table("clock")
+        """Latest event day per input partition (the event clock survives restarts)."""
+
+
+class TableRepStore:
+    """One rep's state in the tables; implements ``scorers.state.RepStore``."""
+
+    __slots__ = ("_profile", "rep_id", "tables")
+
+    def __init__(self, tables: StateTables, rep_id: str) -> None:
+        self.tables = tables
+        self.rep_id = rep_id
+        self._profile: RepProfile | None = None
+
+    def bucket(self, day: Day) -> Counters | None:
+        raw = self.tables.buckets.get(f"{self.rep_id}|{day}")
+        return None if raw is None else codec.decode_bucket(raw)
+
+    def put_bucket(self, day: Day, counters: Counters) -> None:
+        self.tables.buckets[f"{self.rep_id}|{day}"] = codec.encode_bucket(counters)
+
+    def is_seen(self, event_id: str) -> bool:
+        return self.tables.seen.get(f"{self.rep_id}|{event_id}") is not None
+
+    def mark_seen(self, event_id: str, day: Day) -> None:
+        self.tables.seen[f"{self.rep_id}|{event_id}"] = str(day).encode()
+
+    def deal(self, deal_id: str) -> DealOutcome | None:
+        raw = self.tables.deals.get(f"{self.rep_id}|{deal_id}")
+        return None if raw is None else codec.decode_deal(raw)
+
+    def put_deal(self, deal_id: str, outcome: DealOutcome) -> None:
+        self.tables.deals[f"{self.rep_id}|{deal_id}"] = codec.encode_deal(outcome)
+
+    def profile(self) -> RepProfile:
+        if self._profile is None:
+            raw = self.tables.profiles.get(self.rep_id)
+            self._profile = RepProfile() if raw is None else codec.decode_profile(raw)
+        return self._profile
+
+    def put_profile(self, profile: RepProfile) -> None:
+        self._profile = profile
+        self.tables.profiles[self.rep_id] = codec.encode_profile(profile)

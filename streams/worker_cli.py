@@ -1,0 +1,47 @@
+"""``scorestream worker``: run the stream processor until stopped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from streams.clock import ClockMode
+from streams.replay_cli import definition_or_exit
+
+
+def worker(
+    clock: Annotated[
+        ClockMode, typer.Option(help="wall: as-of is today; event: the latest event day seen.")
+    ] = ClockMode.WALL,
+    data_dir: Annotated[
+        Path, typer.Option(help="Local state (RocksDB); rebuilt from the changelog if empty.")
+    ] = Path(".local/worker"),
+    scorecard: Annotated[
+        Path | None, typer.Option(help="Scorecard definition (YAML); default: the shipped one.")
+    ] = None,
+    web_port: Annotated[int, typer.Option(help="Port of /health and /metrics.")] = 6066,
+    web_host: Annotated[
+        str, typer.Option(help="Address of /health and /metrics (0.0.0.0 in a container).")
+    ] = "127.0.0.1",
+    app_id: Annotated[
+        str, typer.Option(help="Consumer group and prefix of internal topics.")
+    ] = "scorestream",
+) -> None:
+    """Consume the crm.* topics and keep every rep's scorecards and the leaderboards in Redis."""
+    from faust.worker import Worker
+
+    from streams.app import WorkerOptions, create_app
+    from streams.cli import load_settings
+
+    settings = load_settings()
+    definition = definition_or_exit(scorecard)
+    options = WorkerOptions(
+        clock=clock, data_dir=data_dir, web_host=web_host, web_port=web_port, app_id=app_id
+    )
+    app, _ = create_app(settings, definition, options)
+    # Our structlog set-up stays: faust must not replace the root logger or stdout.
+    Worker(
+        app, loglevel="WARNING", override_logging=False, redirect_stdouts=False
+    ).execute_from_commandline()

@@ -1,0 +1,153 @@
+"""Running the real worker in tests: fresh topics, a log produced by a plain producer,
+the worker as a subprocess, and Redis read back in the replay's shape."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from schemas import topics
+from schemas.events import TOPIC_OF_EVENT_TYPE
+from schemas.settings import Settings
+from sinks.redis_keys import RedisKeys
+from streams.topics import create_topics, delete_project_topics
+
+SCORESTREAM = str(Path(sys.executable).parent / "scorestream")
+
+
+@dataclass
+class System:
+    """One isolated run: its own consumer group, Redis prefix and data dir, fresh topics."""
+
+    settings: Settings
+    app_id: str
+    prefix: str
+    data_dir: Path
+    log_dir: Path
+    web_port: int
+
+    @classmethod
+    def fresh(cls, settings: Settings, tmp_path: Path, web_port: int = 6166) -> System:
+        run = uuid.uuid4().hex[:8]
+        system = cls(
+            settings, f"test-{run}", f"test-{run}", tmp_path / "worker", tmp_path, web_port
+        )
+        delete_project_topics(settings.kafka_bootstrap, system.app_id)
+        report = create_topics(settings.kafka_bootstrap, settings.partitions)
+        assert report.ok, report.to_dict()
+        return system
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "SCORESTREAM_REDIS_PREFIX": self.prefix,
+            "SCORESTREAM_LOG_FORMAT": "json",
+        }
+
+    @contextmanager
+    def worker(self, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+        """The real `scorestream worker --clock event`, stopped with SIGTERM on exit."""
+        log_file = (self.log_dir / f"worker-{time.monotonic_ns()}.log").open("wb")
+        proc = subprocess.Popen(
+            [SCORESTREAM, "worker", "--clock", "event", "--data-dir", str(self.data_dir),
+             "--app-id", self.app_id, "--web-port", str(self.web_port), *extra],
+            env=self.env(), stdout=log_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            yield proc
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log_file.close()
+
+    def worker_logs(self) -> str:
+        logs = sorted(self.log_dir.glob("worker-*.log"))
+        return "\n".join(p.read_text(errors="replace")[-4000:] for p in logs)
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.settings.redis_url)
+
+    def cards(self) -> dict[tuple[str | None, str | None, str], dict[str, Any]]:
+        """Every rep and team card in Redis, keyed like the replay's (rep_id, team_id, window)."""
+        client = self.redis()
+        out = {}
+        for key in client.scan_iter(match=f"{self.prefix}:*card:*", count=1000):
+            card = orjson.loads(client.get(key) or b"{}")
+            out[(card.get("rep_id"), card["team_id"], card["window"])] = card
+        return out
+
+    def clear_redis(self) -> None:
+        client = self.redis()
+        for key in client.scan_iter(match=RedisKeys(self.prefix).match_all, count=1000):
+            client.unlink(key)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        consumer = Consumer(
+            {"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": f"{self.app_id}-dlq",
+             "enable.auto.commit": False},
+        )  # fmt: skip
+        parts = consumer.list_topics(topics.DLQ, timeout=10).topics[topics.DLQ].partitions
+        consumer.assign([TopicPartition(topics.DLQ, p, 0) for p in parts])
+        letters = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                letters.append(orjson.loads(msg.value()))
+                deadline = time.monotonic() + 2
+        consumer.close()
+        return letters
+
+
+def produce_lines(bootstrap: str, lines: Iterable[bytes]) -> int:
+    """A plain confluent-kafka producer: each line to its event type's topic, keyed by rep_id.
+
+    A line that does not parse goes to crm.deals without a key, as a broken integration would.
+    """
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    count = 0
+    for line in lines:
+        topic, key = topics.DEALS, None
+        try:
+            body = orjson.loads(line)
+            topic = TOPIC_OF_EVENT_TYPE.get(body.get("event_type"), topics.DEALS)
+            key = str(body["rep_id"]).encode() if isinstance(body.get("rep_id"), str) else None
+        except (orjson.JSONDecodeError, AttributeError):
+            pass
+        producer.produce(topic, value=line, key=key)
+        producer.poll(0)
+        count += 1
+    assert producer.flush(30) == 0
+    return count
+
+
+def wait_until(predicate: Any, timeout_s: float, what: str, logs: Any = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except AssertionError as exc:
+            last_error = exc
+        time.sleep(1)
+    detail = f"\nlast mismatch: {last_error}" if last_error else ""
+    tail = f"\nworker logs:\n{logs()[-3000:]}" if logs else ""
+    raise AssertionError(f"timed out after {timeout_s:g}s waiting for {what}{detail}{tail}")

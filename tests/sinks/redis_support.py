@@ -1,0 +1,95 @@
+"""Helpers for tests against the real Redis: scorecards to write, a private prefix, a key dump."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any, cast
+from uuid import uuid4
+
+import orjson
+import redis.asyncio
+
+from scorers.scoring import KpiScore, Scorecard
+
+AS_OF = date(2026, 3, 11).toordinal()
+PERSPECTIVES = ("financial", "customer", "internal_process", "learning_growth")
+
+
+def card(
+    rep: str | None,
+    team: str | None = "north",
+    overall: float | None = 50.0,
+    *,
+    window: str = "30d",
+    as_of: int = AS_OF,
+    perspectives: dict[str, float | None] | None = None,
+    revenue: float | None = 10_000.0,
+    cycle_days: float | None = 20.0,
+) -> Scorecard:
+    """A scorecard with every perspective equal to ``overall`` unless given, and two KPIs."""
+    return Scorecard(
+        rep_id=rep,
+        team_id=team,
+        window=window,
+        as_of=as_of,
+        overall=overall,
+        perspectives=perspectives
+        if perspectives is not None
+        else dict.fromkeys(PERSPECTIVES, overall),
+        kpis={
+            "revenue_won": KpiScore(revenue, 20_000.0, None if revenue is None else 0.5, 3, 10.0),
+            "sales_cycle_days": KpiScore(cycle_days, 30.0, 1.2, 2, 5.0),
+        },
+    )
+
+
+def new_prefix() -> str:
+    return f"test-{uuid4().hex[:8]}"
+
+
+async def delete_prefix(client: redis.asyncio.Redis, prefix: str) -> None:
+    """Cleanup independent of the code under test (not ``delete_all``)."""
+    keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=500)]
+    if keys:
+        await client.delete(*keys)
+
+
+async def dump(client: redis.asyncio.Redis, prefix: str) -> dict[str, Any]:
+    """Every key under ``prefix`` with its value, by type; stream entries by fields only."""
+    out: dict[str, Any] = {}
+    keys = sorted([key async for key in client.scan_iter(match=f"{prefix}:*", count=500)])
+    for key in keys:
+        kind = await client.type(key)
+        if kind == "string":
+            out[key] = await client.get(key)
+        elif kind == "zset":
+            out[key] = await client.zrange(key, 0, -1, withscores=True)
+        elif kind == "set":
+            out[key] = sorted(await client.smembers(key))
+        elif kind == "stream":
+            out[key] = await stream_fields(client, key)
+        else:
+            raise AssertionError(f"unexpected {kind!r} at {key!r}")
+    return out
+
+
+async def stored_json(client: redis.asyncio.Redis, key: str) -> Any:
+    """The JSON value at ``key`` (a stored card), decoded."""
+    raw = await client.get(key)
+    assert raw is not None, f"{key} is missing"
+    return orjson.loads(raw)
+
+
+async def stream_fields(client: redis.asyncio.Redis, key: str) -> list[dict[str, str]]:
+    """The fields of every entry of the stream at ``key``, oldest first."""
+    entries = cast(list[tuple[str, dict[str, str]]], await client.xrange(key))
+    return [fields for _, fields in entries]
+
+
+async def prefixed(client: redis.asyncio.Redis) -> AsyncIterator[str]:
+    prefix = new_prefix()
+    try:
+        yield prefix
+    finally:
+        await delete_prefix(client, prefix)
