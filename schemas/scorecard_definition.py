@@ -196,6 +196,8 @@ class PaceRule(_RuleBase):
     kpi: KpiName
     window: WindowName
     share: Annotated[float, Field(gt=0, le=1)]
+    from_day: Annotated[int, Field(ge=1, le=92)] = 8
+    """Judge the pace from this day of the period on: on the 1st everyone is "behind"."""
 
 
 AlertRule: TypeAlias = Annotated[

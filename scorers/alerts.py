@@ -42,6 +42,8 @@ class RepFacts:
     """(window, days back) -> the scorecard that many days before ``as_of``."""
     last_active: Mapping[str, Day | None] = field(default_factory=dict)
     """KPI name -> the last day with a sample of it (None: none in the kept state)."""
+    active_since: Day | None = None
+    """The rep's first day with any event: a new rep is not idle before it started."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +147,7 @@ def _change(rule: ChangeRule, facts: RepFacts) -> Observation | None:
 
 def _inactivity(rule: InactivityRule, facts: RepFacts) -> Observation:
     last = facts.last_active.get(rule.kpi.value)
-    idle = idle_days(last, facts.as_of, rule.skip_weekends)
+    idle = idle_days(last, facts.as_of, rule.skip_weekends, facts.active_since)
     evidence: dict[str, float | int | str | None] = {
         "idle_days": idle,
         "last_active": None if last is None else to_date(last).isoformat(),
@@ -153,12 +155,17 @@ def _inactivity(rule: InactivityRule, facts: RepFacts) -> Observation:
     return Observation(idle >= rule.days, None, _day_period(facts.as_of), evidence)
 
 
-def idle_days(last_active: Day | None, as_of: Day, skip_weekends: bool) -> int:
+def idle_days(
+    last_active: Day | None, as_of: Day, skip_weekends: bool, since: Day | None = None
+) -> int:
     """Days after ``last_active`` up to ``as_of`` with no activity (weekends skipped if asked).
 
-    With no activity in the kept state the rep counts as idle since it began.
+    With no activity at all the rep counts as idle from ``since`` (its first day).
     """
-    start = as_of - 365 if last_active is None else last_active + 1
+    if last_active is not None:
+        start = last_active + 1
+    else:
+        start = as_of - 365 if since is None else max(since, as_of - 365)
     days = range(start, as_of + 1)
     if not skip_weekends:
         return len(days)
@@ -186,6 +193,8 @@ def _against_period_target(
     if isinstance(rule, TargetRule):
         evidence: dict[str, float | int | str | None] = {rule.kpi.value: value, "target": full}
         return Observation(value >= full, rule.window, period, evidence)
+    if span.days < rule.from_day:
+        return Observation(False, rule.window, period, {})
     pace = full * span.days / period_days
     evidence = {rule.kpi.value: value, "pace_target": pace, "share": rule.share, "target": full}
     return Observation(value < rule.share * pace, rule.window, period, evidence)
@@ -248,3 +257,19 @@ def step(
 def alert_id(rep_id: str, rule_id: str, window: str | None, period: str) -> str:
     raw = f"{rep_id}|{rule_id}|{window or '-'}|{period}".encode()
     return hashlib.sha256(raw).hexdigest()[:24]
+
+
+def run_rules(
+    definition: ScorecardDefinition, facts: RepFacts, states: Mapping[str, RuleState]
+) -> tuple[list[Alert], dict[str, RuleState]]:
+    """Every rule of the scorecard on one rep's facts: the alerts, and the states that changed."""
+    fired: list[Alert] = []
+    changed: dict[str, RuleState] = {}
+    for rule_id, rule in definition.alerts.items():
+        state = states.get(rule_id, RuleState())
+        alert, new_state = step(rule_id, rule, state, observe(definition, rule, facts), facts)
+        if new_state != state:
+            changed[rule_id] = new_state
+        if alert is not None:
+            fired.append(alert)
+    return fired, changed

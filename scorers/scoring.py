@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from schemas.scorecard_definition import (
     AbsoluteTarget,
@@ -49,6 +51,33 @@ class Scorecard:
     overall: float | None
     perspectives: dict[str, float | None]
     kpis: dict[str, KpiScore]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Scorecard:
+        """The inverse of ``to_dict`` (a card read back from Redis)."""
+        return cls(
+            rep_id=data.get("rep_id"),
+            team_id=data["team_id"],
+            window=data["window"],
+            as_of=date.fromisoformat(data["as_of"]).toordinal(),
+            overall=data["overall"],
+            perspectives=dict(data["perspectives"]),
+            kpis={
+                name: KpiScore(
+                    k["value"], k["target"], k["attainment"], k["samples"], k["contribution"]
+                )
+                for name, k in data["kpis"].items()
+            },
+        )
+
+    def same_scores(self, other: Scorecard) -> bool:
+        """Whether two cards say the same thing, whatever their as-of day."""
+        return (
+            self.overall == other.overall
+            and self.perspectives == other.perspectives
+            and self.kpis == other.kpis
+            and self.team_id == other.team_id
+        )
 
     def to_dict(self) -> dict[str, object]:
         """The published shape (replay JSON, Redis); a team's has no ``rep_id``."""

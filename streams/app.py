@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import redis.asyncio
 import structlog
 
 from schemas import topics
@@ -18,10 +19,12 @@ from schemas.scorecard_definition import ScorecardDefinition
 from schemas.settings import Settings
 from scorers.calendar import zone_of
 from sinks.redis_scorecards import RedisScorecardSink
+from streams.alerting import Alerting
 from streams.clock import Clock, ClockMode
-from streams.event_handler import EventHandler, Message
+from streams.event_handler import EventHandler, Message, Send, Senders
 from streams.metrics import WorkerMetrics
 from streams.rep_scoring import RepScoring
+from streams.score_events import CardHistory
 from streams.table_store import ROCKSDB_OPTIONS, StateTables
 from streams.team_handler import TeamHandler
 
@@ -75,6 +78,8 @@ def create_app(
     }
     crm_topic = app.topic(*topics.ACTIVITY_TOPICS, topics.REPS, **raw)
     dlq_topic = app.topic(topics.DLQ, **raw)
+    updates_topic = app.topic(topics.UPDATES, **raw)
+    alerts_topic = app.topic(topics.ALERTS, **raw)
     team_topic = app.topic(
         team_topic_name(options.app_id), internal=True, partitions=settings.partitions, **raw
     )
@@ -91,18 +96,29 @@ def create_app(
 
     team_members, team_index = table("team-members"), table("team-index")
     sink = RedisScorecardSink.from_url(settings.redis_url, settings.redis_prefix)
+    client = redis.asyncio.Redis.from_url(settings.redis_url)
     metrics = WorkerMetrics()
     scoring = RepScoring(definition)
     clock = Clock(options.clock, zone_of(definition.timezone))
 
-    async def send_dead_letter(key: bytes, value: bytes) -> None:
-        await dlq_topic.send(key=key, value=value)
+    def sender(topic: Any) -> Send:
+        async def send(key: bytes, value: bytes) -> None:
+            await topic.send(key=key, value=value)
 
-    async def send_team_update(key: bytes, value: bytes) -> None:
-        await team_topic.send(key=key, value=value)
+        return send
 
+    async def send_alert(key: bytes, value: bytes) -> None:
+        # Alerts are rare and must not be marked sent before Kafka has them: wait for the ack.
+        delivery = await alerts_topic.send(key=key, value=value)
+        await delivery
+
+    send = Senders(
+        dead_letter=sender(dlq_topic), team_update=sender(team_topic), update=sender(updates_topic)
+    )
+    history = CardHistory(client, settings.redis_prefix)
+    alerting = Alerting(definition, client, settings.redis_prefix, send_alert)
     handler = EventHandler(
-        definition, tables, clock, scoring, sink, send_dead_letter, send_team_update, metrics
+        definition, tables, clock, scoring, sink, history, alerting, send, metrics
     )
     teams = TeamHandler(definition, team_members, team_index, sink)
     last_offsets: dict[tuple[str, int], int] = {}
@@ -146,7 +162,14 @@ def create_app(
     async def on_revoked(sender: Any, *_: Any, **__: Any) -> None:
         scoring.forget()
         teams.forget()
+        history.forget()
+        alerting.forget()
         handler.rescore_pending = True
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def resend_pending_alerts() -> None:
+        if count := await alerting.resend_pending():
+            log.info("alerts_resent", count=count)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:

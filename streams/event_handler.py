@@ -19,20 +19,33 @@ import structlog
 from schemas.dead_letter import DeadLetter
 from schemas.events import parse_event
 from schemas.exceptions import EventError
+from schemas.outputs import Cause
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers.calendar import Day
+from scorers.changes import change
 from scorers.exceptions import RejectedEvent
 from scorers.fold import Folder, Outcome
 from sinks.redis_scorecards import RedisScorecardSink
+from streams.alerting import Alerting
 from streams.clock import Clock, ClockMode
 from streams.metrics import WorkerMetrics
 from streams.rep_scoring import RepScoring, ScoredRep
+from streams.score_events import CardHistory, score_event
 from streams.table_store import StateTables, TableRepStore
 
 log = structlog.get_logger()
 
 Send = Callable[[bytes, bytes], Awaitable[None]]
 """Produce (key, value) to a topic through the worker's own producer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Senders:
+    """Where the handler's output goes besides Redis, one topic each."""
+
+    dead_letter: Send
+    team_update: Send
+    update: Send
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +67,9 @@ class EventHandler:
         clock: Clock,
         scoring: RepScoring,
         sink: RedisScorecardSink,
-        send_dead_letter: Send,
-        send_team_update: Send,
+        history: CardHistory,
+        alerting: Alerting,
+        send: Senders,
         metrics: WorkerMetrics,
     ) -> None:
         self.folder = Folder(definition)
@@ -63,8 +77,9 @@ class EventHandler:
         self.clock = clock
         self.scoring = scoring
         self.sink = sink
-        self.send_dead_letter = send_dead_letter
-        self.send_team_update = send_team_update
+        self.history = history
+        self.alerting = alerting
+        self.send = send
         self.metrics = metrics
         self.rescore_pending = True
         """Every rep must be scored again: at start (state may come from the changelog),
@@ -103,7 +118,7 @@ class EventHandler:
             self.rescore_pending = True
         scored = self.scoring.score(store, as_of, result)
         if scored is not None:
-            await self.emit(scored, as_of)
+            await self.emit(store, scored, Cause(kind="event", event_id=event.event_id))
         await self.sink.flush()
         if msg.timestamp is not None:
             self.metrics.latency.observe(max(0.0, time.time() - msg.timestamp))
@@ -126,23 +141,33 @@ class EventHandler:
             self.clock.observe(max(days))
         return self.clock.latest_event_day
 
-    async def emit(self, scored: ScoredRep, as_of: Day) -> None:
-        """Buffer the rep's cards for Redis and tell its team (and a team it left)."""
-        for card, moved in scored.cards:
+    async def emit(self, store: TableRepStore, scored: ScoredRep, cause: Cause) -> None:
+        """Write the rep's cards to Redis, publish the ones that changed, tell its team, and
+        run the coaching rules."""
+        previous = await self.history.previous(scored.cards)
+        for card, prev in zip(scored.cards, previous, strict=True):
+            moved = change(prev, card)
             self.sink.add(card, moved)
+            event = score_event(card, prev, moved, cause)
+            if event is not None:
+                await self.send.update(scored.rep_id.encode(), event.model_dump_json().encode())
+        self.history.remember(scored.cards)
         self.metrics.scorecards.inc(len(scored.cards))
         if scored.team_id is not None:
             update = {
                 "team_id": scored.team_id,
                 "rep_id": scored.rep_id,
-                "as_of": as_of,
+                "as_of": scored.as_of,
                 "inputs": {w: [list(i.totals), i.days, i.quota] for w, i in scored.inputs.items()},
             }
-            await self.send_team_update(scored.team_id.encode(), orjson.dumps(update))
-        if scored.previous_team_id not in (None, scored.team_id):
-            assert scored.previous_team_id is not None
-            leave = {"team_id": scored.previous_team_id, "rep_id": scored.rep_id, "as_of": as_of}
-            await self.send_team_update(scored.previous_team_id.encode(), orjson.dumps(leave))
+            await self.send.team_update(scored.team_id.encode(), orjson.dumps(update))
+        left = {p.team_id for p in previous if p is not None} - {scored.team_id, None}
+        for team in left:
+            assert team is not None
+            leave = {"team_id": team, "rep_id": scored.rep_id, "as_of": scored.as_of}
+            await self.send.team_update(team.encode(), orjson.dumps(leave))
+        for alert in await self.alerting.evaluate(store, scored):
+            self.metrics.alerts.labels(alert.rule).inc()
 
     async def rescore_all(self) -> int:
         """Score every rep of this worker's partitions as of the current day; returns reps."""
@@ -151,10 +176,12 @@ class EventHandler:
             return 0
         self.rescore_pending = False
         count = 0
+        rollover = Cause(kind="day_rollover")
         for rep_id in list(self.tables.profiles.keys()):
-            scored = self.scoring.score(TableRepStore(self.tables, rep_id), as_of)
+            store = TableRepStore(self.tables, rep_id)
+            scored = self.scoring.score(store, as_of)
             if scored is not None:
-                await self.emit(scored, as_of)
+                await self.emit(store, scored, rollover)
                 count += 1
         await self.sink.flush()
         return count
@@ -171,6 +198,6 @@ class EventHandler:
             reason=reason,
             failed_at=datetime.now(UTC),
         )
-        await self.send_dead_letter(msg.key or b"", letter.model_dump_json().encode())
+        await self.send.dead_letter(msg.key or b"", letter.model_dump_json().encode())
         self.metrics.dead_letters.labels(kind).inc()
         bound.warning("dead_letter", reason=reason)

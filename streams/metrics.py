@@ -23,6 +23,9 @@ class WorkerMetrics:
         self.scorecards = Counter(
             "scorestream_scorecards_written", "Scorecards written to Redis", registry=self.registry
         )
+        self.alerts = Counter(
+            "scorestream_alerts", "Coaching alerts raised", ["rule"], registry=self.registry
+        )
         self.lag = Gauge(
             "scorestream_consumer_lag",
             "Messages behind the end of each input partition",

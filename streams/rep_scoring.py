@@ -1,7 +1,9 @@
-"""Scores reps in the worker: cached window totals, the previous scorecards, team inputs.
+"""Scores reps in the worker from window totals kept in memory.
 
-All of it is derived state the worker can rebuild from the tables, so it lives in
-memory and is dropped whenever partitions move between workers.
+The totals (for the scorecard's windows, the windows alert rules look at, and the
+earlier days change rules compare with) are derived state the worker can rebuild
+from the tables, so they live in memory and are dropped whenever partitions move
+between workers.
 """
 
 from __future__ import annotations
@@ -9,39 +11,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.scorecard_definition import ScorecardDefinition
+from scorers.alerts import lookbacks, rule_windows
 from scorers.calendar import Day
-from scorers.changes import ScorecardChange, change
 from scorers.evaluate import has_activity, rep_scorecards
 from scorers.fold import FoldResult
 from scorers.scoring import Scorecard, WindowInput
-from scorers.state import RepStore
+from scorers.state import RepProfile, RepStore
 from scorers.window_totals import WindowTotals
 
 
 @dataclass(frozen=True, slots=True)
 class ScoredRep:
-    """A rep's new scorecards (with their change) and the inputs its team needs."""
+    """A rep's scorecards as of a day, and what its team and its coaching rules need."""
 
     rep_id: str
-    team_id: str | None
-    previous_team_id: str | None
-    cards: list[tuple[Scorecard, ScorecardChange]]
+    profile: RepProfile
+    as_of: Day
+    cards: list[Scorecard]
+    """The scorecard's own windows: published to Redis and Kafka."""
+    rule_cards: dict[str, Scorecard]
+    """Every window a rule names (the scorecard's own included), for alert rules."""
+    earlier: dict[tuple[str, int], Scorecard]
+    """(window, days back) -> the scorecard that many days earlier, for change rules."""
     inputs: dict[str, WindowInput]
+
+    @property
+    def team_id(self) -> str | None:
+        return self.profile.team_id
 
 
 class RepScoring:
     def __init__(self, definition: ScorecardDefinition) -> None:
         self.definition = definition
         self.windows = list(definition.windows)
-        self._totals: dict[str, WindowTotals] = {}
-        self._previous: dict[tuple[str, str], Scorecard] = {}
-        self._teams: dict[str, str | None] = {}
+        self.all_windows = self.windows + rule_windows(definition)
+        self.lookbacks = lookbacks(definition)
+        self._totals: dict[object, WindowTotals] = {}
+        self._earlier: dict[object, WindowTotals] = {}
 
     def forget(self) -> None:
         """Drop every cache: after a rebalance another worker may have changed the state."""
         self._totals.clear()
-        self._previous.clear()
-        self._teams.clear()
+        self._earlier.clear()
 
     def score(
         self, store: RepStore, as_of: Day, folded: FoldResult | None = None
@@ -50,23 +61,43 @@ class RepScoring:
 
         None when the rep has no counted event up to ``as_of``.
         """
-        totals = self._totals.get(store.rep_id)
-        if totals is None:
-            totals = self._totals[store.rep_id] = WindowTotals(self.windows)
-        if folded is not None and totals.as_of == as_of:
-            totals.apply(folded.changes)
-        else:
-            totals.rebuild(store, as_of)
+        totals = self._current(self._totals, store.rep_id, self.all_windows, store, as_of, folded)
         profile = store.profile()
         if not has_activity(profile, as_of):
             return None
-        cards = []
-        inputs = {}
-        for inp, card in rep_scorecards(self.definition, store.rep_id, profile, totals):
-            key = (store.rep_id, card.window)
-            cards.append((card, change(self._previous.get(key), card)))
-            self._previous[key] = card
-            inputs[card.window] = inp
-        previous_team = self._teams.get(store.rep_id, profile.team_id)
-        self._teams[store.rep_id] = profile.team_id
-        return ScoredRep(store.rep_id, profile.team_id, previous_team, cards, inputs)
+        scored = rep_scorecards(self.definition, store.rep_id, profile, totals)
+        earlier = {}
+        for window, days in self.lookbacks:
+            back = self._current(
+                self._earlier, (store.rep_id, window, days), [window], store, as_of - days, folded
+            )
+            _, card = rep_scorecards(self.definition, store.rep_id, profile, back)[0]
+            earlier[(window, days)] = card
+        return ScoredRep(
+            rep_id=store.rep_id,
+            profile=profile,
+            as_of=as_of,
+            cards=[card for _, card in scored if card.window in self.windows],
+            rule_cards={card.window: card for _, card in scored},
+            earlier=earlier,
+            inputs={card.window: inp for inp, card in scored if card.window in self.windows},
+        )
+
+    @staticmethod
+    def _current(
+        cache: dict[object, WindowTotals],
+        key: object,
+        windows: list[str],
+        store: RepStore,
+        as_of: Day,
+        folded: FoldResult | None,
+    ) -> WindowTotals:
+        """Cached totals moved on by the fold's changes, or rebuilt when the day moved."""
+        totals = cache.get(key)
+        if totals is None:
+            totals = cache[key] = WindowTotals(windows)
+        if totals.as_of != as_of:
+            totals.rebuild(store, as_of)  # after the fold: its changes are in the buckets
+        elif folded is not None:
+            totals.apply(folded.changes)
+        return totals

@@ -11,6 +11,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from schemas.dead_letter import DeadLetter
 from schemas.events import EVENT_MODELS, Event
+from schemas.outputs import CoachingAlert, ScorecardUpdated
 from schemas.scorecard_definition import ScorecardDefinition
 
 app = typer.Typer(help="The published contracts.", no_args_is_help=True)
@@ -18,7 +19,9 @@ app = typer.Typer(help="The published contracts.", no_args_is_help=True)
 
 def contract_schemas() -> dict[str, dict[str, Any]]:
     """File name -> JSON Schema of every contract we publish."""
-    models: list[type[BaseModel]] = [*EVENT_MODELS, ScorecardDefinition, DeadLetter]
+    models: list[type[BaseModel]] = [
+        *EVENT_MODELS, ScorecardDefinition, DeadLetter, ScorecardUpdated, CoachingAlert,
+    ]  # fmt: skip
     out = {"crm-event.schema.json": TypeAdapter(Event).json_schema()}
     for model in models:
         out[f"{_kebab(model.__name__)}.schema.json"] = model.model_json_schema()

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -81,6 +82,19 @@ class System:
         logs = sorted(self.log_dir.glob("worker-*.log"))
         return "\n".join(p.read_text(errors="replace")[-4000:] for p in logs)
 
+    def events_in(self) -> float:
+        """The running worker's count of consumed CRM messages (its /metrics)."""
+        url = f"http://127.0.0.1:{self.web_port}/metrics"
+        try:
+            text = urllib.request.urlopen(url, timeout=2).read().decode()
+        except OSError:
+            return 0.0
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("scorestream_events_in_total{")
+        )
+
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.settings.redis_url)
 
@@ -99,12 +113,16 @@ class System:
             client.unlink(key)
 
     def dead_letters(self) -> list[dict[str, Any]]:
+        return self.read_topic(topics.DLQ)
+
+    def read_topic(self, topic: str) -> list[dict[str, Any]]:
+        """Every JSON message of ``topic`` from the beginning, read until it goes quiet."""
         consumer = Consumer(
-            {"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": f"{self.app_id}-dlq",
+            {"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": f"{self.app_id}-read",
              "enable.auto.commit": False},
         )  # fmt: skip
-        parts = consumer.list_topics(topics.DLQ, timeout=10).topics[topics.DLQ].partitions
-        consumer.assign([TopicPartition(topics.DLQ, p, 0) for p in parts])
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
         letters = []
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

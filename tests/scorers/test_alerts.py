@@ -167,3 +167,18 @@ def test_no_calls_after_three_working_days() -> None:
         DEFINITION, rule, facts({}, "2026-05-26", last_active={"calls_logged": d("2026-05-22")})
     )
     assert busy is not None and not busy.condition
+
+
+def test_pace_is_not_judged_in_the_first_week() -> None:
+    """On the 7th, no revenue is not yet "behind"; on the 8th it is."""
+    rule = DEFINITION.alerts["behind_pace"]
+    for day, behind in (("2026-05-07", False), ("2026-05-08", True)):
+        cards = cards_for([directory("2026-05-01", "north", quota=31_000)], day)
+        seen = observe(DEFINITION, rule, RepFacts("ana", None, d(day), cards, 31_000))
+        assert seen is not None and seen.condition is behind
+
+
+def test_a_new_rep_is_not_idle_before_it_started() -> None:
+    """No calls yet, but the rep's first day was yesterday: one idle day, not a year."""
+    assert idle_days(None, d("2026-05-27"), True, since=d("2026-05-26")) == 2
+    assert idle_days(None, d("2026-05-27"), True) > 200

@@ -1,0 +1,170 @@
+"""Coaching alerts in the worker: facts from the state, rules from ``scorers.alerts``,
+rule state and alert markers in Redis, alerts on ``scorecards.alerts``.
+
+Redis holds what must survive restarts and rebalances: per rep and rule whether the
+condition is true and when it last fired (edge triggering and cooldown), and a marker
+per alert id. An alert is marked "pending" (SET NX: a second evaluation of the same
+alert, after a redelivery or a restart, finds the marker and stops), sent, then
+marked "sent"; a worker that starts re-sends the alerts still pending, so a crash
+between the marker and the send loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import orjson
+import redis.asyncio
+import structlog
+
+from schemas.outputs import CoachingAlert
+from schemas.scorecard_definition import InactivityRule, KpiName, ScorecardDefinition
+from scorers.alerts import Alert, RepFacts, RuleState, inactivity_kpis, run_rules
+from scorers.calendar import Day, to_date
+from scorers.kpis import FORMULAS
+from scorers.state import RepStore
+from streams.rep_scoring import ScoredRep
+
+log = structlog.get_logger()
+
+MARKER_TTL_S = 400 * 86_400
+"""Alert markers outlive any cooldown or calendar period a rule can name."""
+
+Send = Callable[[bytes, bytes], Awaitable[None]]
+
+
+class AlertKeys:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def rule_state(self, rep_id: str) -> str:
+        """Hash: rule id -> {"active": bool, "last_fired": day}; the rep's hash slot."""
+        return f"{self.prefix}:alertstate:{{{rep_id}}}"
+
+    def marker(self, alert_id: str) -> str:
+        return f"{self.prefix}:alert:{alert_id}"
+
+
+class Alerting:
+    def __init__(
+        self,
+        definition: ScorecardDefinition,
+        client: redis.asyncio.Redis,
+        prefix: str,
+        send_alert: Send,
+    ) -> None:
+        self.definition = definition
+        self.client = client
+        self.keys = AlertKeys(prefix)
+        self.send_alert = send_alert
+        self._states: dict[str, dict[str, RuleState]] = {}
+
+    def forget(self) -> None:
+        self._states.clear()
+
+    async def evaluate(self, store: RepStore, scored: ScoredRep) -> list[CoachingAlert]:
+        """Run every rule for the rep; send and return the alerts that fired."""
+        if not self.definition.alerts:
+            return []
+        facts = rep_facts(self.definition, store, scored)
+        states = await self._load(scored.rep_id)
+        fired, changed = run_rules(self.definition, facts, states)
+        if changed:
+            states.update(changed)
+            await self.client.hset(
+                self.keys.rule_state(scored.rep_id),
+                mapping={r: orjson.dumps([s.active, s.last_fired]) for r, s in changed.items()},
+            )
+        return [a for a in [await self._raise(alert) for alert in fired] if a is not None]
+
+    async def resend_pending(self) -> int:
+        """Send the alerts a previous worker marked but may not have sent."""
+        count = 0
+        async for key in self.client.scan_iter(match=self.keys.marker("*"), count=1000):
+            raw = await self.client.get(key)
+            marker = orjson.loads(raw) if raw else {}
+            if marker.get("status") == "pending":
+                alert = CoachingAlert.model_validate(marker["alert"])
+                await self._send(alert)
+                count += 1
+        return count
+
+    async def _load(self, rep_id: str) -> dict[str, RuleState]:
+        states = self._states.get(rep_id)
+        if states is None:
+            raw = await self.client.hgetall(self.keys.rule_state(rep_id))
+            states = {
+                (k.decode() if isinstance(k, bytes) else k): RuleState(*orjson.loads(v))
+                for k, v in raw.items()
+            }
+            self._states[rep_id] = states
+        return states
+
+    async def _raise(self, alert: Alert) -> CoachingAlert | None:
+        message = CoachingAlert(
+            alert_id=alert.alert_id,
+            rule=alert.rule,
+            kind=alert.kind,
+            severity=alert.severity,  # type: ignore[arg-type]
+            rep_id=alert.rep_id,
+            team_id=alert.team_id,
+            window=alert.window,
+            period=alert.period,
+            as_of=to_date(alert.as_of),
+            evidence=alert.evidence,
+            text=alert.text,
+            raised_at=datetime.now(UTC),
+        )
+        pending = orjson.dumps({"status": "pending", "alert": message.model_dump(mode="json")})
+        first = await self.client.set(
+            self.keys.marker(alert.alert_id), pending, nx=True, ex=MARKER_TTL_S
+        )
+        if not first:
+            log.info("alert_already_raised", alert_id=alert.alert_id, rep_id=alert.rep_id)
+            return None
+        await self._send(message)
+        return message
+
+    async def _send(self, alert: CoachingAlert) -> None:
+        await self.send_alert(alert.rep_id.encode(), alert.model_dump_json().encode())
+        sent = orjson.dumps({"status": "sent", "alert": alert.model_dump(mode="json")})
+        await self.client.set(self.keys.marker(alert.alert_id), sent, ex=MARKER_TTL_S)
+        log.info("alert", alert_id=alert.alert_id, rule=alert.rule, rep_id=alert.rep_id,
+                 severity=alert.severity)  # fmt: skip
+
+
+def rep_facts(definition: ScorecardDefinition, store: RepStore, scored: ScoredRep) -> RepFacts:
+    """What the rules look at for a just-scored rep, read from its state where needed."""
+    quota = scored.profile.monthly_quota
+    return RepFacts(
+        rep_id=scored.rep_id,
+        team_id=scored.team_id,
+        as_of=scored.as_of,
+        cards=scored.rule_cards,
+        monthly_quota=definition.default_monthly_quota if quota is None else quota,
+        earlier=scored.earlier,
+        last_active={
+            kpi: last_active(store, kpi, scored.as_of, _lookback_days(definition))
+            for kpi in inactivity_kpis(definition)
+        },
+        active_since=scored.profile.first_day,
+    )
+
+
+def _lookback_days(definition: ScorecardDefinition) -> int:
+    """Far enough back to count any inactivity rule's days with weekends in between."""
+    return max(
+        (r.days * 2 + 7 for r in definition.alerts.values() if isinstance(r, InactivityRule)),
+        default=0,
+    )
+
+
+def last_active(store: RepStore, kpi: str, as_of: Day, lookback_days: int) -> Day | None:
+    """The last day up to ``as_of`` with a sample of ``kpi``, within ``lookback_days``."""
+    samples = FORMULAS[KpiName(kpi)].samples
+    for day in range(as_of, as_of - lookback_days, -1):
+        bucket = store.bucket(day)
+        if bucket is not None and samples(bucket) > 0:
+            return day
+    return None

@@ -1,0 +1,79 @@
+"""Score events for downstream services: a ``ScorecardUpdated`` per changed scorecard.
+
+The previous scorecard of each rep and window is kept in memory; after a restart it
+is read back once from Redis, so a restarted worker neither repeats unchanged
+scorecards nor loses the change since the last one it wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import orjson
+import redis.asyncio
+
+from schemas.outputs import Cause, KpiUpdate, ScorecardUpdated
+from scorers.calendar import to_date
+from scorers.changes import ScorecardChange
+from scorers.scoring import Scorecard
+from sinks.redis_keys import RedisKeys
+
+
+class CardHistory:
+    """The last scorecard written per (rep, window): memory first, Redis after a restart."""
+
+    def __init__(self, client: redis.asyncio.Redis, prefix: str) -> None:
+        self.client = client
+        self.keys = RedisKeys(prefix)
+        self._last: dict[tuple[str, str], Scorecard] = {}
+
+    def forget(self) -> None:
+        self._last.clear()
+
+    async def previous(self, cards: Sequence[Scorecard]) -> list[Scorecard | None]:
+        keys = [(c.rep_id or "", c.window) for c in cards]
+        missing = [k for k in keys if k not in self._last]
+        if missing:
+            raws = await self.client.mget([self.keys.rep_card(rep, w) for rep, w in missing])
+            for key, raw in zip(missing, raws, strict=True):
+                if raw is not None:
+                    self._last[key] = Scorecard.from_dict(orjson.loads(raw))
+        return [self._last.get(k) for k in keys]
+
+    def remember(self, cards: Sequence[Scorecard]) -> None:
+        for card in cards:
+            self._last[(card.rep_id or "", card.window)] = card
+
+
+def score_event(
+    card: Scorecard, previous: Scorecard | None, moved: ScorecardChange, cause: Cause
+) -> ScorecardUpdated | None:
+    """The event for ``card``, or None when nothing but the as-of day changed."""
+    if previous is not None and card.same_scores(previous):
+        return None
+    assert card.rep_id is not None
+    return ScorecardUpdated(
+        rep_id=card.rep_id,
+        team_id=card.team_id,
+        window=card.window,
+        as_of=to_date(card.as_of),
+        overall=card.overall,
+        overall_change=moved.overall,
+        perspectives=card.perspectives,
+        perspective_changes=moved.perspectives,
+        kpis={
+            name: KpiUpdate(
+                value=k.value,
+                target=k.target,
+                attainment=k.attainment,
+                samples=k.samples,
+                contribution=k.contribution,
+                value_change=moved.kpis[name].value,
+                contribution_change=moved.kpis[name].contribution,
+            )
+            for name, k in card.kpis.items()
+        },
+        cause=cause,
+        emitted_at=datetime.now(UTC),
+    )

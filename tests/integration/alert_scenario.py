@@ -1,0 +1,136 @@
+"""A small org built so that each default coaching rule fires for exactly one rep, once.
+
+June 2026 (the 1st is a Monday); every rep has a monthly quota of 30,000 and wins
+15,000 on June 1 (on pace, short of quota) and calls every working day, except:
+
+- rep-nps gets six detractor NPS responses in a week        -> nps_negative
+- rep-quiet stops calling after Wednesday June 10            -> no_calls
+- rep-star wins another 20,000 on June 12                    -> target_hit
+- rep-slow wins only 3,000 (on June 2)                       -> behind_pace (from June 8)
+- rep-drop had a strong May 4 (big deals, calls, promoters) that leaves its 30-day
+  window on June 3                                           -> score_drop
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import orjson
+
+from schemas.events import parse_event
+from schemas.scorecard_definition import ScorecardDefinition
+from scorers.alerts import RuleState, run_rules
+from scorers.fold import Folder, Outcome
+from scorers.state import MemoryRepStore
+from streams.alerting import rep_facts
+from streams.rep_scoring import RepScoring
+
+REPS = ("rep-nps", "rep-quiet", "rep-star", "rep-slow", "rep-drop", "rep-calm")
+EXPECTED = {
+    ("rep-nps", "nps_negative"),
+    ("rep-quiet", "no_calls"),
+    ("rep-star", "target_hit"),
+    ("rep-slow", "behind_pace"),
+    ("rep-drop", "score_drop"),
+}
+LAST_DAY = date(2026, 6, 19)
+
+
+def _at(day: date, hour: int, minute: int = 0) -> str:
+    return f"{day.isoformat()}T{hour:02d}:{minute:02d}:00+00:00"
+
+
+def scenario() -> list[bytes]:
+    """The events, in occurred_at order, as JSON lines."""
+    events: list[dict[str, Any]] = []
+    n = 0
+
+    def add(kind: str, rep: str, when: str, **fields: Any) -> None:
+        nonlocal n
+        n += 1
+        events.append({"event_id": f"s{n:05d}", "event_type": kind, "rep_id": rep,
+                       "occurred_at": when, **fields})  # fmt: skip
+
+    may4 = date(2026, 5, 4)  # before the 8th: too early in May to judge anyone's pace
+    for rep in REPS:
+        joined = _at(may4, 6) if rep == "rep-drop" else _at(date(2026, 6, 1), 6)
+        add("rep_upserted", rep, joined, name=rep, team_id="team-a", monthly_quota=30_000)
+    for i in range(3):
+        add("deal_won", "rep-drop", _at(may4, 9, i), deal_id=f"may-{i}", amount=9_000,
+            opened_at=_at(may4 - timedelta(days=10), 9))  # fmt: skip
+    for c in range(60):
+        outcome = "meeting_booked" if c % 3 == 0 else "connected"
+        add("call_logged", "rep-drop", _at(may4, 10 + c // 30, c % 30), call_id=f"m-{c}",
+            duration_seconds=60, outcome=outcome)  # fmt: skip
+    for r in range(9):
+        add("nps_response", "rep-drop", _at(may4, 15, r), account_id="acct", score=10)
+    for i in range(1, 28):  # a call a working day until June
+        day = may4 + timedelta(days=i)
+        if day.weekday() < 5:
+            add("call_logged", "rep-drop", _at(day, 11), call_id=f"late-may-{i}",
+                duration_seconds=60, outcome="connected")  # fmt: skip
+    june = [
+        date(2026, 6, 1) + timedelta(days=i) for i in range((LAST_DAY - date(2026, 6, 1)).days + 1)
+    ]
+    for rep in REPS:
+        if rep == "rep-slow":
+            add("deal_won", rep, _at(date(2026, 6, 2), 8), deal_id=f"{rep}-1", amount=3_000,
+                opened_at=_at(date(2026, 5, 20), 9))  # fmt: skip
+        else:
+            add("deal_won", rep, _at(date(2026, 6, 1), 8), deal_id=f"{rep}-1", amount=15_000,
+                opened_at=_at(date(2026, 5, 20), 9))  # fmt: skip
+    add("deal_won", "rep-star", _at(date(2026, 6, 12), 11), deal_id="rep-star-2", amount=20_000,
+        opened_at=_at(date(2026, 6, 1), 9))  # fmt: skip
+    for day in june:
+        if day.weekday() >= 5:
+            continue
+        for rep in REPS:
+            if rep == "rep-quiet" and day > date(2026, 6, 10):
+                continue
+            for c in range(6):
+                outcome = "meeting_booked" if c == 0 else "connected"
+                add("call_logged", rep, _at(day, 10 + c), call_id=f"{rep}-{day}-{c}",
+                    duration_seconds=90, outcome=outcome)  # fmt: skip
+    for i in range(6):
+        add("nps_response", "rep-nps", _at(date(2026, 6, 8) + timedelta(days=i), 16),
+            account_id=f"a{i}", score=2)  # fmt: skip
+    events.sort(key=lambda e: (e["occurred_at"], e["event_id"]))
+    return [orjson.dumps(e) for e in events]
+
+
+def reference_alerts(definition: ScorecardDefinition, lines: list[bytes]) -> list[tuple[str, str]]:
+    """What the worker should raise: rules run after each event (event clock), then for
+    every rep on the last day, exactly as the worker scores."""
+    folder, scoring = Folder(definition), RepScoring(definition)
+    stores: dict[str, MemoryRepStore] = {}
+    states: dict[str, dict[str, RuleState]] = {}
+    raised: list[tuple[str, str]] = []
+    seen_ids: set[str] = set()
+    clock = 0
+
+    def run(store: MemoryRepStore, scored: Any) -> None:
+        fired, changed = run_rules(definition, rep_facts(definition, store, scored),
+                                   states.setdefault(store.rep_id, {}))  # fmt: skip
+        states[store.rep_id].update(changed)
+        for alert in fired:
+            if alert.alert_id not in seen_ids:
+                seen_ids.add(alert.alert_id)
+                raised.append((alert.rep_id, alert.rule))
+
+    for line in lines:
+        event = parse_event(line)
+        day = folder.day(event)
+        clock = max(clock, day)
+        store = stores.setdefault(event.rep_id, MemoryRepStore(event.rep_id))
+        result = folder.fold(store, event, day=day)
+        if result.outcome is Outcome.DUPLICATE:
+            continue
+        scored = scoring.score(store, clock, result)
+        if scored is not None:
+            run(store, scored)
+    for store in stores.values():
+        scored = scoring.score(store, clock)
+        if scored is not None:
+            run(store, scored)
+    return raised
