@@ -5,7 +5,7 @@
 #   make up        Kafka 4.1 (KRaft) on 127.0.0.1:9092 and Redis on 127.0.0.1:6379
 #   make down      stop both
 #   make test      install + up + pytest
-#   make demo      install + up + topics + simulator in the background + live topic watch
+#   make demo      install + up + topics + worker and live simulator + a live leaderboard
 #   make bench-replay  replay of a 1,000,000-event log beside a bare orjson loop (EVENTS=N)
 #   make clean     down + remove .local and .venv
 
@@ -18,6 +18,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALL_STAMP := $(VENV)/.install-stamp
 RATE ?= 50
+WINDOW ?= 7d
 
 .PHONY: help install up down kafka-jars test demo bench-replay clean
 
@@ -50,15 +51,20 @@ down:
 test: install up
 	$(BIN)/pytest
 
-# The simulator runs in the background and is killed however the watch ends
-# (Ctrl-C, error): the trap runs on EXIT of this one shell.
+# The worker and the live simulator run in the background and are stopped however
+# the leaderboard ends (Ctrl-C, error): the trap runs on EXIT of this one shell.
+# The backfill has a fixed seed and ends at today's midnight, so running the demo
+# again the same day adds nothing (the worker drops redelivered event ids).
 demo: install up
 	$(BIN)/scorestream topics create
-	@$(BIN)/scorestream simulate --rate $(RATE) >.local/simulator.log 2>&1 & sim=$$!; \
-	trap 'kill $$sim 2>/dev/null || true; wait $$sim 2>/dev/null || true' EXIT; \
+	@$(BIN)/scorestream simulate --days 30 --seed 1 --end "$$(date -u +%F)" >.local/demo-backfill.log 2>&1; \
+	echo "backfilled 30 days of history (.local/demo-backfill.log)"; \
+	$(BIN)/scorestream worker --clock wall --data-dir .local/worker >.local/worker.log 2>&1 & worker=$$!; \
+	$(BIN)/scorestream simulate --rate $(RATE) >.local/simulator.log 2>&1 & sim=$$!; \
+	trap 'kill $$sim $$worker 2>/dev/null || true; wait $$sim $$worker 2>/dev/null || true' EXIT; \
 	trap 'exit 0' INT TERM; \
-	echo "simulator pid $$sim (log .local/simulator.log); watching topics, Ctrl-C to stop"; \
-	$(BIN)/scorestream topics watch
+	echo "worker pid $$worker (.local/worker.log), simulator pid $$sim at $(RATE)/s; Ctrl-C to stop"; \
+	$(BIN)/scorestream leaderboard --window $(WINDOW) --watch
 
 EVENTS ?= 1000000
 bench-replay: install

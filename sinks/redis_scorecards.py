@@ -83,8 +83,8 @@ class _Written:
 class RedisScorecardSink:
     """Buffers the latest scorecard per (rep or team, window) and writes them in one pipeline.
 
-    Not safe for concurrent ``flush`` calls from several tasks other than through its
-    own lock; ``add`` may be called while a flush is in progress.
+    One instance per worker process, on one event loop. Concurrent ``flush`` calls
+    take turns (a lock); ``add`` during a flush buffers for the next one.
     """
 
     def __init__(

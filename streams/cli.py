@@ -11,10 +11,12 @@ import typer
 from schemas.settings import Settings, SettingsError
 from streams import (
     crm_import_cli,
+    leaderboard_cli,
     replay_cli,
     reset_cli,
     schemas_cli,
     scorecard_cli,
+    show_cli,
     simulate_cli,
     topics_cli,
     worker_cli,
@@ -36,6 +38,8 @@ app.command("simulate")(simulate_cli.simulate)
 app.command("import-crm")(crm_import_cli.import_crm)
 app.command("worker")(worker_cli.worker)
 app.command("reset")(reset_cli.reset)
+app.command("show")(show_cli.show)
+app.command("leaderboard")(leaderboard_cli.leaderboard)
 
 
 def load_settings() -> Settings:
