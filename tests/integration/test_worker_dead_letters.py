@@ -6,6 +6,7 @@ The valid events around the bad ones are all counted.
 from __future__ import annotations
 
 import base64
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -58,6 +59,15 @@ def test_each_kind_of_bad_message_is_dead_lettered_with_its_reason(
 
     with system.worker():
         wait_until(counted, 120, "rep-ana's two valid calls", system.worker_logs)
+        base = f"http://127.0.0.1:{system.web_port}"
+        health = orjson.loads(urllib.request.urlopen(f"{base}/health", timeout=5).read())
+        assert health == {"status": "ready", "clock": "event"}
+        metrics = urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
+        for reason in ("invalid", "wrong_key", "unusable", "too_late"):
+            assert f'scorestream_dead_letters_total{{reason="{reason}"}}' in metrics, reason
+        assert "scorestream_duplicates_total 1.0" in metrics
+        assert 'scorestream_consumer_lag{partition=' in metrics
+        assert "scorestream_event_to_redis_seconds_bucket" in metrics
     letters = system.dead_letters()
     reasons = sorted(letter["reason"] for letter in letters)
     assert len(letters) == 5, reasons
