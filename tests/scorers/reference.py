@@ -12,6 +12,8 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from schemas.events import Event, parse_event
 from schemas.exceptions import EventError
 
@@ -110,3 +112,23 @@ def reference(
                 "training_hours": sum(c.hours for c in courses),  # type: ignore[union-attr]
             }
     return as_of, out
+
+
+def assert_matches_reference(
+    result: dict[str, Any], lines: list[bytes], windows: list[str], as_of: date | None = None
+) -> None:
+    """Every KPI value of every rep and window in a replay JSON result equals the reference
+    to 1e-6, and no rep or window is missing or extra."""
+    ref_as_of, expected = reference(lines, windows, as_of=as_of)
+    assert result["as_of"] == ref_as_of.isoformat()
+    got = {
+        (s["rep_id"], s["window"]): {k: v["value"] for k, v in s["kpis"].items()}
+        for s in result["scorecards"]
+    }
+    assert got.keys() == expected.keys()
+    for key, kpis in expected.items():
+        for name, value in kpis.items():
+            if value is None:
+                assert got[key][name] is None, (key, name)
+            else:
+                assert got[key][name] == pytest.approx(value, rel=1e-9, abs=1e-6), (key, name)
