@@ -45,7 +45,40 @@ class WindowTotals:
                     c.apply(self.totals[window], change.delta, change.sign)
 
     def current(self, store: RepStore, as_of: Day) -> dict[str, Counters]:
-        """Totals as of ``as_of``, rebuilt only if the day moved since the last call."""
-        if self.as_of != as_of:
+        """Totals as of ``as_of``: moved on from the cached day, or built the first time."""
+        if self.as_of is None:
             self.rebuild(store, as_of)
+        elif self.as_of != as_of:
+            self.advance(store, as_of)
         return self.totals
+
+    def advance(self, store: RepStore, as_of: Day) -> None:
+        """Move to a later day by adding the days that enter each window and taking out
+        the days that leave it, instead of summing every day again."""
+        assert self.as_of is not None
+        if as_of < self.as_of:
+            self.rebuild(store, as_of)
+            return
+        read: dict[Day, Counters | None] = {}
+
+        def bucket(day: Day) -> Counters | None:
+            if day not in read:
+                read[day] = store.bucket(day)
+            return read[day]
+
+        for window in self.windows:
+            old, new = self.spans[window], window_span(window, as_of)
+            total = self.totals[window]
+            if old.first <= new.first <= old.last + 1:
+                leaving, entering = range(old.first, new.first), range(old.last + 1, new.last + 1)
+            else:  # a new calendar period, or a jump past the whole window
+                total = self.totals[window] = c.zero()
+                leaving, entering = range(0), range(new.first, new.last + 1)
+            for day in leaving:
+                if (b := bucket(day)) is not None:
+                    c.add_into(total, b, -1)
+            for day in entering:
+                if (b := bucket(day)) is not None:
+                    c.add_into(total, b)
+            self.spans[window] = new
+        self.as_of = as_of

@@ -32,6 +32,8 @@ log = structlog.get_logger()
 
 RESCORE_INTERVAL_S = 1.0
 """How often the worker checks whether the as-of day moved (wall or event clock)."""
+OUTPUT_INTERVAL_S = 0.05
+"""How long a buffered scorecard may wait for the next Redis pipeline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,14 @@ def create_app(
     @app.agent(team_topic, concurrency=1)
     async def team_updates(stream: Any) -> None:
         async for value in stream:
-            await teams.handle(value)
+            teams.handle(value)
+
+    @app.timer(OUTPUT_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def write_outputs() -> None:
+        """Write what the agents buffered: rep cards batched across events, marked teams."""
+        if ready():
+            await handler.flush()
+            await teams.score_marked()
 
     last_rescored: list[int | None] = [None]
 

@@ -35,6 +35,9 @@ from streams.table_store import StateTables, TableRepStore
 
 log = structlog.get_logger()
 
+FLUSH_CARDS = 500
+"""Write to Redis at the latest when this many scorecards are buffered (else on the timer)."""
+
 Send = Callable[[bytes, bytes], Awaitable[None]]
 """Produce (key, value) to a topic through the worker's own producer."""
 
@@ -81,6 +84,8 @@ class EventHandler:
         self.alerting = alerting
         self.send = send
         self.metrics = metrics
+        self._waiting: list[float] = []
+        """Record timestamps of handled events whose scorecards are not yet in Redis."""
         self.rescore_pending = True
         """Every rep must be scored again: at start (state may come from the changelog),
         after a rebalance, and when the event clock moved."""
@@ -101,6 +106,7 @@ class EventHandler:
         day = self.folder.day(event)
         as_of = self._as_of_with(day)
         store = TableRepStore(self.tables, event.rep_id)
+        self.scoring.prepare(store, as_of)
         try:
             result = self.folder.fold(
                 store, event, not_before=self.folder.first_kept_day(as_of), day=day
@@ -119,9 +125,22 @@ class EventHandler:
         scored = self.scoring.score(store, as_of, result)
         if scored is not None:
             await self.emit(store, scored, Cause(kind="event", event_id=event.event_id))
-        await self.sink.flush()
         if msg.timestamp is not None:
-            self.metrics.latency.observe(max(0.0, time.time() - msg.timestamp))
+            self._waiting.append(msg.timestamp)
+        if self.sink.pending >= FLUSH_CARDS:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write the buffered scorecards in one pipeline; the events behind them are done.
+
+        Buffering across events is safe under at-least-once: a worker that dies with
+        cards unwritten scores every rep again from its recovered state at start.
+        """
+        waiting, self._waiting = self._waiting, []
+        await self.sink.flush()
+        now = time.time()
+        for timestamp in waiting:
+            self.metrics.latency.observe(max(0.0, now - timestamp))
 
     def _as_of_with(self, day: Day) -> Day:
         """The as-of day for an event of ``day``: today, or the event clock moved by it."""
@@ -183,7 +202,7 @@ class EventHandler:
             if scored is not None:
                 await self.emit(store, scored, rollover)
                 count += 1
-        await self.sink.flush()
+        await self.flush()
         return count
 
     async def _dead_letter(

@@ -54,6 +54,14 @@ class RepScoring:
         self._totals.clear()
         self._earlier.clear()
 
+    def prepare(self, store: RepStore, as_of: Day) -> None:
+        """Bring the rep's cached totals to ``as_of`` *before* an event is folded, so the
+        fold's changes can then be added to them (and not read twice from the buckets)."""
+        self._cached(self._totals, store.rep_id, self.all_windows).current(store, as_of)
+        for window, days in self.lookbacks:
+            back = self._cached(self._earlier, (store.rep_id, window, days), [window])
+            back.current(store, as_of - days)
+
     def score(
         self, store: RepStore, as_of: Day, folded: FoldResult | None = None
     ) -> ScoredRep | None:
@@ -84,7 +92,14 @@ class RepScoring:
         )
 
     @staticmethod
+    def _cached(cache: dict[object, WindowTotals], key: object, windows: list[str]) -> WindowTotals:
+        totals = cache.get(key)
+        if totals is None:
+            totals = cache[key] = WindowTotals(windows)
+        return totals
+
     def _current(
+        self,
         cache: dict[object, WindowTotals],
         key: object,
         windows: list[str],
@@ -92,12 +107,15 @@ class RepScoring:
         as_of: Day,
         folded: FoldResult | None,
     ) -> WindowTotals:
-        """Cached totals moved on by the fold's changes, or rebuilt when the day moved."""
-        totals = cache.get(key)
-        if totals is None:
-            totals = cache[key] = WindowTotals(windows)
-        if totals.as_of != as_of:
-            totals.rebuild(store, as_of)  # after the fold: its changes are in the buckets
-        elif folded is not None:
-            totals.apply(folded.changes)
+        """Totals as of ``as_of`` with the just-folded event's changes added.
+
+        With ``folded``, ``prepare`` must have brought the totals to ``as_of`` first.
+        """
+        totals = self._cached(cache, key, windows)
+        if totals.as_of == as_of:
+            if folded is not None:
+                totals.apply(folded.changes)
+        else:
+            assert folded is None, "prepare() the rep before folding an event"
+            totals.current(store, as_of)
         return totals

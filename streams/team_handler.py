@@ -4,6 +4,10 @@ A team's members may live on different workers, so each rep's worker sends its w
 inputs to the team topic keyed by team_id; the one worker that owns the team's
 partition keeps the latest inputs per member and scores the sum. One writer per team
 means no races between workers over a team's scorecard.
+
+A busy team gets an update per member event; scoring it each time would cost a
+read of every member's inputs. Updates only mark the team, and ``score_marked`` (run
+by a timer) scores each marked team once from inputs cached in memory.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ import orjson
 import structlog
 
 from schemas.scorecard_definition import ScorecardDefinition
+from scorers.calendar import Day
 from scorers.changes import change
 from scorers.evaluate import team_scorecards
 from scorers.scoring import Scorecard, WindowInput
 from sinks.redis_scorecards import RedisScorecardSink
 
 log = structlog.get_logger()
+
+Inputs = dict[str, WindowInput]
 
 
 class TeamHandler:
@@ -37,36 +44,59 @@ class TeamHandler:
         """team -> sorted JSON list of its members' rep ids."""
         self.sink = sink
         self._previous: dict[tuple[str, str], Scorecard] = {}
+        self._cache: dict[str, dict[str, Inputs]] = {}
+        self._marked: dict[str, Day] = {}
 
     def forget(self) -> None:
         self._previous.clear()
+        self._cache.clear()
 
-    async def handle(self, value: bytes) -> None:
+    def handle(self, value: bytes) -> None:
+        """Record a member's inputs (or its leaving) and mark the team for scoring."""
         update = orjson.loads(value)
         team, rep = update["team_id"], update["rep_id"]
-        members: list[str] = orjson.loads(self.index.get(team) or b"[]")
+        members = self._members(team)
         if "inputs" in update:
             self.members[f"{team}|{rep}"] = orjson.dumps(update["inputs"])
             if rep not in members:
                 self.index[team] = orjson.dumps(sorted([*members, rep]))
-                members = sorted([*members, rep])
+            members[rep] = _inputs(update["inputs"])
         elif rep in members:
             del self.members[f"{team}|{rep}"]
-            members = [m for m in members if m != rep]
-            self.index[team] = orjson.dumps(members)
+            del members[rep]
+            self.index[team] = orjson.dumps(sorted(members))
             log.info("team_member_left", team_id=team, rep_id=rep)
-        inputs = [_inputs(self.members.get(f"{team}|{m}")) for m in members]
-        for card in team_scorecards(self.definition, team, update["as_of"], inputs):
-            key = (team, card.window)
-            self.sink.add(card, change(self._previous.get(key), card))
-            self._previous[key] = card
-        await self.sink.flush()
+        self._marked[team] = max(update["as_of"], self._marked.get(team, update["as_of"]))
+
+    async def score_marked(self) -> int:
+        """Score every marked team once and write the cards; returns the teams scored."""
+        marked, self._marked = self._marked, {}
+        for team, as_of in marked.items():
+            members = self._members(team)
+            inputs = [members[rep] for rep in sorted(members)]
+            for card in team_scorecards(self.definition, team, as_of, inputs):
+                key = (team, card.window)
+                self.sink.add(card, change(self._previous.get(key), card))
+                self._previous[key] = card
+        if marked:
+            await self.sink.flush()
+        return len(marked)
+
+    def _members(self, team: str) -> dict[str, Inputs]:
+        """The team's members' inputs: memory, or the tables after a start or rebalance."""
+        members = self._cache.get(team)
+        if members is None:
+            reps: list[str] = orjson.loads(self.index.get(team) or b"[]")
+            members = {}
+            for rep in reps:
+                raw = self.members.get(f"{team}|{rep}")
+                if raw is not None:
+                    members[rep] = _inputs(orjson.loads(raw))
+            self._cache[team] = members
+        return members
 
 
-def _inputs(raw: bytes | None) -> dict[str, WindowInput]:
-    if raw is None:
-        return {}
+def _inputs(data: dict[str, list[Any]]) -> Inputs:
     return {
-        window: WindowInput(totals, days, quota)
-        for window, (totals, days, quota) in orjson.loads(raw).items()
+        window: WindowInput(totals, days, quota) for window, (totals, days, quota) in data.items()
     }

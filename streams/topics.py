@@ -500,3 +500,31 @@ def delete_consumer_group(bootstrap: str, group: str, *, timeout_s: float = 30.0
                 f'cannot delete consumer group "{group}": {exc.args[0].str()}'
             ) from None
     return True
+
+
+def wait_for_topics(bootstrap: str, names: Iterable[str], *, timeout_s: float = 30.0) -> None:
+    """Wait until every topic is listed with a leader for each partition.
+
+    A consumer that starts while a topic is missing (or just re-created) skips it until
+    its next metadata refresh, minutes later; failing here says what to do instead.
+    """
+    admin = admin_client(bootstrap)
+    wanted = set(names)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        listed = cluster_metadata(admin, bootstrap).topics
+        missing = sorted(
+            name
+            for name in wanted
+            if name not in listed
+            or not listed[name].partitions
+            or any(p.leader < 0 for p in listed[name].partitions.values())
+        )
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise TopicsError(
+                f"topics missing or without a leader after {timeout_s:g}s: {', '.join(missing)};"
+                " create them with `scorestream topics create`"
+            )
+        time.sleep(0.2)

@@ -32,11 +32,19 @@ def worker(
     """Consume the crm.* topics and keep every rep's scorecards and the leaderboards in Redis."""
     from faust.worker import Worker
 
+    from schemas import topics
     from streams.app import WorkerOptions, create_app
     from streams.cli import load_settings
+    from streams.exceptions import StreamsError
+    from streams.topics import wait_for_topics
 
     settings = load_settings()
     definition = definition_or_exit(scorecard)
+    try:
+        wait_for_topics(settings.kafka_bootstrap, (*topics.ACTIVITY_TOPICS, topics.REPS))
+    except StreamsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     options = WorkerOptions(
         clock=clock, data_dir=data_dir, web_host=web_host, web_port=web_port, app_id=app_id
     )

@@ -123,6 +123,7 @@ def reference_alerts(definition: ScorecardDefinition, lines: list[bytes]) -> lis
         day = folder.day(event)
         clock = max(clock, day)
         store = stores.setdefault(event.rep_id, MemoryRepStore(event.rep_id))
+        scoring.prepare(store, clock)
         result = folder.fold(store, event, day=day)
         if result.outcome is Outcome.DUPLICATE:
             continue

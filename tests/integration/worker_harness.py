@@ -24,7 +24,7 @@ from schemas import topics
 from schemas.events import TOPIC_OF_EVENT_TYPE
 from schemas.settings import Settings
 from sinks.redis_keys import RedisKeys
-from streams.topics import create_topics, delete_project_topics
+from streams.topics import create_topics, delete_project_topics, wait_for_topics
 
 SCORESTREAM = str(Path(sys.executable).parent / "scorestream")
 
@@ -49,6 +49,7 @@ class System:
         delete_project_topics(settings.kafka_bootstrap, system.app_id)
         report = create_topics(settings.kafka_bootstrap, settings.partitions)
         assert report.ok, report.to_dict()
+        wait_for_topics(settings.kafka_bootstrap, topics.ALL_TOPICS)
         return system
 
     def env(self) -> dict[str, str]:
