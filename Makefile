@@ -7,6 +7,7 @@
 #   make test      install + up + pytest
 #   make demo      install + up + topics + worker and live simulator + a live leaderboard
 #   make bench-replay  replay of a 1,000,000-event log beside a bare orjson loop (EVENTS=N)
+#   make bench     the worker end to end beside a bare consumer (N=200000 BENCH_RATE=2000 DURATION=60)
 #   make clean     down + remove .local and .venv
 
 SHELL := /bin/bash
@@ -20,7 +21,7 @@ INSTALL_STAMP := $(VENV)/.install-stamp
 RATE ?= 50
 WINDOW ?= 7d
 
-.PHONY: help install up down kafka-jars test demo bench-replay clean
+.PHONY: help install up down kafka-jars test demo bench bench-replay clean
 
 help:
 	@sed -n 's/^#   make /make /p' $(firstword $(MAKEFILE_LIST))
@@ -65,6 +66,12 @@ demo: install up
 	trap 'exit 0' INT TERM; \
 	echo "worker pid $$worker (.local/worker.log), simulator pid $$sim at $(RATE)/s; Ctrl-C to stop"; \
 	$(BIN)/scorestream leaderboard --window $(WINDOW) --watch
+
+N ?= 200000
+BENCH_RATE ?= 2000
+DURATION ?= 60
+bench: install up
+	$(BIN)/python scripts/bench_worker.py --events $(N) --rate $(BENCH_RATE) --duration $(DURATION)
 
 EVENTS ?= 1000000
 bench-replay: install

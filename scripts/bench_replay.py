@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -20,20 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH_DIR = ROOT / ".local" / "bench"
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+from bench_common import BENCH_DIR, ROOT, SIMULATED_ORG, backfill_days, machine
 
 
 def make_log(events: int, seed: int) -> Path:
@@ -42,10 +28,10 @@ def make_log(events: int, seed: int) -> Path:
         return path
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    days = max(30, events // 1600 + 30)  # 200 reps make ~1,650 events a day
     subprocess.run(
-        [str(Path(sys.executable).parent / "scorestream"), "simulate", "--days", str(min(days, 3650)),
-         "--end", "2026-11-01", "--seed", str(seed), "--teams", "4", "--reps-per-team", "50",
+        [str(Path(sys.executable).parent / "scorestream"), "simulate",
+         "--days", str(backfill_days(events)), "--end", "2026-11-01", "--seed", str(seed),
+         *SIMULATED_ORG,
          "--limit", str(events), "--out", str(tmp)],
         check=True, cwd=ROOT,
     )  # fmt: skip

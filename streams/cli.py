@@ -18,6 +18,7 @@ from streams import (
     scorecard_cli,
     show_cli,
     simulate_cli,
+    tail_cli,
     topics_cli,
     worker_cli,
 )
@@ -40,6 +41,7 @@ app.command("worker")(worker_cli.worker)
 app.command("reset")(reset_cli.reset)
 app.command("show")(show_cli.show)
 app.command("leaderboard")(leaderboard_cli.leaderboard)
+app.command("tail")(tail_cli.tail)
 
 
 def load_settings() -> Settings:
