@@ -1,4 +1,4 @@
-"""Replay benchmark: `scorestream replay`'s engine beside a bare orjson.loads loop, same file, same run.
+"""Replay benchmark: the replay engine beside a bare orjson.loads loop, same file, same run.
 
 Usage: python scripts/bench_replay.py [--events N] [--seed S]
 
