@@ -30,12 +30,17 @@ def reset(
         raise typer.Exit(2)
     from sinks.redis_scorecards import RedisScorecardSink
     from streams.cli import load_settings
+    from streams.exceptions import StreamsError
     from streams.topics import create_topics, delete_consumer_group, delete_project_topics
 
     settings = load_settings()
-    deleted = delete_project_topics(settings.kafka_bootstrap, app_id)
+    try:
+        group = delete_consumer_group(settings.kafka_bootstrap, app_id)
+        deleted = delete_project_topics(settings.kafka_bootstrap, app_id)
+    except StreamsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"deleted {len(deleted)} topics")
-    group = delete_consumer_group(settings.kafka_bootstrap, app_id)
     typer.echo(f"consumer group {app_id}: {'deleted' if group else 'absent'}")
     if data_dir.exists():
         shutil.rmtree(data_dir)

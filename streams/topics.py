@@ -487,19 +487,30 @@ def delete_project_topics(
     return tuple(doomed)
 
 
-def delete_consumer_group(bootstrap: str, group: str, *, timeout_s: float = 30.0) -> bool:
-    """Delete a consumer group's committed offsets; False when it did not exist."""
+def delete_consumer_group(bootstrap: str, group: str, *, timeout_s: float = 90.0) -> bool:
+    """Delete a consumer group's committed offsets; False when it did not exist.
+
+    A worker that was killed stays a member until its session times out, so a group
+    that is not empty is retried until ``timeout_s``; a live worker must be stopped.
+    """
     admin = admin_client(bootstrap)
-    for future in admin.delete_consumer_groups([group], request_timeout=timeout_s).values():
+    deadline = time.monotonic() + timeout_s
+    while True:
+        future = admin.delete_consumer_groups([group], request_timeout=30)[group]
         try:
             future.result()
+            return True
         except KafkaException as exc:
-            if exc.args[0].code() in (KafkaError.GROUP_ID_NOT_FOUND, KafkaError.NOT_COORDINATOR):
+            error = exc.args[0]
+            if error.code() in (KafkaError.GROUP_ID_NOT_FOUND, KafkaError.NOT_COORDINATOR):
                 return False
-            raise TopicsError(
-                f'cannot delete consumer group "{group}": {exc.args[0].str()}'
-            ) from None
-    return True
+            if error.code() != KafkaError.NON_EMPTY_GROUP or time.monotonic() > deadline:
+                raise TopicsError(
+                    f'cannot delete consumer group "{group}": {error.str()};'
+                    " stop the workers of that group first"
+                ) from None
+        log.info("consumer group still has members; waiting", group=group)
+        time.sleep(2)
 
 
 def wait_for_topics(bootstrap: str, names: Iterable[str], *, timeout_s: float = 30.0) -> None:
