@@ -78,6 +78,8 @@ class _Written:
     digest: bytes
     team_id: str | None
     metrics: tuple[str, ...]
+    values: dict[str, float | None] | None = None
+    """The leaderboard scores written, when this process wrote them (None: read back)."""
 
 
 class RedisScorecardSink:
@@ -237,7 +239,7 @@ class RedisScorecardSink:
                     maxlen=self._changes_maxlen,
                     approximate=True,
                 )
-                done[key] = _Written(digest, card.team_id, tuple(metrics))
+                done[key] = _Written(digest, card.team_id, tuple(metrics), metrics)
             if done:
                 await pipe.execute()
         self._written.update(done)
@@ -254,11 +256,17 @@ class RedisScorecardSink:
         assert card.rep_id is not None
         rep, window, team = card.rep_id, card.window, card.team_id
         pipe.set(self.keys.rep_card(rep, window), value)
-        pipe.sadd(self.keys.reps, rep)
-        pipe.sadd(self.keys.windows, window)
-        if team is not None:
-            pipe.sadd(self.keys.teams, team)
+        # Most events move a few KPIs: only the scores that changed since this process
+        # last wrote them are sent (a pipeline's cost is per command, in Python).
+        known = before.values if before is not None and before.team_id == team else None
+        if known is None:
+            pipe.sadd(self.keys.reps, rep)
+            pipe.sadd(self.keys.windows, window)
+            if team is not None:
+                pipe.sadd(self.keys.teams, team)
         for metric, score in metrics.items():
+            if known is not None and metric in known and known[metric] == score:
+                continue
             boards = [self.keys.leaderboard(window, metric)]
             if team is not None:
                 boards.append(self.keys.team_leaderboard(window, team, metric))
