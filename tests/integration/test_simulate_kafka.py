@@ -19,7 +19,7 @@ from schemas.events import TOPIC_OF_EVENT_TYPE, parse_event
 from schemas.exceptions import EventError
 from schemas.settings import Settings
 from streams.simulate_cli import simulate
-from streams.topics import create_topics
+from streams.topics import create_topics, wait_for_topics
 
 CRM_TOPICS = sorted(set(TOPIC_OF_EVENT_TYPE.values()))
 Offsets = dict[tuple[str, int], int]
@@ -68,6 +68,7 @@ def test_backfill_reaches_kafka_as_written_to_file(
     partition the Java/aiokafka murmur2 partitioner picks (so faust agrees on co-partitioning)."""
     monkeypatch.setenv("SCORESTREAM_KAFKA_BOOTSTRAP", kafka_bootstrap)
     create_topics(kafka_bootstrap, Settings.from_env().partitions)
+    wait_for_topics(kafka_bootstrap, CRM_TOPICS)  # a fresh broker lists new topics a moment later
     app = typer.Typer()
     app.command("simulate")(simulate)
     app.command("noop")(lambda: None)
