@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import typer
 from aiokafka.partitioner import DefaultPartitioner
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner
 
@@ -25,13 +25,27 @@ CRM_TOPICS = sorted(set(TOPIC_OF_EVENT_TYPE.values()))
 Offsets = dict[tuple[str, int], int]
 
 
+def high_watermark(consumer: Consumer, topic: str, partition: int) -> int:
+    """The end offset; a partition created a moment ago may answer "not leader" briefly."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            return int(high)
+        except KafkaException as exc:
+            if time.monotonic() > deadline:
+                raise
+            if exc.args[0].code() != KafkaError.NOT_LEADER_FOR_PARTITION:
+                raise
+            time.sleep(0.5)
+
+
 def end_offsets(consumer: Consumer, admin: AdminClient) -> Offsets:
     metadata = admin.list_topics(timeout=10)
     offsets: Offsets = {}
     for topic in CRM_TOPICS:
         for partition in metadata.topics[topic].partitions:
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-            offsets[(topic, partition)] = high
+            offsets[(topic, partition)] = high_watermark(consumer, topic, partition)
     return offsets
 
 
