@@ -9,10 +9,11 @@ One run, in order:
   2. N simulated events (200 reps, fixed seed and end date) pre-produced to the crm.* topics;
   3. bare baseline: an aiokafka consumer, no group, reads and orjson-decodes all of them;
   4. the worker (`--clock event`) from process start until its /metrics say every input
-     message was handled: events_in >= N and consumer lag 0 on every input partition. The
-     lag counts an offset as done only after the handler's Redis flush, so at that point
-     Redis holds the rep scorecards of the last event (team cards follow through the
-     internal team topic and are not waited for);
+     message was handled: events_in >= N and consumer lag 0 on every input partition, and
+     then the last Redis write done: the handler buffers cards and a timer writes them
+     every few ms, observing the latency histogram after each write, so the run ends at
+     the first scrape whose histogram count then stays put for SETTLE_S (team cards follow
+     through the internal team topic and are not waited for);
   5. latency: with the same worker running, `scorestream simulate --rate R --duration S`
      live; the worker's event_to_redis histogram (Kafka record timestamp -> scorecard
      flushed to Redis), before minus after, gives bucket-interpolated p50/p95/p99;
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import json
 import math
 import os
@@ -51,7 +53,7 @@ from typing import IO, Final
 
 import orjson
 from bench_common import BENCH_DIR, ROOT, SIMULATED_ORG, backfill_days, machine
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import topics
@@ -65,6 +67,12 @@ WORKER_LOG: Final = BENCH_DIR / "worker.log"
 BACKFILL_END: Final = "2026-11-01"
 INPUT_TOPICS: Final = (*topics.ACTIVITY_TOPICS, topics.REPS)
 SCRAPE_EVERY_S: Final = 0.2
+WARM_UP_S: Final = 5.0
+"""Live seconds before the measured ones: the first live event moves the event clock to
+today, which scores every rep again once; that pause is start-up, not latency."""
+SETTLE_S: Final = 1.0
+"""No Redis write for this long after the lag reached 0: the last cards are written (the
+worker writes every OUTPUT_INTERVAL_S, 50 ms; a write of a big batch takes longer)."""
 STOP_GRACE_S: Final = 30.0
 SCORESTREAM: Final = str(Path(sys.executable).parent / "scorestream")
 _STARTED: Final = time.monotonic()
@@ -287,7 +295,7 @@ class Drained:
 def wait_drained(
     proc: subprocess.Popen[bytes], target: float, timeout_s: float, guard: InputGuard
 ) -> Drained:
-    """Poll /metrics until ``target`` input messages are counted and no partition lags."""
+    """Poll /metrics until ``target`` input messages are handled and written to Redis."""
     begin = time.monotonic()
     first: float | None = None
     last: Scrape | None = None
@@ -302,7 +310,8 @@ def wait_drained(
             if first is None and current.events_in > 0:
                 first = now - begin
             if current.events_in >= target and current.drained:
-                return Drained(first, now - begin, current)
+                written_at, written = settle(proc, now, current)
+                return Drained(first, written_at - begin, written)
         if now - last_report >= 5:
             last_report = now
             seen = "no answer yet" if last is None else f"{last.events_in:,.0f}/{target:,.0f}"
@@ -313,9 +322,25 @@ def wait_drained(
         time.sleep(SCRAPE_EVERY_S)
 
 
+def settle(proc: subprocess.Popen[bytes], at: float, scraped: Scrape) -> tuple[float, Scrape]:
+    """When the last buffered cards reached Redis: the first scrape after which the latency
+    histogram (observed after each Redis write) does not move for SETTLE_S."""
+    since, latest = at, scraped
+    while time.monotonic() - since < SETTLE_S:
+        time.sleep(SCRAPE_EVERY_S)
+        current = scrape(WEB_PORT)
+        if proc.poll() is not None or current is None:
+            raise BenchError(f"the worker stopped answering; see {WORKER_LOG}")
+        if current.latency_count != latest.latency_count:
+            since, latest = time.monotonic(), current
+    return since, latest
+
+
 @contextmanager
-def running_worker(profile: Path | None) -> Iterator[subprocess.Popen[bytes]]:
-    """The worker as a subprocess, stopped with SIGTERM (SIGKILL after 30 s) on the way out."""
+def running_worker(session: Path | None) -> Iterator[subprocess.Popen[bytes]]:
+    """The worker as a subprocess, stopped with SIGTERM (SIGKILL after 30 s) on the way out.
+
+    With ``session``, under pyinstrument, saving its session there on SIGHUP."""
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", WEB_PORT)) == 0:
             raise BenchError(f"port {WEB_PORT} is taken (a leftover bench worker?)")
@@ -325,8 +350,8 @@ def running_worker(profile: Path | None) -> Iterator[subprocess.Popen[bytes]]:
     ]  # fmt: skip
     command = (
         [SCORESTREAM, *worker_args]
-        if profile is None
-        else [sys.executable, "-c", PROFILED_WORKER, str(profile), *worker_args]
+        if session is None
+        else [sys.executable, "-c", PROFILED_WORKER, str(session), *worker_args]
     )
     log: IO[bytes] = WORKER_LOG.open("wb")
     proc = subprocess.Popen(
@@ -368,6 +393,33 @@ def render_profile(session_file: Path, out: Path) -> None:
     out.with_name(out.name + ".flat.txt").write_text(flat)
 
 
+@dataclass(frozen=True)
+class Live:
+    messages: int
+    seconds: float
+    drained: Drained
+
+
+def live_phase(
+    worker: subprocess.Popen[bytes], bootstrap: str, rate: float, duration: float, seed: int
+) -> Live:
+    """`scorestream simulate --rate --duration` against the running worker, until drained."""
+    before = scrape(WEB_PORT)
+    if before is None:
+        raise BenchError(f"the worker stopped answering; see {WORKER_LOG}")
+    before_messages = input_messages(bootstrap)
+    begin = time.perf_counter()
+    scorestream(
+        "simulate", "--rate", f"{rate:g}", "--duration", f"{duration:g}", "--seed", str(seed),
+        *SIMULATED_ORG, "--json", "--no-progress", capture=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - begin
+    messages = input_messages(bootstrap) - before_messages
+    guard = InputGuard(bootstrap, before_messages + messages)
+    drained = wait_drained(worker, before.events_in + messages, max(300.0, messages / 50), guard)
+    return Live(messages, seconds, drained)
+
+
 # --- figures -----------------------------------------------------------------------------
 
 
@@ -386,6 +438,15 @@ class Quantile:
 def histogram_delta(before: Scrape, after: Scrape) -> list[tuple[float, float]]:
     """(le, cumulative count) of the observations made between the two scrapes."""
     return [(le, after.buckets[le] - before.buckets.get(le, 0.0)) for le in sorted(after.buckets)]
+
+
+def per_bucket(buckets: list[tuple[float, float]]) -> str:
+    """Non-cumulative counts, ``le: n`` per bucket."""
+    out, below = [], 0.0
+    for le, cumulative in buckets:
+        out.append(f"{'+Inf' if math.isinf(le) else f'{le:g}'}: {cumulative - below:,.0f}")
+        below = cumulative
+    return ", ".join(out)
 
 
 def quantile(buckets: list[tuple[float, float]], q: float) -> Quantile | None:
@@ -508,7 +569,8 @@ def run(args: argparse.Namespace) -> None:
     print(f"bare consumer: {bare_count:,} messages in {bare_s:.2f} s = {bare_eps:,.0f} msg/s")
 
     progress("4/6 the worker, from process start until every message is handled")
-    with running_worker(args.profile) as worker:
+    session = None if args.profile is None else args.profile.with_suffix(".pyisession")
+    with running_worker(session) as worker:
         guard = InputGuard(bootstrap, produced)
         drained = wait_drained(worker, produced, max(600.0, produced / 50), guard)
         catch_up = drained.scrape
@@ -517,7 +579,6 @@ def run(args: argparse.Namespace) -> None:
         steady_eps = produced / max(drained.done_s - startup, 1e-9)
         hwm_drain = vm_status(worker.pid).get("VmHWM", float("nan"))
         state_bytes = disk_usage(DATA_DIR)
-        session = None if args.profile is None else args.profile.with_suffix(".pyisession")
         if session is not None:
             save_profile(worker, session)
             progress(f"profile session saved to {session}")
@@ -538,26 +599,21 @@ def run(args: argparse.Namespace) -> None:
         )
         print(f"worker peak memory after the pre-produced phase: {hwm_drain:,.0f} MB (VmHWM)")
 
-        progress(f"5/6 live: simulate --rate {args.rate:g} --duration {args.duration:g}")
-        before = scrape(WEB_PORT) or catch_up
-        before_messages = input_messages(bootstrap)
-        begin = time.perf_counter()
-        scorestream(
-            "simulate", "--rate", f"{args.rate:g}", "--duration", f"{args.duration:g}",
-            "--seed", str(args.seed + 1), *SIMULATED_ORG, "--json", "--no-progress", capture=True,
-        )  # fmt: skip
-        live_s = time.perf_counter() - begin
-        live = input_messages(bootstrap) - before_messages
-        guard = InputGuard(bootstrap, before_messages + live)
-        drained_live = wait_drained(
-            worker, before.events_in + live, max(300.0, args.duration * 5), guard
-        )
+        warm_s = min(WARM_UP_S, args.duration)
+        progress(f"5/6 live: {warm_s:g} s warm-up, then simulate --rate {args.rate:g}"
+                 f" --duration {args.duration:g}")  # fmt: skip
+        warm = live_phase(worker, bootstrap, args.rate, warm_s, args.seed + 2)
+        before = warm.drained.scrape
+        measured = live_phase(worker, bootstrap, args.rate, args.duration, args.seed + 1)
+        live, live_s, drained_live = measured.messages, measured.seconds, measured.drained
         after = drained_live.scrape
         buckets = histogram_delta(before, after)
         observed = buckets[-1][1] if buckets else 0.0
         print(
             f"live: {live:,} messages in {live_s:.1f} s = {live / live_s:,.0f} msg/s offered;"
             f" worker drained {drained_live.done_s:.1f} s after the simulator stopped"
+            f" (after a {warm_s:g} s warm-up of {warm.messages:,} messages, not counted: the"
+            " event clock jumps to today and every rep is scored again once)"
         )
         if live / live_s > steady_eps:
             print(
@@ -574,8 +630,7 @@ def run(args: argparse.Namespace) -> None:
             )
         print(f"latency mean (exact, from the histogram's sum): {mean * 1000:,.1f} ms"
               f" over {observed:,.0f} scored events")  # fmt: skip
-        bounds = ", ".join(f"{le:g}" for le, _ in buckets if not math.isinf(le))
-        print(f"latency buckets (s): {bounds}")
+        print(f"latency histogram (upper bound s: events in the bucket): {per_bucket(buckets)}")
 
         progress("6/6 memory and state")
         hwm = vm_status(worker.pid).get("VmHWM", float("nan"))
@@ -597,7 +652,7 @@ def run(args: argparse.Namespace) -> None:
         where = (
             f", {mb(on_disk)} of log segments on the local broker" if on_disk is not None else ""
         )
-        total_in = produced + live
+        total_in = produced + warm.messages + live
         print(
             f"changelog topics: {len(changelogs)}, {records:,} records"
             f" = {records / max(total_in, 1):.2f} per input message{where}"
@@ -613,6 +668,24 @@ def run(args: argparse.Namespace) -> None:
         f"worker_eps={worker_eps:.1f} bare_eps={bare_eps:.1f} ratio={worker_eps / bare_eps:.4f}"
         f" p99_ms={p99_ms:.1f}"
     )
+
+
+@contextmanager
+def exclusive_run() -> Iterator[None]:
+    """One run at a time: two would share the app id, the topics and the web port."""
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    with (BENCH_DIR / "bench_worker.lock").open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise BenchError(f"another bench_worker.py run (pid {holder}) is in progress") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
 
 
 def main() -> None:
@@ -635,7 +708,12 @@ def main() -> None:
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGINT, interrupted)
     try:
-        run(args)
+        with exclusive_run():
+            run(args)
+    except KafkaException as exc:
+        print(f"error: Kafka: {exc.args[0] if exc.args else exc}; is it up (`make up`)?",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(1)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
