@@ -18,6 +18,7 @@ from schemas.scorecard_definition import (
     AlertRule,
     ChangeRule,
     InactivityRule,
+    KpiName,
     PaceRule,
     ScorecardDefinition,
     TargetRule,
@@ -26,6 +27,7 @@ from schemas.scorecard_definition import (
 from scorers.calendar import Day, to_date, window_span
 from scorers.kpis import FORMULAS
 from scorers.scoring import Scorecard, WindowInput, quota_over, target_for
+from scorers.state import RepStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,3 +275,21 @@ def run_rules(
         if alert is not None:
             fired.append(alert)
     return fired, changed
+
+
+def inactivity_lookback_days(definition: ScorecardDefinition) -> int:
+    """Far enough back to count any inactivity rule's days with weekends in between."""
+    return max(
+        (r.days * 2 + 7 for r in definition.alerts.values() if isinstance(r, InactivityRule)),
+        default=0,
+    )
+
+
+def last_active(store: RepStore, kpi: str, as_of: Day, lookback_days: int) -> Day | None:
+    """The last day up to ``as_of`` with a sample of ``kpi``, within ``lookback_days``."""
+    samples = FORMULAS[KpiName(kpi)].samples
+    for day in range(as_of, as_of - lookback_days, -1):
+        bucket = store.bucket(day)
+        if bucket is not None and samples(bucket) > 0:
+            return day
+    return None

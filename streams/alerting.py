@@ -19,10 +19,17 @@ import redis.asyncio
 import structlog
 
 from schemas.outputs import CoachingAlert
-from schemas.scorecard_definition import InactivityRule, KpiName, ScorecardDefinition
-from scorers.alerts import Alert, RepFacts, RuleState, inactivity_kpis, run_rules
-from scorers.calendar import Day, to_date
-from scorers.kpis import FORMULAS
+from schemas.scorecard_definition import ScorecardDefinition
+from scorers.alerts import (
+    Alert,
+    RepFacts,
+    RuleState,
+    inactivity_kpis,
+    inactivity_lookback_days,
+    last_active,
+    run_rules,
+)
+from scorers.calendar import to_date
 from scorers.state import RepStore
 from streams.rep_scoring import ScoredRep
 
@@ -145,26 +152,8 @@ def rep_facts(definition: ScorecardDefinition, store: RepStore, scored: ScoredRe
         monthly_quota=definition.default_monthly_quota if quota is None else quota,
         earlier=scored.earlier,
         last_active={
-            kpi: last_active(store, kpi, scored.as_of, _lookback_days(definition))
+            kpi: last_active(store, kpi, scored.as_of, inactivity_lookback_days(definition))
             for kpi in inactivity_kpis(definition)
         },
         active_since=scored.profile.first_day,
     )
-
-
-def _lookback_days(definition: ScorecardDefinition) -> int:
-    """Far enough back to count any inactivity rule's days with weekends in between."""
-    return max(
-        (r.days * 2 + 7 for r in definition.alerts.values() if isinstance(r, InactivityRule)),
-        default=0,
-    )
-
-
-def last_active(store: RepStore, kpi: str, as_of: Day, lookback_days: int) -> Day | None:
-    """The last day up to ``as_of`` with a sample of ``kpi``, within ``lookback_days``."""
-    samples = FORMULAS[KpiName(kpi)].samples
-    for day in range(as_of, as_of - lookback_days, -1):
-        bucket = store.bucket(day)
-        if bucket is not None and samples(bucket) > 0:
-            return day
-    return None

@@ -13,6 +13,8 @@ from scorers.alerts import (
     alert_id,
     idle_days,
     inactivity_kpis,
+    inactivity_lookback_days,
+    last_active,
     lookbacks,
     observe,
     rule_windows,
@@ -22,7 +24,7 @@ from scorers.evaluate import evaluate
 from scorers.fold import Folder
 from scorers.scoring import Scorecard
 from scorers.state import MemoryRepStore
-from tests.scorers.builders import directory, nps, won
+from tests.scorers.builders import call, directory, nps, won
 
 DEFINITION = load_definition()
 
@@ -182,3 +184,13 @@ def test_a_new_rep_is_not_idle_before_it_started() -> None:
     """No calls yet, but the rep's first day was yesterday: one idle day, not a year."""
     assert idle_days(None, d("2026-05-27"), True, since=d("2026-05-26")) == 2
     assert idle_days(None, d("2026-05-27"), True) > 200
+
+
+def test_last_active_day_looks_back_a_bounded_span() -> None:
+    """The latest day with a call, within the look-back; None when there is none in it."""
+    folder, store = Folder(DEFINITION), MemoryRepStore("ana")
+    for e in [call("2026-05-04"), call("2026-05-20"), nps("2026-05-22", 9)]:
+        folder.fold(store, e)
+    assert inactivity_lookback_days(DEFINITION) == 13
+    assert last_active(store, "calls_logged", d("2026-05-25"), 13) == d("2026-05-20")
+    assert last_active(store, "calls_logged", d("2026-06-10"), 13) is None
