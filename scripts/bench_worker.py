@@ -67,7 +67,7 @@ WORKER_LOG: Final = BENCH_DIR / "worker.log"
 BACKFILL_END: Final = "2026-11-01"
 INPUT_TOPICS: Final = (*topics.ACTIVITY_TOPICS, topics.REPS)
 SCRAPE_EVERY_S: Final = 0.2
-WARM_UP_S: Final = 5.0
+WARM_UP_S: Final = 2.0
 """Live seconds before the measured ones: the first live event moves the event clock to
 today, which scores every rep again once; that pause is start-up, not latency."""
 SETTLE_S: Final = 1.0
