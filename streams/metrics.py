@@ -35,7 +35,30 @@ class WorkerMetrics:
         self.latency = Histogram(
             "scorestream_event_to_redis_seconds",
             "From the Kafka record timestamp to the scorecard written in Redis",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            # Fine around the 100 ms aim so a p99 there is not smeared over a wide bucket.
+            buckets=(
+                0.01,
+                0.025,
+                0.05,
+                0.075,
+                0.1,
+                0.15,
+                0.2,
+                0.3,
+                0.4,
+                0.5,
+                0.75,
+                1,
+                1.5,
+                2,
+                3,
+                5,
+                10,
+                30,
+                60,
+                120,
+                300,
+            ),
             registry=self.registry,
         )
 
