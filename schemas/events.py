@@ -126,7 +126,6 @@ class RepUpserted(EventBase):
     monthly_quota: NonNegativeFloat | None = None
 
 
-DealEvent: TypeAlias = DealWon | DealLost | DealReopened
 Event: TypeAlias = Annotated[
     DealWon
     | DealLost

@@ -70,6 +70,3 @@ def summed(rows: Iterable[Sequence[int]]) -> Counters:
         add_into(total, row)
     return total
 
-
-def is_zero(counters: Sequence[int]) -> bool:
-    return not any(counters)
