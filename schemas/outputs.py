@@ -26,12 +26,16 @@ class KpiUpdate(BaseModel):
 
 
 class Cause(BaseModel):
-    """Why the scorecard moved: an event (its id), or the as-of day moving on."""
+    """Why the scorecard moved: events, or the as-of day moving on."""
 
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["event", "day_rollover"]
     event_id: str | None = None
+    """The last event that moved it."""
+    event_ids: list[str] = []
+    """Every event folded in since the previous scorecard, in the order handled (the worker
+    scores a rep once per batch of messages, so one update can follow several events)."""
 
 
 class ScorecardUpdated(BaseModel):

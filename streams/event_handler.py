@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
@@ -35,9 +35,6 @@ from streams.table_store import StateTables, TableRepStore
 
 log = structlog.get_logger()
 
-FLUSH_CARDS = 500
-"""Write to Redis at the latest when this many scorecards are buffered (else on the timer)."""
-
 Send = Callable[[bytes, bytes], Awaitable[None]]
 """Produce (key, value) to a topic through the worker's own producer."""
 
@@ -49,6 +46,14 @@ class Senders:
     dead_letter: Send
     team_update: Send
     update: Send
+
+
+@dataclass(slots=True)
+class _Touched:
+    """A rep folded into in the current batch: its store and the events that moved it."""
+
+    store: TableRepStore
+    event_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +89,23 @@ class EventHandler:
         self.alerting = alerting
         self.send = send
         self.metrics = metrics
+        self._touched: dict[str, _Touched] = {}
+        """Reps the current batch folded events into, in the order first touched."""
         self._waiting: list[float] = []
         """Record timestamps of handled events whose scorecards are not yet in Redis."""
         self.rescore_pending = True
         """Every rep must be scored again: at start (state may come from the changelog),
         after a rebalance, and when the event clock moved."""
 
-    async def handle(self, msg: Message) -> None:
+    async def fold(self, msg: Message) -> None:
+        """Decode and fold one message of a batch; dead-letter it when it can't be used.
+
+        Nothing is scored yet: ``end_batch`` scores each rep the batch touched once, which
+        is what keeps the worker ahead of a busy stream (a batch holds many events of the
+        same reps).
+        """
+        if msg.timestamp is not None:
+            self._waiting.append(msg.timestamp)
         bound = log.bind(topic=msg.topic, partition=msg.partition, offset=msg.offset)
         self.metrics.events_in.labels(msg.topic).inc()
         try:
@@ -105,7 +120,8 @@ class EventHandler:
             return
         day = self.folder.day(event)
         as_of = self._as_of_with(day)
-        store = TableRepStore(self.tables, event.rep_id)
+        rep = self._touched.get(event.rep_id)
+        store = TableRepStore(self.tables, event.rep_id) if rep is None else rep.store
         self.scoring.prepare(store, as_of)
         try:
             result = self.folder.fold(
@@ -119,28 +135,42 @@ class EventHandler:
             self.metrics.duplicates.inc()
             bound.debug("duplicate")
             return
+        self.scoring.add(event.rep_id, as_of, result)
         if self.clock.observe(day):
             self.tables.clock[f"p{msg.partition}"] = str(day).encode()
             self.rescore_pending = True
-        scored = self.scoring.score(store, as_of, result)
-        if scored is not None:
-            await self.emit(store, scored, Cause(kind="event", event_id=event.event_id))
-        if msg.timestamp is not None:
-            self._waiting.append(msg.timestamp)
-        if self.sink.pending >= FLUSH_CARDS:
-            await self.flush()
+        if rep is None:
+            rep = self._touched[event.rep_id] = _Touched(store)
+        rep.event_ids.append(event.event_id)
+
+    async def end_batch(self) -> None:
+        """Score every rep the batch's events moved, once, and write out their cards."""
+        touched, self._touched = self._touched, {}
+        as_of = self._as_of()
+        if as_of is not None:
+            for rep in touched.values():
+                scored = self.scoring.score(rep.store, as_of)
+                if scored is not None:
+                    cause = Cause(kind="event", event_id=rep.event_ids[-1], event_ids=rep.event_ids)
+                    await self.emit(rep.store, scored, cause)
+        await self.flush()
 
     async def flush(self) -> None:
-        """Write the buffered scorecards in one pipeline; the events behind them are done.
-
-        Buffering across events is safe under at-least-once: a worker that dies with
-        cards unwritten scores every rep again from its recovered state at start.
-        """
+        """Write the buffered scorecards in one pipeline; the events behind them are done."""
         waiting, self._waiting = self._waiting, []
         await self.sink.flush()
         now = time.time()
         for timestamp in waiting:
             self.metrics.latency.observe(max(0.0, now - timestamp))
+
+    def forget(self) -> None:
+        """Partitions moved: the batch's events will be redelivered; score everyone again."""
+        self._touched.clear()
+        self.rescore_pending = True
+
+    def _as_of(self) -> Day | None:
+        """Today, or the event clock (restored after a restart); None before any event."""
+        return self.clock.as_of() or self.restore_event_clock()
 
     def _as_of_with(self, day: Day) -> Day:
         """The as-of day for an event of ``day``: today, or the event clock moved by it."""
@@ -190,7 +220,7 @@ class EventHandler:
 
     async def rescore_all(self) -> int:
         """Score every rep of this worker's partitions as of the current day; returns reps."""
-        as_of = self.clock.as_of() or self.restore_event_clock()
+        as_of = self._as_of()
         if as_of is None:
             return 0
         self.rescore_pending = False

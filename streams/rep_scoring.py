@@ -56,31 +56,31 @@ class RepScoring:
 
     def prepare(self, store: RepStore, as_of: Day) -> None:
         """Bring the rep's cached totals to ``as_of`` *before* an event is folded, so the
-        fold's changes can then be added to them (and not read twice from the buckets)."""
-        self._cached(self._totals, store.rep_id, self.all_windows).current(store, as_of)
-        for window, days in self.lookbacks:
-            back = self._cached(self._earlier, (store.rep_id, window, days), [window])
-            back.current(store, as_of - days)
+        fold's changes can then be ``add``ed to them (and not read twice from the buckets)."""
+        for totals, day in self._rep_totals(store.rep_id, as_of):
+            totals.current(store, day)
 
-    def score(
-        self, store: RepStore, as_of: Day, folded: FoldResult | None = None
-    ) -> ScoredRep | None:
-        """The rep's scorecards as of ``as_of``; ``folded`` is the event just applied, if any.
+    def add(self, rep_id: str, as_of: Day, folded: FoldResult) -> None:
+        """Add a just-folded event's changes to the totals ``prepare`` brought to ``as_of``."""
+        for totals, _ in self._rep_totals(rep_id, as_of):
+            totals.apply(folded.changes)
+
+    def score(self, store: RepStore, as_of: Day) -> ScoredRep | None:
+        """The rep's scorecards as of ``as_of``, from totals that hold every folded event.
 
         None when the rep has no counted event up to ``as_of``.
         """
-        totals = self._current(self._totals, store.rep_id, self.all_windows, store, as_of, folded)
         profile = store.profile()
         if not has_activity(profile, as_of):
             return None
+        (totals, _), *earlier_totals = self._rep_totals(store.rep_id, as_of)
+        totals.current(store, as_of)
         scored = rep_scorecards(self.definition, store.rep_id, profile, totals)
         earlier = {}
-        for window, days in self.lookbacks:
-            back = self._current(
-                self._earlier, (store.rep_id, window, days), [window], store, as_of - days, folded
-            )
+        for lookback, (back, day) in zip(self.lookbacks, earlier_totals, strict=True):
+            back.current(store, day)
             _, card = rep_scorecards(self.definition, store.rep_id, profile, back)[0]
-            earlier[(window, days)] = card
+            earlier[lookback] = card
         return ScoredRep(
             rep_id=store.rep_id,
             profile=profile,
@@ -91,31 +91,18 @@ class RepScoring:
             inputs={card.window: inp for inp, card in scored if card.window in self.windows},
         )
 
+    def _rep_totals(self, rep_id: str, as_of: Day) -> list[tuple[WindowTotals, Day]]:
+        """The rep's cached totals, each with the day it is kept as of: the windows as of
+        ``as_of`` first, then one per look-back of a change rule."""
+        out = [(self._cached(self._totals, rep_id, self.all_windows), as_of)]
+        for window, days in self.lookbacks:
+            back = self._cached(self._earlier, (rep_id, window, days), [window])
+            out.append((back, as_of - days))
+        return out
+
     @staticmethod
     def _cached(cache: dict[object, WindowTotals], key: object, windows: list[str]) -> WindowTotals:
         totals = cache.get(key)
         if totals is None:
             totals = cache[key] = WindowTotals(windows)
-        return totals
-
-    def _current(
-        self,
-        cache: dict[object, WindowTotals],
-        key: object,
-        windows: list[str],
-        store: RepStore,
-        as_of: Day,
-        folded: FoldResult | None,
-    ) -> WindowTotals:
-        """Totals as of ``as_of`` with the just-folded event's changes added.
-
-        With ``folded``, ``prepare`` must have brought the totals to ``as_of`` first.
-        """
-        totals = self._cached(cache, key, windows)
-        if totals.as_of == as_of:
-            if folded is not None:
-                totals.apply(folded.changes)
-        else:
-            assert folded is None, "prepare() the rep before folding an event"
-            totals.current(store, as_of)
         return totals

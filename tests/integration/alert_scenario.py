@@ -127,7 +127,8 @@ def reference_alerts(definition: ScorecardDefinition, lines: list[bytes]) -> lis
         result = folder.fold(store, event, day=day)
         if result.outcome is Outcome.DUPLICATE:
             continue
-        scored = scoring.score(store, clock, result)
+        scoring.add(event.rep_id, clock, result)
+        scored = scoring.score(store, clock)
         if scored is not None:
             run(store, scored)
     for store in stores.values():
