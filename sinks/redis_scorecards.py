@@ -218,6 +218,7 @@ class RedisScorecardSink:
     async def _write(self, batch: dict[Subject, _Pending], updated_at: str) -> int:
         previous = await self._previous_cards(batch)
         done: dict[Subject, _Written] = {}
+        boards = _BoardWrites()
         async with self._client.pipeline(transaction=False) as pipe:
             for key, pending in batch.items():
                 card = pending.card
@@ -230,9 +231,11 @@ class RedisScorecardSink:
                 body["change"] = None if pending.change is None else _change_dict(pending.change)
                 metrics = card_metrics(card)
                 if key[0] == "rep":
-                    self._queue_rep(pipe, card, orjson.dumps(body), metrics, before)
+                    pipe.set(self.keys.rep_card(key[1], card.window), orjson.dumps(body))
+                    self._rep_boards(boards, card, metrics, before)
                 else:
-                    self._queue_team(pipe, card, orjson.dumps(body), metrics)
+                    pipe.set(self.keys.team_card(key[1], card.window), orjson.dumps(body))
+                    self._team_boards(boards, card, metrics)
                 pipe.xadd(
                     self.keys.changes,
                     _change_entry(card, pending.change),
@@ -241,64 +244,48 @@ class RedisScorecardSink:
                 )
                 done[key] = _Written(digest, card.team_id, tuple(metrics), metrics)
             if done:
+                boards.queue(pipe)
                 await pipe.execute()
         self._written.update(done)
         return len(done)
 
-    def _queue_rep(
+    def _rep_boards(
         self,
-        pipe: redis.asyncio.client.Pipeline,
+        boards: _BoardWrites,
         card: Scorecard,
-        value: bytes,
         metrics: dict[str, float | None],
         before: _Written | None,
     ) -> None:
         assert card.rep_id is not None
         rep, window, team = card.rep_id, card.window, card.team_id
-        pipe.set(self.keys.rep_card(rep, window), value)
         # Most events move a few KPIs: only the scores that changed since this process
-        # last wrote them are sent (a pipeline's cost is per command, in Python).
+        # last wrote them are sent.
         known = before.values if before is not None and before.team_id == team else None
         if known is None:
-            pipe.sadd(self.keys.reps, rep)
-            pipe.sadd(self.keys.windows, window)
+            boards.member(self.keys.reps, rep)
+            boards.member(self.keys.windows, window)
             if team is not None:
-                pipe.sadd(self.keys.teams, team)
+                boards.member(self.keys.teams, team)
         for metric, score in metrics.items():
             if known is not None and metric in known and known[metric] == score:
                 continue
-            boards = [self.keys.leaderboard(window, metric)]
+            boards.score(self.keys.leaderboard(window, metric), rep, score)
             if team is not None:
-                boards.append(self.keys.team_leaderboard(window, team, metric))
-            for board in boards:
-                if score is None:
-                    pipe.zrem(board, rep)
-                else:
-                    pipe.zadd(board, {rep: score})
+                boards.score(self.keys.team_leaderboard(window, team, metric), rep, score)
         if before is not None and before.team_id is not None and before.team_id != team:
             # A move: the rep leaves every board of its old team, whatever metrics
             # the old card had.
             for metric in dict.fromkeys((*before.metrics, *metrics)):
-                pipe.zrem(self.keys.team_leaderboard(window, before.team_id, metric), rep)
+                boards.score(self.keys.team_leaderboard(window, before.team_id, metric), rep, None)
 
-    def _queue_team(
-        self,
-        pipe: redis.asyncio.client.Pipeline,
-        card: Scorecard,
-        value: bytes,
-        metrics: dict[str, float | None],
+    def _team_boards(
+        self, boards: _BoardWrites, card: Scorecard, metrics: dict[str, float | None]
     ) -> None:
         assert card.team_id is not None
-        team, window = card.team_id, card.window
-        pipe.set(self.keys.team_card(team, window), value)
-        pipe.sadd(self.keys.teams, team)
-        pipe.sadd(self.keys.windows, window)
+        boards.member(self.keys.teams, card.team_id)
+        boards.member(self.keys.windows, card.window)
         for metric, score in metrics.items():
-            board = self.keys.teams_leaderboard(window, metric)
-            if score is None:
-                pipe.zrem(board, team)
-            else:
-                pipe.zadd(board, {team: score})
+            boards.score(self.keys.teams_leaderboard(card.window, metric), card.team_id, score)
 
     async def _previous_cards(self, batch: dict[Subject, _Pending]) -> dict[Subject, _Written]:
         """What each subject's current Redis card is: from memory, else read (cold start).
@@ -328,6 +315,39 @@ class RedisScorecardSink:
         for key, pending in newer.items():
             older = self._buffer.get(key)
             self._buffer[key] = pending if older is None else _replace(older, pending.card)
+
+
+class _BoardWrites:
+    """A batch's leaderboard and set writes, grouped per key: one ZADD, ZREM or SADD per
+    key for the whole batch instead of one per card and metric (redis-py's cost is per
+    command, in Python)."""
+
+    def __init__(self) -> None:
+        self._scores: dict[str, dict[str, float]] = {}
+        self._removals: dict[str, set[str]] = {}
+        self._members: dict[str, set[str]] = {}
+
+    def score(self, board: str, member: str, score: float | None) -> None:
+        """Set ``member``'s score on ``board``; None takes it off the board."""
+        if score is None:
+            self._scores.get(board, {}).pop(member, None)
+            self._removals.setdefault(board, set()).add(member)
+        else:
+            self._removals.get(board, set()).discard(member)
+            self._scores.setdefault(board, {})[member] = score
+
+    def member(self, key: str, member: str) -> None:
+        self._members.setdefault(key, set()).add(member)
+
+    def queue(self, pipe: redis.asyncio.client.Pipeline) -> None:
+        for board, scores in self._scores.items():
+            if scores:
+                pipe.zadd(board, scores)
+        for board, removed in self._removals.items():
+            if removed:
+                pipe.zrem(board, *removed)
+        for key, members in self._members.items():
+            pipe.sadd(key, *members)
 
 
 def _subject(card: Scorecard) -> Subject:

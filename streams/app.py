@@ -128,8 +128,13 @@ def create_app(
     clock = Clock(options.clock, zone_of(definition.timezone))
 
     def sender(topic: Any) -> Send:
+        # Straight to the app's producer, past faust's per-message Topic machinery (a
+        # third of the cost of a send); faust still flushes this producer before it
+        # commits input offsets, so an output is never lost behind a commit.
+        name = topic.get_topic_name()
+
         async def send(key: bytes, value: bytes) -> None:
-            await topic.send(key=key, value=value)
+            await app.producer.send(name, key, value, None, None, None)
 
         return send
 
