@@ -25,7 +25,7 @@ from schemas.scorecard_definition import (
     ScorecardDefinition,
 )
 from scorers.calendar import Day, to_date
-from scorers.kpis import FORMULAS
+from scorers.kpis import FORMULAS, KpiFormula
 
 DAYS_PER_MONTH = 365 / 12
 """Quota per day = monthly quota x 12 / 365, for any window length."""
@@ -134,6 +134,43 @@ def attainment(value: float, target: float, direction: Direction, cap: float) ->
     return min(max(raw, 0.0), cap)
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A definition's KPIs and perspectives laid out once for ``score``, which runs for
+    every rep, window and batch: no lookups by name, no scans per KPI."""
+
+    kpis: tuple[tuple[str, KpiFormula, KpiDef], ...]
+    perspectives: tuple[tuple[str, float, tuple[int, ...]], ...]
+    """(perspective, weight, indexes of its KPIs in ``kpis``) in definition order."""
+
+    @classmethod
+    def of(cls, definition: ScorecardDefinition) -> _Plan:
+        names = list(definition.kpis)
+        return cls(
+            kpis=tuple((n.value, FORMULAS[n], definition.kpis[n]) for n in names),
+            perspectives=tuple(
+                (
+                    str(p),
+                    d.weight,
+                    tuple(i for i, n in enumerate(names) if definition.kpis[n].perspective == p),
+                )
+                for p, d in definition.perspectives.items()
+            ),
+        )
+
+
+_PLANS: dict[int, tuple[ScorecardDefinition, _Plan]] = {}
+
+
+def _plan(definition: ScorecardDefinition) -> _Plan:
+    # Keyed by identity (a definition holds dicts, so it does not hash); the entry keeps
+    # its definition alive, so an id is never reused for another one while cached.
+    entry = _PLANS.get(id(definition))
+    if entry is None or entry[0] is not definition:
+        entry = _PLANS[id(definition)] = (definition, _Plan.of(definition))
+    return entry[1]
+
+
 def score(
     definition: ScorecardDefinition,
     inp: WindowInput,
@@ -143,9 +180,9 @@ def score(
     window: str,
     as_of: Day,
 ) -> Scorecard:
-    values: dict[str, tuple[float | None, float, float | None, int]] = {}
-    for name, kpi in definition.kpis.items():
-        formula = FORMULAS[name]
+    plan = _plan(definition)
+    values: list[tuple[float | None, float, float | None, int]] = []
+    for _, formula, kpi in plan.kpis:
         value = formula.value(inp.totals, inp.quota)
         samples = formula.samples(inp.totals)
         target = target_for(kpi, formula.additive, inp)
@@ -154,43 +191,37 @@ def score(
             if value is not None and samples >= kpi.min_samples
             else None
         )
-        values[name] = (value, target, att, samples)
+        values.append((value, target, att, samples))
 
     # Raw weighted means first; then clamp to 1 and scale contributions to match.
-    perspective_raw: dict[str, float | None] = {}
-    for p in definition.perspectives:
-        pairs = [
-            (kpi.weight, values[n][2])
-            for n, kpi in definition.kpis.items()
-            if kpi.perspective == p and values[n][2] is not None
-        ]
-        perspective_raw[p] = _weighted_mean(pairs)
-    perspective_score = {p: None if r is None else min(r, 1.0) for p, r in perspective_raw.items()}
-    overall_raw = _weighted_mean(
-        [(d.weight, perspective_score[p]) for p, d in definition.perspectives.items()]
-    )
+    raws: list[float | None] = []
+    clamped: list[float | None] = []
+    k_weight_totals: list[float] = []
+    """Per perspective: the weight of its KPIs that have an attainment."""
+    for _, _, members in plan.perspectives:
+        raw = _weighted_mean([(plan.kpis[i][2].weight, values[i][2]) for i in members])
+        raws.append(raw)
+        clamped.append(None if raw is None else min(raw, 1.0))
+        k_weight_totals.append(
+            sum(plan.kpis[i][2].weight for i in members if values[i][2] is not None)
+        )
+    p_weights = [weight for _, weight, _ in plan.perspectives]
+    overall_raw = _weighted_mean(list(zip(p_weights, clamped, strict=True)))
     overall = None if overall_raw is None else min(overall_raw, 1.0)
+    p_weight_total = sum(w for w, p in zip(p_weights, clamped, strict=True) if p is not None)
 
-    p_weight_total = sum(
-        d.weight for p, d in definition.perspectives.items() if perspective_score[p] is not None
-    )
-    kpis: dict[str, KpiScore] = {}
-    for name, kpi in definition.kpis.items():
-        value, target, att, samples = values[name]
-        contribution = 0.0
-        p = kpi.perspective
-        p_raw, p_score = perspective_raw[p], perspective_score[p]
-        if att is not None and p_raw is not None and p_score is not None and overall is not None:
-            k_weight_total = sum(
-                k.weight
-                for n, k in definition.kpis.items()
-                if k.perspective == p and values[n][2] is not None
-            )
-            share = definition.perspectives[p].weight / p_weight_total * kpi.weight / k_weight_total
-            contribution = (
-                100 * share * att * _shrink(p_score, p_raw) * _shrink(overall, overall_raw)
-            )
-        kpis[name.value] = KpiScore(value, target, att, samples, contribution)
+    contributions = [0.0] * len(plan.kpis)
+    for j, (_, p_weight, members) in enumerate(plan.perspectives):
+        p_raw, p_score = raws[j], clamped[j]
+        if p_raw is None or p_score is None or overall is None:
+            continue
+        for i in members:
+            att = values[i][2]
+            if att is not None:
+                share = p_weight / p_weight_total * plan.kpis[i][2].weight / k_weight_totals[j]
+                contributions[i] = (
+                    100 * share * att * _shrink(p_score, p_raw) * _shrink(overall, overall_raw)
+                )
 
     return Scorecard(
         rep_id=rep_id,
@@ -198,8 +229,16 @@ def score(
         window=window,
         as_of=as_of,
         overall=None if overall is None else 100 * overall,
-        perspectives={str(p): None if s is None else 100 * s for p, s in perspective_score.items()},
-        kpis=kpis,
+        perspectives={
+            name: None if p is None else 100 * p
+            for (name, _, _), p in zip(plan.perspectives, clamped, strict=True)
+        },
+        kpis={
+            name: KpiScore(value, target, att, samples, contributions[i])
+            for i, ((name, _, _), (value, target, att, samples)) in enumerate(
+                zip(plan.kpis, values, strict=True)
+            )
+        },
     )
 
 
