@@ -6,6 +6,7 @@ the scoring in ``scorers``, the Redis writes in ``sinks``.
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,10 @@ log = structlog.get_logger()
 
 RESCORE_INTERVAL_S = 1.0
 """How often the worker checks whether the as-of day moved (wall or event clock)."""
+RESCORE_BEHIND_S = 10.0
+"""While a backlog is read (after downtime, or history on the event clock, where the day
+moves every few hundred events) every rep is scored again at most this often, not on
+every new day: those scorecards would be stale before anyone read them."""
 BATCH_MAX = 2000
 """Most CRM messages handled as one batch (each rep in it scored once)."""
 BATCH_WITHIN_S = 0.02
@@ -187,18 +192,32 @@ def create_app(
         recovery = app.tables.recovery  # type: ignore[attr-defined]
         return not app.rebalancing and bool(recovery.completed.is_set())
 
+    last_rescore_at = [0.0]
+
     @app.timer(RESCORE_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def slide_windows() -> None:
         """Score every rep again when the as-of day moved, so windows slide for quiet reps."""
         if not ready():
             return
-        today = clock.as_of()
-        if handler.rescore_pending or (
-            options.clock is ClockMode.WALL and today != last_rescored[0]
-        ):
-            count = await handler.rescore_all()
-            last_rescored[0] = clock.as_of()
-            log.info("rescored", reps=count, as_of=last_rescored[0])
+        due = handler.rescore_pending or (
+            options.clock is ClockMode.WALL and clock.as_of() != last_rescored[0]
+        )
+        behind = any(input_lag().values())
+        if not due or (behind and time.monotonic() - last_rescore_at[0] < RESCORE_BEHIND_S):
+            return
+        count = await handler.rescore_all()
+        last_rescored[0], last_rescore_at[0] = clock.as_of(), time.monotonic()
+        log.info("rescored", reps=count, as_of=last_rescored[0], behind=behind)
+
+    def input_lag() -> dict[tuple[str, int], int]:
+        """Messages not yet handled per assigned input partition (0 where unknown)."""
+        lag = {}
+        for tp in app.consumer.assignment():
+            if tp.topic in crm_topic.topics:
+                processed = last_offsets.get((tp.topic, tp.partition), -1) + 1
+                highwater = app.consumer.highwater(tp) or 0
+                lag[(tp.topic, tp.partition)] = max(0, highwater - processed)
+        return lag
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, *_: Any, **__: Any) -> None:
@@ -221,11 +240,8 @@ def create_app(
 
     @app.page("/metrics")
     async def prometheus(web: Any, request: Any) -> Any:
-        for tp in app.consumer.assignment():
-            if tp.topic in crm_topic.topics:
-                processed = last_offsets.get((tp.topic, tp.partition), -1) + 1
-                highwater = app.consumer.highwater(tp) or 0
-                metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - processed))
+        for (topic, partition), lag in input_lag().items():
+            metrics.lag.labels(topic, str(partition)).set(lag)
         return web.bytes(metrics.exposition(), content_type="text/plain; version=0.0.4")
 
     return app, handler
