@@ -247,6 +247,9 @@ class Scrape:
     dead_letters: dict[str, float] = field(default_factory=dict)
     duplicates: float = 0.0
     scorecards: float = 0.0
+    batches: float = 0.0
+    batch_messages: float = 0.0
+    batch_reps: float = 0.0
 
     @property
     def drained(self) -> bool:
@@ -280,6 +283,12 @@ def scrape(port: int) -> Scrape | None:
                 out.duplicates = value
             elif name == "scorestream_scorecards_written_total":
                 out.scorecards = value
+            elif name == "scorestream_batch_messages_count":
+                out.batches = value
+            elif name == "scorestream_batch_messages_sum":
+                out.batch_messages = value
+            elif name == "scorestream_batch_reps_sum":
+                out.batch_reps = value
     return out
 
 
@@ -597,6 +606,12 @@ def run(args: argparse.Namespace) -> None:
             f" dead letters: {dead or 'none'},"
             f" {catch_up.scorecards:,.0f} scorecards written"
         )
+        if catch_up.batches:
+            print(
+                f"worker batches: {catch_up.batches:,.0f}, on average"
+                f" {catch_up.batch_messages / catch_up.batches:,.1f} messages"
+                f" and {catch_up.batch_reps / catch_up.batches:,.1f} reps scored"
+            )
         print(f"worker peak memory after the pre-produced phase: {hwm_drain:,.0f} MB (VmHWM)")
 
         warm_s = min(WARM_UP_S, args.duration)

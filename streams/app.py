@@ -7,9 +7,6 @@ the scoring in ``scorers``, the Redis writes in ``sinks``.
 from __future__ import annotations
 
 import time
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,6 @@ from typing import Any
 import faust
 import redis.asyncio
 import structlog
-from faust.streams import _current_event
 
 from schemas import topics
 from schemas.scorecard_definition import ScorecardDefinition
@@ -25,6 +21,7 @@ from schemas.settings import Settings
 from scorers.calendar import zone_of
 from sinks.redis_scorecards import RedisScorecardSink
 from streams.alerting import Alerting
+from streams.batching import Batcher
 from streams.clock import Clock, ClockMode
 from streams.event_handler import EventHandler, Message, Send, Senders
 from streams.metrics import WorkerMetrics
@@ -43,8 +40,9 @@ moves every few hundred events) every rep is scored again at most this often, no
 every new day: those scorecards would be stale before anyone read them."""
 BATCH_MAX = 2000
 """Most CRM messages handled as one batch (each rep in it scored once)."""
-BATCH_WITHIN_S = 0.02
-"""How long a batch waits to fill: the latency a quiet stream pays for batching."""
+BATCH_AGE_S = 0.05
+"""A batch is scored and written once its first message is this old: the latency a
+message may pay so that the reps of a busy stream are scored once for several events."""
 TEAM_INTERVAL_S = 0.05
 """How often team scorecards are brought up to date with their members."""
 
@@ -58,22 +56,6 @@ class WorkerOptions:
     app_id: str = "scorestream"
     store: str = "rocksdb://"
     """``memory://`` only in tests that don't restart the worker."""
-
-
-@contextmanager
-def folding(event: Any) -> Iterator[None]:
-    """Make ``event`` faust's current event while it is folded.
-
-    faust sends a table write to the changelog partition of the task's current event
-    (a context variable), which ``take_events`` does not set for the agent. Only the
-    context variable is set: the stream's ``current_event`` attribute belongs to the
-    buffering task.
-    """
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
 
 
 def team_topic_name(app_id: str) -> str:
@@ -158,21 +140,24 @@ def create_app(
     )
     teams = TeamHandler(definition, team_members, team_index, sink)
     last_offsets: dict[tuple[str, int], int] = {}
+    batches = Batcher(handler, metrics, max_messages=BATCH_MAX, max_age_s=BATCH_AGE_S)
 
     @app.agent(crm_topic, concurrency=1)
     async def crm_events(stream: Any) -> None:
         # NOTE: no `yield` -- a pure consumer; concurrency=1 keeps offset commits in order.
-        # take_events acks a batch only after the handler is done with it: at least once.
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            for event in events:
-                m = event.message
-                with folding(event):
-                    await handler.fold(
-                        Message(event.key, event.value, m.topic, m.partition, m.offset,
-                                m.timestamp)
-                    )  # fmt: skip
-                last_offsets[(m.topic, m.partition)] = m.offset
-            await handler.end_batch()
+        # Acked by the batcher, by hand, once a message's batch is written.
+        acked = stream.noack()
+        batches.ack = acked.ack
+        async for event in acked.events():
+            m = event.message
+            await batches.add(
+                event, Message(event.key, event.value, m.topic, m.partition, m.offset, m.timestamp)
+            )
+            last_offsets[(m.topic, m.partition)] = m.offset
+
+    @app.timer(BATCH_AGE_S / 2)  # type: ignore[untyped-decorator]
+    async def end_old_batch() -> None:
+        await batches.tick()
 
     @app.agent(team_topic, concurrency=1)
     async def team_updates(stream: Any) -> None:

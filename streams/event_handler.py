@@ -146,6 +146,7 @@ class EventHandler:
     async def end_batch(self) -> None:
         """Score every rep the batch's events moved, once, and write out their cards."""
         touched, self._touched = self._touched, {}
+        self.metrics.batch_reps.observe(len(touched))
         as_of = self._as_of()
         if as_of is not None:
             for rep in touched.values():

@@ -32,6 +32,18 @@ class WorkerMetrics:
             ["topic", "partition"],
             registry=self.registry,
         )
+        self.batch = Histogram(
+            "scorestream_batch_messages",
+            "CRM messages handled as one batch (each rep in it scored once)",
+            buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000),
+            registry=self.registry,
+        )
+        self.batch_reps = Histogram(
+            "scorestream_batch_reps",
+            "Reps scored per batch",
+            buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000),
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "scorestream_event_to_redis_seconds",
             "From the Kafka record timestamp to the scorecard written in Redis",

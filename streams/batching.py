@@ -1,0 +1,73 @@
+"""Groups the worker's CRM messages into batches, so each rep is scored once per batch.
+
+faust hands the agent one message at a time. Each is folded at once (its table writes
+go to the changelog partition of the message being handled), but scoring and writing
+wait until the batch is ``max_age_s`` old or ``max_messages`` long; a timer ends a
+batch that no further message comes to end. Messages are acked only after their
+batch is written: at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from streams.event_handler import EventHandler, Message
+from streams.metrics import WorkerMetrics
+
+Ack = Callable[[Any], Awaitable[object]]
+
+
+class Batcher:
+    def __init__(
+        self,
+        handler: EventHandler,
+        metrics: WorkerMetrics,
+        *,
+        max_messages: int,
+        max_age_s: float,
+    ) -> None:
+        self.handler = handler
+        self.ack: Ack | None = None
+        """The agent's stream's ``ack``, set when the agent starts iterating."""
+        self.metrics = metrics
+        self.max_messages = max_messages
+        self.max_age_s = max_age_s
+        self._events: list[Any] = []
+        self._started = 0.0
+        # The agent folds while the timer may end a batch: one at a time.
+        self._lock = asyncio.Lock()
+
+    async def add(self, event: Any, message: Message) -> None:
+        """Fold a consumed message; end the batch when it is full or old enough."""
+        async with self._lock:
+            if not self._events:
+                self._started = time.monotonic()
+            await self.handler.fold(message)
+            self._events.append(event)
+            if len(self._events) >= self.max_messages or self._age() >= self.max_age_s:
+                await self._end()
+
+    async def tick(self) -> None:
+        """End a batch that is old enough (for the timer: no message may come to end it)."""
+        if self._events and self._age() >= self.max_age_s:
+            async with self._lock:
+                if self._events:
+                    await self._end()
+
+    def _age(self) -> float:
+        return time.monotonic() - self._started
+
+    async def _end(self) -> None:
+        events, self._events = self._events, []
+        self.metrics.batch.observe(len(events))
+        # Scoring reads the state of every rep of the batch, but while a message is
+        # faust's current event (a context variable) a table read looks only in that
+        # message's partition: score in a fresh context, which has no current event.
+        await asyncio.create_task(self.handler.end_batch(), context=contextvars.Context())
+        assert self.ack is not None, "no stream to ack on"
+        for event in events:
+            await self.ack(event)

@@ -1,0 +1,63 @@
+"""The worker's batching: when a batch ends, that acks follow the write, and that
+scoring runs without the folding message's context (faust's current event)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from typing import Any, cast
+
+from streams.batching import Batcher
+from streams.event_handler import EventHandler, Message
+from streams.metrics import WorkerMetrics
+
+current: contextvars.ContextVar[str | None] = contextvars.ContextVar("current", default=None)
+
+
+class FakeHandler:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    async def fold(self, msg: Message) -> None:
+        self.log.append(f"fold {msg.offset}")
+
+    async def end_batch(self) -> None:
+        self.log.append(f"end current={current.get()}")
+
+
+def message(offset: int) -> Message:
+    return Message(b"rep", b"{}", "crm.calls", 0, offset, None)
+
+
+def batcher(log: list[str], *, max_messages: int = 3, max_age_s: float = 60.0) -> Batcher:
+    handler = cast(EventHandler, FakeHandler(log))
+    out = Batcher(handler, WorkerMetrics(), max_messages=max_messages, max_age_s=max_age_s)
+
+    async def ack(event: Any) -> None:
+        log.append(f"ack {event}")
+
+    out.ack = ack
+    return out
+
+
+async def test_a_full_batch_is_scored_once_then_acked_without_the_message_context() -> None:
+    log: list[str] = []
+    batches = batcher(log)
+    current.set("message")  # as faust sets its current event while a message is handled
+    for offset in range(4):
+        await batches.add(offset, message(offset))
+    assert log == [
+        "fold 0", "fold 1", "fold 2", "end current=None", "ack 0", "ack 1", "ack 2", "fold 3",
+    ]  # fmt: skip
+
+
+async def test_a_batch_no_message_follows_is_ended_by_the_timer_once_old_enough() -> None:
+    log: list[str] = []
+    batches = batcher(log, max_age_s=0.05)
+    await batches.add(7, message(7))
+    await batches.tick()
+    assert log == ["fold 7"], "too young to end"
+    await asyncio.sleep(0.06)
+    await batches.tick()
+    await batches.tick()
+    assert log == ["fold 7", "end current=None", "ack 7"]
