@@ -10,7 +10,7 @@ consumers can drop duplicates.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -24,7 +24,9 @@ from schemas.scorecard_definition import (
     TargetRule,
     ThresholdRule,
 )
+from scorers import counters as c
 from scorers.calendar import Day, to_date, window_span
+from scorers.fold import Change
 from scorers.kpis import FORMULAS
 from scorers.scoring import Scorecard, WindowInput, quota_over, target_for
 from scorers.state import RepStore
@@ -293,3 +295,49 @@ def last_active(store: RepStore, kpi: str, as_of: Day, lookback_days: int) -> Da
         if bucket is not None and samples(bucket) > 0:
             return day
     return None
+
+
+class LastActiveDays:
+    """``last_active`` of every inactivity KPI per rep, kept up to date as events are
+    folded, so a rep scored several times a day does not read its buckets back each time.
+
+    Computed from the state once per rep and as-of day; a folded change with a sample
+    moves it on; a change it cannot follow (a retraction, a day past the as-of day)
+    drops the rep, to be computed again.
+    """
+
+    def __init__(self, definition: ScorecardDefinition) -> None:
+        self.kpis = inactivity_kpis(definition)
+        self.lookback = inactivity_lookback_days(definition)
+        self._known: dict[str, tuple[Day, dict[str, Day | None]]] = {}
+
+    def forget(self) -> None:
+        self._known.clear()
+
+    def of(self, store: RepStore, as_of: Day) -> dict[str, Day | None]:
+        known = self._known.get(store.rep_id)
+        if known is not None and known[0] == as_of:
+            return known[1]
+        days = {kpi: last_active(store, kpi, as_of, self.lookback) for kpi in self.kpis}
+        self._known[store.rep_id] = (as_of, days)
+        return days
+
+    def folded(self, rep_id: str, changes: Iterable[Change]) -> None:
+        known = self._known.get(rep_id)
+        if known is None:
+            return
+        as_of, days = known
+        for change in changes:
+            if change.sign < 0 or change.day > as_of:
+                del self._known[rep_id]
+                return
+            if change.day <= as_of - self.lookback:
+                continue  # beyond the look-back, as in ``last_active``
+            bucket = c.zero()
+            c.apply(bucket, change.delta, 1)
+            for kpi in self.kpis:
+                last = days[kpi]
+                if FORMULAS[KpiName(kpi)].samples(bucket) > 0 and (
+                    last is None or change.day > last
+                ):
+                    days[kpi] = change.day

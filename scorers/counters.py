@@ -69,4 +69,3 @@ def summed(rows: Iterable[Sequence[int]]) -> Counters:
     for row in rows:
         add_into(total, row)
     return total
-

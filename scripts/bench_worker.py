@@ -58,6 +58,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import topics
 from schemas.settings import Settings
+from streams.topics import delete_consumer_group
 
 APP_ID: Final = "bench"
 REDIS_PREFIX: Final = "bench"
@@ -254,6 +255,32 @@ class Scrape:
     @property
     def drained(self) -> bool:
         return bool(self.lag) and max(self.lag.values()) == 0
+
+
+def faust_floor(bootstrap: str, messages: int) -> dict[str, float] | None:
+    """Run scripts/faust_floor_app.py until it has read ``messages``; None if it failed."""
+    out = BENCH_DIR / "faust_floor.json"
+    out.unlink(missing_ok=True)
+    # "bench-*" topics (faust's leader topic) go with the next run's reset; the group now.
+    app_id = f"{APP_ID}-floor"
+    delete_consumer_group(bootstrap, app_id)
+    env = {
+        **bench_env(), "FLOOR_APP_ID": app_id, "FLOOR_BOOTSTRAP": bootstrap,
+        "FLOOR_MESSAGES": str(messages), "FLOOR_OUT": str(out),
+        "FLOOR_DATADIR": str(BENCH_DIR / "floor"), "PYTHONPATH": str(ROOT),
+    }  # fmt: skip
+    cmd = [sys.executable, str(ROOT / "scripts" / "faust_floor_app.py"), "worker", "-l", "warning"]
+    with (BENCH_DIR / "faust_floor.log").open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            proc.wait(timeout=max(120.0, messages / 1000))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if not out.exists():
+        progress(f"the faust floor did not finish: see {BENCH_DIR / 'faust_floor.log'}")
+        return None
+    return dict(orjson.loads(out.read_bytes()))
 
 
 def scrape(port: int) -> Scrape | None:
@@ -576,6 +603,15 @@ def run(args: argparse.Namespace) -> None:
     bare_s = time.perf_counter() - begin
     bare_eps = bare_count / bare_s
     print(f"bare consumer: {bare_count:,} messages in {bare_s:.2f} s = {bare_eps:,.0f} msg/s")
+    progress("3b/6 faust floor: a faust agent that only decodes (no tables, no output)")
+    floor = faust_floor(bootstrap, produced)
+    if floor is not None:
+        floor_eps = floor["messages"] / floor["seconds"]
+        print(
+            f"faust floor: {floor['messages']:,} messages in {floor['seconds']:.2f} s"
+            f" (first to last) = {floor_eps:,.0f} msg/s, {floor_eps / bare_eps:.3f} of bare:"
+            " the ceiling of any faust worker here"
+        )
 
     progress("4/6 the worker, from process start until every message is handled")
     session = None if args.profile is None else args.profile.with_suffix(".pyisession")

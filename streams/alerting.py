@@ -11,7 +11,7 @@ between the marker and the send loses nothing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 import orjson
@@ -22,14 +22,12 @@ from schemas.outputs import CoachingAlert
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers.alerts import (
     Alert,
+    LastActiveDays,
     RepFacts,
     RuleState,
-    inactivity_kpis,
-    inactivity_lookback_days,
-    last_active,
     run_rules,
 )
-from scorers.calendar import to_date
+from scorers.calendar import Day, to_date
 from scorers.state import RepStore
 from streams.rep_scoring import ScoredRep
 
@@ -66,15 +64,17 @@ class Alerting:
         self.keys = AlertKeys(prefix)
         self.send_alert = send_alert
         self._states: dict[str, dict[str, RuleState]] = {}
+        self.last_active = LastActiveDays(definition)
 
     def forget(self) -> None:
         self._states.clear()
+        self.last_active.forget()
 
     async def evaluate(self, store: RepStore, scored: ScoredRep) -> list[CoachingAlert]:
         """Run every rule for the rep; send and return the alerts that fired."""
         if not self.definition.alerts:
             return []
-        facts = rep_facts(self.definition, store, scored)
+        facts = rep_facts(self.definition, scored, self.last_active.of(store, scored.as_of))
         states = await self._load(scored.rep_id)
         fired, changed = run_rules(self.definition, facts, states)
         if changed:
@@ -141,8 +141,10 @@ class Alerting:
                  severity=alert.severity)  # fmt: skip
 
 
-def rep_facts(definition: ScorecardDefinition, store: RepStore, scored: ScoredRep) -> RepFacts:
-    """What the rules look at for a just-scored rep, read from its state where needed."""
+def rep_facts(
+    definition: ScorecardDefinition, scored: ScoredRep, last_active: Mapping[str, Day | None]
+) -> RepFacts:
+    """What the rules look at for a just-scored rep (``last_active``: ``LastActiveDays``)."""
     quota = scored.profile.monthly_quota
     return RepFacts(
         rep_id=scored.rep_id,
@@ -151,9 +153,6 @@ def rep_facts(definition: ScorecardDefinition, store: RepStore, scored: ScoredRe
         cards=scored.rule_cards,
         monthly_quota=definition.default_monthly_quota if quota is None else quota,
         earlier=scored.earlier,
-        last_active={
-            kpi: last_active(store, kpi, scored.as_of, inactivity_lookback_days(definition))
-            for kpi in inactivity_kpis(definition)
-        },
+        last_active=last_active,
         active_since=scored.profile.first_day,
     )

@@ -43,6 +43,11 @@ BATCH_MAX = 2000
 BATCH_AGE_S = 0.05
 """A batch is scored and written once its first message is this old: the latency a
 message may pay so that the reps of a busy stream are scored once for several events."""
+BEHIND_S = 1.0
+"""A worker whose newest message is older than this is catching up (a backlog, or more
+input than it handles) ..."""
+CATCH_UP_BATCH_AGE_S = 1.0
+"""... and lets its batches grow this old: fewer scorings per event, so it catches up."""
 TEAM_INTERVAL_S = 0.05
 """How often team scorecards are brought up to date with their members."""
 
@@ -140,7 +145,10 @@ def create_app(
     )
     teams = TeamHandler(definition, team_members, team_index, sink)
     last_offsets: dict[tuple[str, int], int] = {}
-    batches = Batcher(handler, metrics, max_messages=BATCH_MAX, max_age_s=BATCH_AGE_S)
+    batches = Batcher(
+        handler, metrics, max_messages=BATCH_MAX, max_age_s=BATCH_AGE_S,
+        catch_up_age_s=CATCH_UP_BATCH_AGE_S, behind_s=BEHIND_S,
+    )  # fmt: skip
 
     @app.agent(crm_topic, concurrency=1)
     async def crm_events(stream: Any) -> None:
@@ -190,7 +198,7 @@ def create_app(
         behind = any(input_lag().values())
         if not due or (behind and time.monotonic() - last_rescore_at[0] < RESCORE_BEHIND_S):
             return
-        count = await handler.rescore_all()
+        count = await batches.between_batches(handler.rescore_all)
         last_rescored[0], last_rescore_at[0] = clock.as_of(), time.monotonic()
         log.info("rescored", reps=count, as_of=last_rescored[0], behind=behind)
 

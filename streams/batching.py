@@ -5,6 +5,11 @@ go to the changelog partition of the message being handled), but scoring and wri
 wait until the batch is ``max_age_s`` old or ``max_messages`` long; a timer ends a
 batch that no further message comes to end. Messages are acked only after their
 batch is written: at least once.
+
+A worker that is behind (its newest message is older than ``behind_s``: a backlog,
+or more input than it handles) lets batches grow to ``catch_up_age_s``: its latency
+is queueing then, and bigger batches score each rep once for more of its events, so
+it catches up faster.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ import asyncio
 import contextvars
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from streams.event_handler import EventHandler, Message
 from streams.metrics import WorkerMetrics
 
 Ack = Callable[[Any], Awaitable[object]]
+T = TypeVar("T")
 
 
 class Batcher:
@@ -29,6 +35,8 @@ class Batcher:
         *,
         max_messages: int,
         max_age_s: float,
+        catch_up_age_s: float,
+        behind_s: float,
     ) -> None:
         self.handler = handler
         self.ack: Ack | None = None
@@ -36,6 +44,9 @@ class Batcher:
         self.metrics = metrics
         self.max_messages = max_messages
         self.max_age_s = max_age_s
+        self.catch_up_age_s = catch_up_age_s
+        self.behind_s = behind_s
+        self._age_limit = max_age_s
         self._events: list[Any] = []
         self._started = 0.0
         # The agent folds while the timer may end a batch: one at a time.
@@ -48,15 +59,27 @@ class Batcher:
                 self._started = time.monotonic()
             await self.handler.fold(message)
             self._events.append(event)
-            if len(self._events) >= self.max_messages or self._age() >= self.max_age_s:
+            behind = (
+                message.timestamp is not None and time.time() - message.timestamp > self.behind_s
+            )
+            self._age_limit = self.catch_up_age_s if behind else self.max_age_s
+            if len(self._events) >= self.max_messages or self._age() >= self._age_limit:
                 await self._end()
 
     async def tick(self) -> None:
         """End a batch that is old enough (for the timer: no message may come to end it)."""
-        if self._events and self._age() >= self.max_age_s:
+        if self._events and self._age() >= self._age_limit:
             async with self._lock:
                 if self._events:
                     await self._end()
+
+    async def between_batches(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` with no batch open: the open one is ended (written) first, so
+        ``work`` reads tables that hold every folded event."""
+        async with self._lock:
+            if self._events:
+                await self._end()
+            return await work()
 
     def _age(self) -> float:
         return time.monotonic() - self._started

@@ -8,6 +8,7 @@ dead-lettered with the reason and counted. Everything else is folded exactly onc
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,9 @@ class _Touched:
     """A rep folded into in the current batch: its store and the events that moved it."""
 
     store: TableRepStore
+    context: contextvars.Context
+    """Captured while folding one of the rep's messages (faust's current event): the
+    rep's table writes go to that message's changelog partition."""
     event_ids: list[str] = field(default_factory=list)
 
 
@@ -136,17 +140,20 @@ class EventHandler:
             bound.debug("duplicate")
             return
         self.scoring.add(event.rep_id, as_of, result)
+        self.alerting.last_active.folded(event.rep_id, result.changes)
         if self.clock.observe(day):
             self.tables.clock[f"p{msg.partition}"] = str(day).encode()
             self.rescore_pending = True
         if rep is None:
-            rep = self._touched[event.rep_id] = _Touched(store)
+            rep = self._touched[event.rep_id] = _Touched(store, contextvars.copy_context())
         rep.event_ids.append(event.event_id)
 
     async def end_batch(self) -> None:
         """Score every rep the batch's events moved, once, and write out their cards."""
         touched, self._touched = self._touched, {}
         self.metrics.batch_reps.observe(len(touched))
+        for rep in touched.values():
+            rep.context.run(rep.store.write_back)
         as_of = self._as_of()
         if as_of is not None:
             for rep in touched.values():
@@ -195,12 +202,13 @@ class EventHandler:
         """Write the rep's cards to Redis, publish the ones that changed, tell its team, and
         run the coaching rules."""
         previous = await self.history.previous(scored.cards)
+        why = cause.model_dump(mode="json")
         for card, prev in zip(scored.cards, previous, strict=True):
             moved = change(prev, card)
             self.sink.add(card, moved)
-            event = score_event(card, prev, moved, cause)
+            event = score_event(card, prev, moved, why)
             if event is not None:
-                await self.send.update(scored.rep_id.encode(), event.model_dump_json().encode())
+                await self.send.update(scored.rep_id.encode(), event)
         self.history.remember(scored.cards)
         self.metrics.scorecards.inc(len(scored.cards))
         if scored.team_id is not None:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import orjson
 import redis.asyncio
 
-from schemas.outputs import Cause, KpiUpdate, ScorecardUpdated
 from scorers.calendar import to_date
 from scorers.changes import ScorecardChange
 from scorers.scoring import Scorecard
@@ -47,33 +46,41 @@ class CardHistory:
 
 
 def score_event(
-    card: Scorecard, previous: Scorecard | None, moved: ScorecardChange, cause: Cause
-) -> ScorecardUpdated | None:
-    """The event for ``card``, or None when nothing but the as-of day changed."""
+    card: Scorecard, previous: Scorecard | None, moved: ScorecardChange, cause: dict[str, object]
+) -> bytes | None:
+    """The ``ScorecardUpdated`` JSON for ``card``, or None when nothing but the as-of day
+    changed. ``cause`` is a ``Cause`` dumped once for all of a rep's cards.
+
+    Built as a dict and dumped by orjson: a pydantic model per card (and one per KPI)
+    cost more than the rest of the send; tests/streams/test_score_events.py holds the
+    output to the ``ScorecardUpdated`` contract.
+    """
     if previous is not None and card.same_scores(previous):
         return None
     assert card.rep_id is not None
-    return ScorecardUpdated(
-        rep_id=card.rep_id,
-        team_id=card.team_id,
-        window=card.window,
-        as_of=to_date(card.as_of),
-        overall=card.overall,
-        overall_change=moved.overall,
-        perspectives=card.perspectives,
-        perspective_changes=moved.perspectives,
-        kpis={
-            name: KpiUpdate(
-                value=k.value,
-                target=k.target,
-                attainment=k.attainment,
-                samples=k.samples,
-                contribution=k.contribution,
-                value_change=moved.kpis[name].value,
-                contribution_change=moved.kpis[name].contribution,
-            )
-            for name, k in card.kpis.items()
-        },
-        cause=cause,
-        emitted_at=datetime.now(UTC),
+    return orjson.dumps(
+        {
+            "rep_id": card.rep_id,
+            "team_id": card.team_id,
+            "window": card.window,
+            "as_of": to_date(card.as_of).isoformat(),
+            "overall": card.overall,
+            "overall_change": moved.overall,
+            "perspectives": card.perspectives,
+            "perspective_changes": moved.perspectives,
+            "kpis": {
+                name: {
+                    "value": k.value,
+                    "target": k.target,
+                    "attainment": k.attainment,
+                    "samples": k.samples,
+                    "contribution": k.contribution,
+                    "value_change": moved.kpis[name].value,
+                    "contribution_change": moved.kpis[name].contribution,
+                }
+                for name, k in card.kpis.items()
+            },
+            "cause": cause,
+            "emitted_at": datetime.now(UTC),
+        }
     )

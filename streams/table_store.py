@@ -51,34 +51,59 @@ class StateTables:
 
 
 class TableRepStore:
-    """One rep's state in the tables; implements ``scorers.state.RepStore``."""
+    """One rep's state in the tables; implements ``scorers.state.RepStore``.
 
-    __slots__ = ("_profile", "rep_id", "tables")
+    Writes wait in the store until ``write_back``: a batch's events of one rep mostly
+    land in the same day bucket and profile, so each key goes to its table (and its
+    changelog, one Kafka message a write) once a batch, not once an event. Reads see
+    the waiting writes. ``write_back`` must run where faust's current event is one of
+    this rep's messages: the changelog partition is taken from it.
+    """
+
+    __slots__ = (
+        "_buckets", "_deals", "_new_days", "_new_deals", "_new_profile", "_profile", "_seen",
+        "rep_id", "tables",
+    )  # fmt: skip
 
     def __init__(self, tables: StateTables, rep_id: str) -> None:
         self.tables = tables
         self.rep_id = rep_id
         self._profile: RepProfile | None = None
+        self._buckets: dict[Day, Counters | None] = {}
+        self._deals: dict[str, DealOutcome | None] = {}
+        self._seen: dict[str, Day] = {}
+        """Event ids marked in this store and not yet written."""
+        self._new_days: set[Day] = set()
+        self._new_deals: set[str] = set()
+        self._new_profile = False
 
     def bucket(self, day: Day) -> Counters | None:
-        raw = self.tables.buckets.get(f"{self.rep_id}|{day}")
-        return None if raw is None else codec.decode_bucket(raw)
+        if day not in self._buckets:
+            raw = self.tables.buckets.get(f"{self.rep_id}|{day}")
+            self._buckets[day] = None if raw is None else codec.decode_bucket(raw)
+        return self._buckets[day]
 
     def put_bucket(self, day: Day, counters: Counters) -> None:
-        self.tables.buckets[f"{self.rep_id}|{day}"] = codec.encode_bucket(counters)
+        self._buckets[day] = counters
+        self._new_days.add(day)
 
     def is_seen(self, event_id: str) -> bool:
-        return self.tables.seen.get(f"{self.rep_id}|{event_id}") is not None
+        return (
+            event_id in self._seen or self.tables.seen.get(f"{self.rep_id}|{event_id}") is not None
+        )
 
     def mark_seen(self, event_id: str, day: Day) -> None:
-        self.tables.seen[f"{self.rep_id}|{event_id}"] = str(day).encode()
+        self._seen[event_id] = day
 
     def deal(self, deal_id: str) -> DealOutcome | None:
-        raw = self.tables.deals.get(f"{self.rep_id}|{deal_id}")
-        return None if raw is None else codec.decode_deal(raw)
+        if deal_id not in self._deals:
+            raw = self.tables.deals.get(f"{self.rep_id}|{deal_id}")
+            self._deals[deal_id] = None if raw is None else codec.decode_deal(raw)
+        return self._deals[deal_id]
 
     def put_deal(self, deal_id: str, outcome: DealOutcome) -> None:
-        self.tables.deals[f"{self.rep_id}|{deal_id}"] = codec.encode_deal(outcome)
+        self._deals[deal_id] = outcome
+        self._new_deals.add(deal_id)
 
     def profile(self) -> RepProfile:
         if self._profile is None:
@@ -88,4 +113,23 @@ class TableRepStore:
 
     def put_profile(self, profile: RepProfile) -> None:
         self._profile = profile
-        self.tables.profiles[self.rep_id] = codec.encode_profile(profile)
+        self._new_profile = True
+
+    def write_back(self) -> None:
+        """Write what changed to the tables: counts, deals and profile, then seen ids."""
+        for day in self._new_days:
+            counters = self._buckets[day]
+            assert counters is not None
+            self.tables.buckets[f"{self.rep_id}|{day}"] = codec.encode_bucket(counters)
+        for deal_id in self._new_deals:
+            outcome = self._deals[deal_id]
+            assert outcome is not None
+            self.tables.deals[f"{self.rep_id}|{deal_id}"] = codec.encode_deal(outcome)
+        if self._new_profile:
+            self.tables.profiles[self.rep_id] = codec.encode_profile(self.profile())
+        for event_id, day in self._seen.items():
+            self.tables.seen[f"{self.rep_id}|{event_id}"] = str(day).encode()
+        self._new_days.clear()
+        self._new_deals.clear()
+        self._new_profile = False
+        self._seen.clear()

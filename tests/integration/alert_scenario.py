@@ -20,7 +20,7 @@ import orjson
 
 from schemas.events import parse_event
 from schemas.scorecard_definition import ScorecardDefinition
-from scorers.alerts import RuleState, run_rules
+from scorers.alerts import LastActiveDays, RuleState, run_rules
 from scorers.fold import Folder, Outcome
 from scorers.state import MemoryRepStore
 from streams.alerting import rep_facts
@@ -110,8 +110,8 @@ def reference_alerts(definition: ScorecardDefinition, lines: list[bytes]) -> lis
     clock = 0
 
     def run(store: MemoryRepStore, scored: Any) -> None:
-        fired, changed = run_rules(definition, rep_facts(definition, store, scored),
-                                   states.setdefault(store.rep_id, {}))  # fmt: skip
+        facts = rep_facts(definition, scored, LastActiveDays(definition).of(store, scored.as_of))
+        fired, changed = run_rules(definition, facts, states.setdefault(store.rep_id, {}))
         states[store.rep_id].update(changed)
         for alert in fired:
             if alert.alert_id not in seen_ids:

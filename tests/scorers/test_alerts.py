@@ -8,6 +8,7 @@ import pytest
 
 from schemas.scorecard_definition import ScorecardDefinition, load_definition
 from scorers.alerts import (
+    LastActiveDays,
     RepFacts,
     RuleState,
     alert_id,
@@ -24,7 +25,7 @@ from scorers.evaluate import evaluate
 from scorers.fold import Folder
 from scorers.scoring import Scorecard
 from scorers.state import MemoryRepStore
-from tests.scorers.builders import call, directory, nps, won
+from tests.scorers.builders import call, directory, nps, reopened, won
 
 DEFINITION = load_definition()
 
@@ -194,3 +195,27 @@ def test_last_active_day_looks_back_a_bounded_span() -> None:
     assert inactivity_lookback_days(DEFINITION) == 13
     assert last_active(store, "calls_logged", d("2026-05-25"), 13) == d("2026-05-20")
     assert last_active(store, "calls_logged", d("2026-06-10"), 13) is None
+
+
+def test_last_active_days_kept_while_folding_equal_a_fresh_look_back() -> None:
+    """Followed event by event (late calls, one beyond the look-back, a reopened deal, the
+    as-of day moving), the kept days always equal reading the buckets back."""
+    folder, store = Folder(DEFINITION), MemoryRepStore("ana")
+    kept = LastActiveDays(DEFINITION)
+    steps = [
+        ("2026-05-10", call("2026-05-10")),
+        ("2026-05-12", nps("2026-05-12", 3)),
+        ("2026-05-12", call("2026-05-11")),  # late, but newer than what is kept
+        ("2026-05-12", call("2026-05-02")),  # late and older: changes nothing
+        ("2026-05-13", won("2026-05-13", "d1", 5_000, opened="2026-05-01")),
+        ("2026-05-13", reopened("2026-05-13T12:00:00Z", "d1")),  # a retraction
+        ("2026-05-30", call("2026-05-14")),  # beyond the look-back as of May 30
+        ("2026-05-30", call("2026-05-29")),
+    ]
+    for as_of, e in steps:
+        kept.of(store, d(as_of))
+        result = folder.fold(store, e)
+        kept.folded("ana", result.changes)
+        fresh = {"calls_logged": last_active(store, "calls_logged", d(as_of), kept.lookback)}
+        assert kept.of(store, d(as_of)) == fresh, (as_of, e)
+    assert kept.of(store, d("2026-05-30")) == {"calls_logged": d("2026-05-29")}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 from typing import Any, cast
 
 from streams.batching import Batcher
@@ -25,13 +26,16 @@ class FakeHandler:
         self.log.append(f"end current={current.get()}")
 
 
-def message(offset: int) -> Message:
-    return Message(b"rep", b"{}", "crm.calls", 0, offset, None)
+def message(offset: int, sent: float | None = None) -> Message:
+    return Message(b"rep", b"{}", "crm.calls", 0, offset, sent)
 
 
 def batcher(log: list[str], *, max_messages: int = 3, max_age_s: float = 60.0) -> Batcher:
     handler = cast(EventHandler, FakeHandler(log))
-    out = Batcher(handler, WorkerMetrics(), max_messages=max_messages, max_age_s=max_age_s)
+    out = Batcher(
+        handler, WorkerMetrics(), max_messages=max_messages, max_age_s=max_age_s,
+        catch_up_age_s=max_age_s * 10, behind_s=1.0,
+    )  # fmt: skip
 
     async def ack(event: Any) -> None:
         log.append(f"ack {event}")
@@ -61,3 +65,15 @@ async def test_a_batch_no_message_follows_is_ended_by_the_timer_once_old_enough(
     await batches.tick()
     await batches.tick()
     assert log == ["fold 7", "end current=None", "ack 7"]
+
+
+async def test_a_worker_behind_lets_its_batch_grow_older() -> None:
+    """Messages sent 5 s ago: the batch waits for the catch-up age, not the usual one."""
+    log: list[str] = []
+    batches = batcher(log, max_age_s=0.02)
+    await batches.add(1, message(1, sent=time.time() - 5))
+    await asyncio.sleep(0.03)
+    await batches.tick()
+    assert log == ["fold 1"], "behind: 0.03 s is young for a batch"
+    await batches.add(2, message(2, sent=time.time()))  # caught up again
+    assert log == ["fold 1", "fold 2", "end current=None", "ack 1", "ack 2"]
