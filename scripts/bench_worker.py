@@ -269,7 +269,7 @@ def faust_floor(bootstrap: str, messages: int) -> dict[str, float] | None:
         "FLOOR_MESSAGES": str(messages), "FLOOR_OUT": str(out),
         "FLOOR_DATADIR": str(BENCH_DIR / "floor"), "PYTHONPATH": str(ROOT),
     }  # fmt: skip
-    cmd = [sys.executable, str(ROOT / "scripts" / "faust_floor_app.py"), "worker", "-l", "warning"]
+    cmd = [sys.executable, str(ROOT / "scripts" / "faust_floor_app.py"), "worker", "-l", "warn"]
     with (BENCH_DIR / "faust_floor.log").open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
