@@ -11,6 +11,7 @@ between the marker and the send loses nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
@@ -65,15 +66,17 @@ class Alerting:
         self.send_alert = send_alert
         self._states: dict[str, dict[str, RuleState]] = {}
         self.last_active = LastActiveDays(definition)
+        self._fired: list[Alert] = []
 
     def forget(self) -> None:
         self._states.clear()
         self.last_active.forget()
+        self._fired.clear()
 
-    async def evaluate(self, store: RepStore, scored: ScoredRep) -> list[CoachingAlert]:
-        """Run every rule for the rep; send and return the alerts that fired."""
+    async def evaluate(self, store: RepStore, scored: ScoredRep) -> None:
+        """Run every rule for the rep; the alerts that fired wait for ``raise_fired``."""
         if not self.definition.alerts:
-            return []
+            return
         facts = rep_facts(self.definition, scored, self.last_active.of(store, scored.as_of))
         states = await self._load(scored.rep_id)
         fired, changed = run_rules(self.definition, facts, states)
@@ -83,7 +86,17 @@ class Alerting:
                 self.keys.rule_state(scored.rep_id),
                 mapping={r: orjson.dumps([s.active, s.last_fired]) for r, s in changed.items()},
             )
-        return [a for a in [await self._raise(alert) for alert in fired] if a is not None]
+        self._fired.extend(fired)
+
+    async def raise_fired(self) -> list[CoachingAlert]:
+        """Mark and send every alert fired since the last call; return those raised now.
+
+        All at once: each waits for its Redis marker and Kafka's ack, and a day rollover
+        fires an alert for many reps at the same time.
+        """
+        fired, self._fired = self._fired, []
+        raised = await asyncio.gather(*(self._raise(alert) for alert in fired))
+        return [a for a in raised if a is not None]
 
     async def resend_pending(self) -> int:
         """Send the alerts a previous worker marked but may not have sent."""

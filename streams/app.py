@@ -43,7 +43,7 @@ BATCH_MAX = 2000
 BATCH_AGE_S = 0.05
 """A batch is scored and written once its first message is this old: the latency a
 message may pay so that the reps of a busy stream are scored once for several events."""
-BEHIND_S = 1.0
+BEHIND_S = 5.0
 """A worker whose newest message is older than this is catching up (a backlog, or more
 input than it handles) ..."""
 CATCH_UP_BATCH_AGE_S = 1.0

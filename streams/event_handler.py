@@ -164,12 +164,15 @@ class EventHandler:
         await self.flush()
 
     async def flush(self) -> None:
-        """Write the buffered scorecards in one pipeline; the events behind them are done."""
+        """Write the buffered scorecards in one pipeline and raise the alerts that fired;
+        the events behind them are done."""
         waiting, self._waiting = self._waiting, []
         await self.sink.flush()
         now = time.time()
         for timestamp in waiting:
             self.metrics.latency.observe(max(0.0, now - timestamp))
+        for alert in await self.alerting.raise_fired():
+            self.metrics.alerts.labels(alert.rule).inc()
 
     def forget(self) -> None:
         """Partitions moved: the batch's events will be redelivered; score everyone again."""
@@ -224,8 +227,7 @@ class EventHandler:
             assert team is not None
             leave = {"team_id": team, "rep_id": scored.rep_id, "as_of": scored.as_of}
             await self.send.team_update(team.encode(), orjson.dumps(leave))
-        for alert in await self.alerting.evaluate(store, scored):
-            self.metrics.alerts.labels(alert.rule).inc()
+        await self.alerting.evaluate(store, scored)
 
     async def rescore_all(self) -> int:
         """Score every rep of this worker's partitions as of the current day; returns reps."""
