@@ -37,6 +37,9 @@ log = structlog.get_logger()
 MARKER_TTL_S = 400 * 86_400
 """Alert markers outlive any cooldown or calendar period a rule can name."""
 
+RAISE_CONCURRENCY = 16
+"""Alerts raised at the same time (Redis markers and Kafka acks awaited together)."""
+
 Send = Callable[[bytes, bytes], Awaitable[None]]
 
 
@@ -95,7 +98,14 @@ class Alerting:
         fires an alert for many reps at the same time.
         """
         fired, self._fired = self._fired, []
-        raised = await asyncio.gather(*(self._raise(alert) for alert in fired))
+        # Bounded: each alert in flight holds a Redis connection of the client's pool.
+        slots = asyncio.Semaphore(RAISE_CONCURRENCY)
+
+        async def raise_one(alert: Alert) -> CoachingAlert | None:
+            async with slots:
+                return await self._raise(alert)
+
+        raised = await asyncio.gather(*(raise_one(alert) for alert in fired))
         return [a for a in raised if a is not None]
 
     async def resend_pending(self) -> int:
