@@ -130,9 +130,13 @@ def create_app(
 
         return send
 
+    alerts_name = alerts_topic.get_topic_name()
+
     async def send_alert(key: bytes, value: bytes) -> None:
-        # Alerts are rare and must not be marked sent before Kafka has them: wait for the ack.
-        delivery = await alerts_topic.send(key=key, value=value)
+        # Alerts are rare and must not be marked sent before Kafka has them: wait for the
+        # broker's ack (straight from the producer: faust's send buffer stops on shutdown
+        # while the last batch may still be raising alerts).
+        delivery = await app.producer.send(alerts_name, key, value, None, None, None)
         await delivery
 
     send = Senders(
@@ -156,12 +160,17 @@ def create_app(
         # Acked by the batcher, by hand, once a message's batch is written.
         acked = stream.noack()
         batches.ack = acked.ack
-        async for event in acked.events():
-            m = event.message
-            await batches.add(
-                event, Message(event.key, event.value, m.topic, m.partition, m.offset, m.timestamp)
-            )
-            last_offsets[(m.topic, m.partition)] = m.offset
+        try:
+            async for event in acked.events():
+                m = event.message
+                await batches.add(
+                    event,
+                    Message(event.key, event.value, m.topic, m.partition, m.offset, m.timestamp),
+                )
+                last_offsets[(m.topic, m.partition)] = m.offset
+        finally:
+            # Stopping: write and ack the open batch, or faust waits for its acks.
+            await batches.end_open()
 
     @app.timer(BATCH_AGE_S / 2)  # type: ignore[untyped-decorator]
     async def end_old_batch() -> None:

@@ -2,14 +2,16 @@
 
 faust hands the agent one message at a time. Each is folded at once (its table writes
 go to the changelog partition of the message being handled), but scoring and writing
-wait until the batch is ``max_age_s`` old or ``max_messages`` long; a timer ends a
-batch that no further message comes to end. Messages are acked only after their
-batch is written: at least once.
+wait until the batch is old enough or ``max_messages`` long; a timer ends a batch
+that no further message comes to end. Messages are acked only after their batch is
+written: at least once.
 
-A worker that is behind (its newest message is older than ``behind_s``: a backlog,
-or more input than it handles) lets batches grow to ``catch_up_age_s``: its latency
-is queueing then, and bigger batches score each rep once for more of its events, so
-it catches up faster.
+Old enough is ``max_age_s``, or as long as the last batch took to score and write
+(up to ``catch_up_age_s``), whichever is longer: under load a batch gathers what
+arrives while the previous one is written, so batches grow with the input rate and
+each rep is scored once for more of its events, instead of the worker falling
+behind on small batches. A worker that is far behind (its newest message is older
+than ``behind_s``: a backlog) takes ``catch_up_age_s`` at once.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class Batcher:
         self.catch_up_age_s = catch_up_age_s
         self.behind_s = behind_s
         self._age_limit = max_age_s
+        self._last_end_s = 0.0
+        """How long the last batch took to score and write."""
         self._events: list[Any] = []
         self._started = 0.0
         # The agent folds while the timer may end a batch: one at a time.
@@ -62,7 +66,11 @@ class Batcher:
             behind = (
                 message.timestamp is not None and time.time() - message.timestamp > self.behind_s
             )
-            self._age_limit = self.catch_up_age_s if behind else self.max_age_s
+            self._age_limit = (
+                self.catch_up_age_s
+                if behind
+                else max(self.max_age_s, min(self._last_end_s, self.catch_up_age_s))
+            )
             if len(self._events) >= self.max_messages or self._age() >= self._age_limit:
                 await self._end()
 
@@ -70,16 +78,23 @@ class Batcher:
         """End a batch that is old enough (for the timer: no message may come to end it)."""
         if self._events and self._age() >= self._age_limit:
             async with self._lock:
-                if self._events:
-                    await self._end()
+                await self._end_open()
 
     async def between_batches(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run ``work`` with no batch open: the open one is ended (written) first, so
         ``work`` reads tables that hold every folded event."""
         async with self._lock:
-            if self._events:
-                await self._end()
+            await self._end_open()
             return await work()
+
+    async def end_open(self) -> None:
+        """Write and ack the open batch now (the stream stops)."""
+        async with self._lock:
+            await self._end_open()
+
+    async def _end_open(self) -> None:
+        if self._events:
+            await self._end()
 
     def _age(self) -> float:
         return time.monotonic() - self._started
@@ -90,7 +105,9 @@ class Batcher:
         # Scoring reads the state of every rep of the batch, but while a message is
         # faust's current event (a context variable) a table read looks only in that
         # message's partition: score in a fresh context, which has no current event.
+        begin = time.monotonic()
         await asyncio.create_task(self.handler.end_batch(), context=contextvars.Context())
+        self._last_end_s = time.monotonic() - begin
         assert self.ack is not None, "no stream to ack on"
         for event in events:
             await self.ack(event)

@@ -77,3 +77,27 @@ async def test_a_worker_behind_lets_its_batch_grow_older() -> None:
     assert log == ["fold 1"], "behind: 0.03 s is young for a batch"
     await batches.add(2, message(2, sent=time.time()))  # caught up again
     assert log == ["fold 1", "fold 2", "end current=None", "ack 1", "ack 2"]
+
+
+async def test_a_batch_gathers_for_as_long_as_the_last_one_took_to_write() -> None:
+    """Under load batches grow: the next one waits as long as the last write took."""
+    log: list[str] = []
+    batches = batcher(log, max_age_s=0.01)
+    slow_end = batches.handler.end_batch
+
+    async def end_in_a_tenth() -> None:
+        await asyncio.sleep(0.1)
+        await slow_end()
+
+    batches.handler.end_batch = end_in_a_tenth  # type: ignore[method-assign]
+    await batches.add(1, message(1))
+    await asyncio.sleep(0.02)
+    await batches.tick()  # 0.02 s > max_age_s: ends, and takes 0.1 s
+    assert log[-2:] == ["end current=None", "ack 1"]
+    await batches.add(2, message(2))
+    await asyncio.sleep(0.03)
+    await batches.tick()
+    assert log[-1] == "fold 2", "0.03 s is young next to a 0.1 s write"
+    await asyncio.sleep(0.09)
+    await batches.tick()
+    assert log[-1] == "ack 2"
