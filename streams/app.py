@@ -119,31 +119,26 @@ def create_app(
     scoring = RepScoring(definition)
     clock = Clock(options.clock, zone_of(definition.timezone))
 
-    def sender(topic: Any) -> Send:
+    def sender(topic: Any, *, acked: bool = False) -> Send:
         # Straight to the app's producer, past faust's per-message Topic machinery (a
-        # third of the cost of a send); faust still flushes this producer before it
+        # third of the cost of a send, and its buffer stops on shutdown while the last
+        # batch may still be sending); faust still flushes this producer before it
         # commits input offsets, so an output is never lost behind a commit.
         name = topic.get_topic_name()
 
         async def send(key: bytes, value: bytes) -> None:
-            await app.producer.send(name, key, value, None, None, None)
+            delivery = await app.producer.send(name, key, value, None, None, None)
+            if acked:
+                await delivery
 
         return send
-
-    alerts_name = alerts_topic.get_topic_name()
-
-    async def send_alert(key: bytes, value: bytes) -> None:
-        # Alerts are rare and must not be marked sent before Kafka has them: wait for the
-        # broker's ack (straight from the producer: faust's send buffer stops on shutdown
-        # while the last batch may still be raising alerts).
-        delivery = await app.producer.send(alerts_name, key, value, None, None, None)
-        await delivery
 
     send = Senders(
         dead_letter=sender(dlq_topic), team_update=sender(team_topic), update=sender(updates_topic)
     )
     history = CardHistory(client, settings.redis_prefix)
-    alerting = Alerting(definition, client, settings.redis_prefix, send_alert)
+    # Alerts must not be marked sent before Kafka has them: each waits for the broker's ack.
+    alerting = Alerting(definition, client, settings.redis_prefix, sender(alerts_topic, acked=True))
     handler = EventHandler(
         definition, tables, clock, scoring, sink, history, alerting, send, metrics
     )

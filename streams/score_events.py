@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 import orjson
 import redis.asyncio
 
-from scorers.calendar import to_date
 from scorers.changes import ScorecardChange
 from scorers.scoring import Scorecard
 from sinks.redis_keys import RedisKeys
@@ -58,29 +58,15 @@ def score_event(
     if previous is not None and card.same_scores(previous):
         return None
     assert card.rep_id is not None
-    return orjson.dumps(
-        {
-            "rep_id": card.rep_id,
-            "team_id": card.team_id,
-            "window": card.window,
-            "as_of": to_date(card.as_of).isoformat(),
-            "overall": card.overall,
-            "overall_change": moved.overall,
-            "perspectives": card.perspectives,
-            "perspective_changes": moved.perspectives,
-            "kpis": {
-                name: {
-                    "value": k.value,
-                    "target": k.target,
-                    "attainment": k.attainment,
-                    "samples": k.samples,
-                    "contribution": k.contribution,
-                    "value_change": moved.kpis[name].value,
-                    "contribution_change": moved.kpis[name].contribution,
-                }
-                for name, k in card.kpis.items()
-            },
-            "cause": cause,
-            "emitted_at": datetime.now(UTC),
-        }
+    body = card.to_dict()
+    kpis = cast(dict[str, dict[str, object]], body["kpis"])
+    for name, kpi in kpis.items():
+        kpi["value_change"] = moved.kpis[name].value
+        kpi["contribution_change"] = moved.kpis[name].contribution
+    body.update(
+        overall_change=moved.overall,
+        perspective_changes=moved.perspectives,
+        cause=cause,
+        emitted_at=datetime.now(UTC),
     )
+    return orjson.dumps(body)
