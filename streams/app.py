@@ -155,6 +155,7 @@ def create_app(
         # Acked by the batcher, by hand, once a message's batch is written.
         acked = stream.noack()
         batches.ack = acked.ack
+        timer = batches.start_timer(BATCH_AGE_S / 2)
         try:
             async for event in acked.events():
                 m = event.message
@@ -166,10 +167,7 @@ def create_app(
         finally:
             # Stopping: write and ack the open batch, or faust waits for its acks.
             await batches.end_open()
-
-    @app.timer(BATCH_AGE_S / 2)  # type: ignore[untyped-decorator]
-    async def end_old_batch() -> None:
-        await batches.tick()
+            timer.cancel()
 
     @app.agent(team_topic, concurrency=1)
     async def team_updates(stream: Any) -> None:

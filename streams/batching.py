@@ -6,6 +6,11 @@ wait until the batch is old enough or ``max_messages`` long; a timer ends a batc
 that no further message comes to end. Messages are acked only after their batch is
 written: at least once.
 
+The timer is a task of the agent's own (``start_timer``), not an app timer: at
+shutdown faust stops its timers first and then waits for every message in flight to
+be acked, so a batch left open to an app timer held the shutdown until the process
+was killed (and its consumer in the group: the next worker waited out its session).
+
 Old enough is ``max_age_s``, or as long as the last batch took to score and write
 (up to ``catch_up_age_s``), whichever is longer: under load a batch gathers what
 arrives while the previous one is written, so batches grow with the input rate and
@@ -79,6 +84,17 @@ class Batcher:
         if self._events and self._age() >= self._age_limit:
             async with self._lock:
                 await self._end_open()
+
+    def start_timer(self, interval_s: float) -> asyncio.Task[None]:
+        """Tick every ``interval_s`` in a task beside the stream; cancel it when the stream
+        stops. Its context is fresh: no message is current while it writes a batch."""
+
+        async def end_old_batches() -> None:
+            while True:
+                await asyncio.sleep(interval_s)
+                await self.tick()
+
+        return asyncio.create_task(end_old_batches(), context=contextvars.Context())
 
     async def between_batches(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run ``work`` with no batch open: the open one is ended (written) first, so

@@ -27,6 +27,8 @@ from sinks.redis_keys import RedisKeys
 from streams.topics import create_topics, delete_project_topics, wait_for_topics
 
 SCORESTREAM = str(Path(sys.executable).parent / "scorestream")
+STOP_TIMEOUT_S = 30.0
+"""A worker must stop this soon after SIGTERM."""
 
 
 @dataclass
@@ -73,18 +75,28 @@ class System:
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=60)
+                proc.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
             log_file.close()
+        # Only when the body passed: a worker that does not stop cleanly fails the test too
+        # (a killed one stays in the consumer group, and the next waits out its session).
+        assert proc.returncode == 0, (
+            f"worker exit code {proc.returncode} after SIGTERM (-9: still running after "
+            f"{STOP_TIMEOUT_S:g}s, killed)\nworker logs:\n{self.worker_logs()[-3000:]}"
+        )
 
     def worker_logs(self) -> str:
         logs = sorted(self.log_dir.glob("worker-*.log"))
         return "\n".join(p.read_text(errors="replace")[-4000:] for p in logs)
 
     def events_in(self) -> float:
-        """The running worker's count of consumed CRM messages (its /metrics)."""
+        """The running worker's count of consumed CRM messages."""
+        return self.metric("scorestream_events_in_total")
+
+    def metric(self, name: str) -> float:
+        """A metric of the running worker's /metrics, summed over its labels (0 if down)."""
         url = f"http://127.0.0.1:{self.web_port}/metrics"
         try:
             text = urllib.request.urlopen(url, timeout=2).read().decode()
@@ -93,7 +105,7 @@ class System:
         return sum(
             float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()
-            if line.startswith("scorestream_events_in_total{")
+            if line.startswith((f"{name} ", f"{name}{{"))
         )
 
     def redis(self) -> redis.Redis:
@@ -135,10 +147,11 @@ class System:
         return letters
 
 
-def produce_lines(bootstrap: str, lines: Iterable[bytes]) -> int:
+def produce_lines(bootstrap: str, lines: Iterable[bytes], timestamp_ms: int = 0) -> int:
     """A plain confluent-kafka producer: each line to its event type's topic, keyed by rep_id.
 
     A line that does not parse goes to crm.deals without a key, as a broken integration would.
+    ``timestamp_ms`` dates the messages (0: now).
     """
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     count = 0
@@ -150,14 +163,16 @@ def produce_lines(bootstrap: str, lines: Iterable[bytes]) -> int:
             key = str(body["rep_id"]).encode() if isinstance(body.get("rep_id"), str) else None
         except (orjson.JSONDecodeError, AttributeError):
             pass
-        producer.produce(topic, value=line, key=key)
+        producer.produce(topic, value=line, key=key, timestamp=timestamp_ms)
         producer.poll(0)
         count += 1
     assert producer.flush(30) == 0
     return count
 
 
-def wait_until(predicate: Any, timeout_s: float, what: str, logs: Any = None) -> None:
+def wait_until(
+    predicate: Any, timeout_s: float, what: str, logs: Any = None, poll_s: float = 1.0
+) -> None:
     deadline = time.monotonic() + timeout_s
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -166,7 +181,7 @@ def wait_until(predicate: Any, timeout_s: float, what: str, logs: Any = None) ->
                 return
         except AssertionError as exc:
             last_error = exc
-        time.sleep(1)
+        time.sleep(poll_s)
     detail = f"\nlast mismatch: {last_error}" if last_error else ""
     tail = f"\nworker logs:\n{logs()[-3000:]}" if logs else ""
     raise AssertionError(f"timed out after {timeout_s:g}s waiting for {what}{detail}{tail}")

@@ -67,6 +67,19 @@ async def test_a_batch_no_message_follows_is_ended_by_the_timer_once_old_enough(
     assert log == ["fold 7", "end current=None", "ack 7"]
 
 
+async def test_the_batchers_own_timer_ends_an_old_batch() -> None:
+    log: list[str] = []
+    batches = batcher(log, max_age_s=0.02)
+    timer = batches.start_timer(0.01)
+    try:
+        await batches.add(1, message(1))
+        assert log == ["fold 1"]
+        await asyncio.sleep(0.1)
+        assert log == ["fold 1", "end current=None", "ack 1"]
+    finally:
+        timer.cancel()
+
+
 async def test_a_worker_behind_lets_its_batch_grow_older() -> None:
     """Messages sent 5 s ago: the batch waits for the catch-up age, not the usual one."""
     log: list[str] = []
