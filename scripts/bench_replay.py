@@ -104,13 +104,19 @@ def main() -> None:
     replay = run_child("replay", path)
     bare_eps = bare["events"] / bare["seconds"]
     replay_eps = replay["events"] / replay["seconds"]
-    print(f"bare orjson.loads: {bare['events']:,.0f} lines in {bare['seconds']:.2f} s"
-          f" = {bare_eps:,.0f} lines/s, peak RSS {bare['peak_rss_mb']:.0f} MB")
-    print(f"replay:            {replay['events']:,.0f} lines in {replay['seconds']:.2f} s"
-          f" = {replay_eps:,.0f} events/s, peak RSS {replay['peak_rss_mb']:.0f} MB"
-          f" ({replay['reps']:.0f} reps)")
-    print(f"replay_eps={replay_eps:.0f} bare_eps={bare_eps:.0f} ratio={replay_eps / bare_eps:.3f}"
-          f" replay_peak_mb={replay['peak_rss_mb']:.0f}")
+    print(
+        f"bare orjson.loads: {bare['events']:,.0f} lines in {bare['seconds']:.2f} s"
+        f" = {bare_eps:,.0f} lines/s, peak RSS {bare['peak_rss_mb']:.0f} MB"
+    )
+    print(
+        f"replay:            {replay['events']:,.0f} lines in {replay['seconds']:.2f} s"
+        f" = {replay_eps:,.0f} events/s, peak RSS {replay['peak_rss_mb']:.0f} MB"
+        f" ({replay['reps']:.0f} reps)"
+    )
+    print(
+        f"replay_eps={replay_eps:.0f} bare_eps={bare_eps:.0f} ratio={replay_eps / bare_eps:.3f}"
+        f" replay_peak_mb={replay['peak_rss_mb']:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def test_each_kind_of_bad_message_is_dead_lettered_with_its_reason(
         for reason in ("invalid", "wrong_key", "unusable", "too_late"):
             assert f'scorestream_dead_letters_total{{reason="{reason}"}}' in metrics, reason
         assert "scorestream_duplicates_total 1.0" in metrics
-        assert 'scorestream_consumer_lag{partition=' in metrics
+        assert "scorestream_consumer_lag{partition=" in metrics
         assert "scorestream_event_to_redis_seconds_bucket" in metrics
     letters = system.dead_letters()
     reasons = sorted(letter["reason"] for letter in letters)

@@ -141,7 +141,9 @@ class System:
         while time.monotonic() < deadline:
             msg = consumer.poll(0.5)
             if msg is not None and msg.error() is None:
-                letters.append(orjson.loads(msg.value()))
+                value = msg.value()
+                assert value is not None, f"{topic} has a message without a value"
+                letters.append(orjson.loads(value))
                 deadline = time.monotonic() + 2
         consumer.close()
         return letters

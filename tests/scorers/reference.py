@@ -80,7 +80,7 @@ def reference(
             won = [d for d in deciding if inside(d) and d.event_type == "deal_won"]
             lost = [d for d in deciding if inside(d) and d.event_type == "deal_lost"]
             calls = [e for e in mine if e.event_type == "call_logged"]
-            scores = [e.score for e in mine if e.event_type == "nps_response"]  # type: ignore[union-attr]
+            scores = [e.score for e in mine if e.event_type == "nps_response"]
             conv = sum(e.event_type == "lead_converted" for e in mine)
             disq = sum(e.event_type == "lead_disqualified" for e in mine)
             ren = sum(e.event_type == "account_renewed" for e in mine)
@@ -101,7 +101,7 @@ def reference(
                 "calls_logged": float(len(calls)),
                 "call_to_meeting": ratio(
                     sum(c.outcome == "meeting_booked" for c in calls),
-                    len(calls),  # type: ignore[union-attr]
+                    len(calls),
                 ),
                 "lead_conversion": ratio(conv, conv + disq),
                 "nps": ratio(
@@ -109,7 +109,7 @@ def reference(
                 ),
                 "retention_rate": ratio(ren, ren + churn),
                 "courses_completed": float(len(courses)),
-                "training_hours": sum(c.hours for c in courses),  # type: ignore[union-attr]
+                "training_hours": sum(c.hours for c in courses),
             }
     return as_of, out
 

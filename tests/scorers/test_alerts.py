@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import pytest
 
+from schemas.events import Event
 from schemas.scorecard_definition import ScorecardDefinition, load_definition
 from scorers.alerts import (
     LastActiveDays,
@@ -35,8 +37,8 @@ def d(text: str) -> int:
 
 
 def cards_for(
-    events: list, as_of: str, definition: ScorecardDefinition = DEFINITION
-) -> dict[str, Scorecard]:  # type: ignore[type-arg]
+    events: list[Event], as_of: str, definition: ScorecardDefinition = DEFINITION
+) -> dict[str, Scorecard]:
     folder, store = Folder(definition), MemoryRepStore("ana")
     for e in events:
         folder.fold(store, e)
@@ -45,7 +47,7 @@ def cards_for(
     return {c.window: c for c in result.reps}
 
 
-def facts(cards: dict[str, Scorecard], as_of: str, **kw: object) -> RepFacts:
+def facts(cards: Mapping[str, Scorecard], as_of: str, **kw: object) -> RepFacts:
     return RepFacts("ana", "north", d(as_of), cards, monthly_quota=60_000, **kw)  # type: ignore[arg-type]
 
 
