@@ -50,6 +50,9 @@ CATCH_UP_BATCH_AGE_S = 1.0
 """... and lets its batches grow this old: fewer scorings per event, so it catches up."""
 TEAM_INTERVAL_S = 0.05
 """How often team scorecards are brought up to date with their members."""
+PRODUCER_BATCH_BYTES = 512 * 1024
+"""Largest record batch the worker's producer builds per partition: under the broker's
+default 1 MB ``message.max.bytes``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,10 @@ def create_app(
         key_serializer="raw",
         value_serializer="raw",
         table_standby_replicas=0,
+        # A batch sends hundreds of score events and changelog records at once: with
+        # aiokafka's 16 kB batches each send waited for the one before to reach the broker.
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
+        producer_max_request_size=4 * PRODUCER_BATCH_BYTES,
         web_enabled=True,
         web_host=options.web_host,
         web_port=options.web_port,
