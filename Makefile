@@ -55,13 +55,14 @@ test: install up
 # The worker and the live simulator run in the background and are stopped however
 # the leaderboard ends (Ctrl-C, error): the trap runs on EXIT of this one shell.
 # The backfill has a fixed seed and ends at today's midnight, so running the demo
-# again the same day adds nothing (the worker drops redelivered event ids).
+# again the same day adds nothing (the worker drops redelivered event ids). The live
+# simulator keeps the backfill's org (--org-seed 1): the same reps in the same teams.
 demo: install up
 	$(BIN)/scorestream topics create
 	@$(BIN)/scorestream simulate --days 30 --seed 1 --end "$$(date -u +%F)" >.local/demo-backfill.log 2>&1; \
 	echo "backfilled 30 days of history (.local/demo-backfill.log)"; \
 	$(BIN)/scorestream worker --clock wall --data-dir .local/worker >.local/worker.log 2>&1 & worker=$$!; \
-	$(BIN)/scorestream simulate --rate $(RATE) >.local/simulator.log 2>&1 & sim=$$!; \
+	$(BIN)/scorestream simulate --rate $(RATE) --org-seed 1 >.local/simulator.log 2>&1 & sim=$$!; \
 	trap 'kill $$sim $$worker 2>/dev/null || true; wait $$sim $$worker 2>/dev/null || true' EXIT; \
 	trap 'exit 0' INT TERM; \
 	echo "worker pid $$worker (.local/worker.log), simulator pid $$sim at $(RATE)/s; Ctrl-C to stop"; \

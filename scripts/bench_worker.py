@@ -437,9 +437,15 @@ class Live:
 
 
 def live_phase(
-    worker: subprocess.Popen[bytes], bootstrap: str, rate: float, duration: float, seed: int
+    worker: subprocess.Popen[bytes],
+    bootstrap: str,
+    rate: float,
+    duration: float,
+    seed: int,
+    org_seed: int,
 ) -> Live:
-    """`scorestream simulate --rate --duration` against the running worker, until drained."""
+    """`scorestream simulate --rate --duration` against the running worker, until drained;
+    new events (``seed``) of the pre-produced org (``org_seed``): no rep changes team."""
     before = scrape(WEB_PORT)
     if before is None:
         raise BenchError(f"the worker stopped answering; see {WORKER_LOG}")
@@ -447,7 +453,7 @@ def live_phase(
     begin = time.perf_counter()
     scorestream(
         "simulate", "--rate", f"{rate:g}", "--duration", f"{duration:g}", "--seed", str(seed),
-        *SIMULATED_ORG, "--json", "--no-progress", capture=True,
+        "--org-seed", str(org_seed), *SIMULATED_ORG, "--json", "--no-progress", capture=True,
     )  # fmt: skip
     seconds = time.perf_counter() - begin
     messages = input_messages(bootstrap) - before_messages
@@ -653,9 +659,9 @@ def run(args: argparse.Namespace) -> None:
         warm_s = min(WARM_UP_S, args.duration)
         progress(f"5/6 live: {warm_s:g} s warm-up, then simulate --rate {args.rate:g}"
                  f" --duration {args.duration:g}")  # fmt: skip
-        warm = live_phase(worker, bootstrap, args.rate, warm_s, args.seed + 2)
+        warm = live_phase(worker, bootstrap, args.rate, warm_s, args.seed + 2, args.seed)
         before = warm.drained.scrape
-        measured = live_phase(worker, bootstrap, args.rate, args.duration, args.seed + 1)
+        measured = live_phase(worker, bootstrap, args.rate, args.duration, args.seed + 1, args.seed)
         live, live_s, drained_live = measured.messages, measured.seconds, measured.drained
         after = drained_live.scrape
         buckets = histogram_delta(before, after)

@@ -66,6 +66,13 @@ def simulate(
             help="Random seed; same seed and --end give identical events (default: random)."
         ),
     ] = None,
+    org_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the org alone: teams, reps, quotas (default: --seed). Give the"
+            " backfill's seed to a live run so it goes on with the same reps in the same teams."
+        ),
+    ] = None,
     teams: Annotated[int, typer.Option(min=1, max=4, help="Number of teams.")] = 4,
     reps_per_team: Annotated[
         int, typer.Option(min=1, max=MAX_REPS_PER_TEAM, help="Reps in each team.")
@@ -105,6 +112,7 @@ def simulate(
     try:
         config = SimulationConfig(
             seed=seed,
+            org_seed=org_seed,
             teams=teams,
             reps_per_team=reps_per_team,
             duplicate_share=duplicate_share,
@@ -114,7 +122,12 @@ def simulate(
         raise typer.BadParameter(str(exc)) from None
     simulator = Simulator(config)
 
-    summary: dict[str, Any] = {"seed": seed, "teams": teams, "reps": len(simulator.reps)}
+    summary: dict[str, Any] = {
+        "seed": seed,
+        "org_seed": seed if org_seed is None else org_seed,
+        "teams": teams,
+        "reps": len(simulator.reps),
+    }
     events: Iterable[Event]
     start_at: datetime | None = None
     if days is not None:

@@ -148,6 +148,9 @@ class SimulationConfig:
     """What to simulate; the seed alone fixes the org and every event."""
 
     seed: int
+    org_seed: int | None = None
+    """Fixes the org alone (teams, reps, their profiles); None: ``seed``. A live run with
+    a new seed and the backfill's org seed continues the backfill's org."""
     teams: int = 4
     reps_per_team: int = 5
     duplicate_share: float = 0.015
@@ -179,7 +182,8 @@ class FollowUp:
 
 def build_org(config: SimulationConfig) -> tuple[RepProfile, ...]:
     """The reps, team by team; exactly one of them goes quiet (a rep on leave)."""
-    rng = random.Random(f"{config.seed}:org")
+    org_seed = config.seed if config.org_seed is None else config.org_seed
+    rng = random.Random(f"{org_seed}:org")
     firsts = list(FIRST_NAMES)
     rng.shuffle(firsts)
     reps = []

@@ -93,6 +93,16 @@ def test_different_seed_gives_different_events(events: list[Event]) -> None:
     assert [e.rep_id for e in other[:20]] != [e.rep_id for e in events[:20]]
 
 
+def test_an_org_seed_keeps_the_org_under_another_seed(events: list[Event]) -> None:
+    """A live run with a new seed and the backfill's org seed: same reps, teams and
+    quotas (no rep moves team), new events."""
+    org = Simulator(SimulationConfig(seed=7)).reps
+    assert Simulator(SimulationConfig(seed=99, org_seed=7)).reps == org
+    assert Simulator(SimulationConfig(seed=99)).reps != org
+    other = backfill(seed=99, org_seed=7)
+    assert {e.event_id for e in other}.isdisjoint({e.event_id for e in events})
+
+
 def test_generation_uses_no_global_random(events: list[Event]) -> None:
     """Reseeding or consuming the global ``random`` does not change the output."""
     random.seed(12345)
