@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 
 from streams.clock import ClockMode
 from streams.replay_cli import definition_or_exit
+
+GC_THRESHOLDS: Final = (20_000, 50, 100)
+"""Python's default (700, 10, 10) ran a full collection every ~3 s under load, each
+holding the event loop for 80-110 ms: most of the worker's p99 latency."""
+
+
+def quiet_gc() -> None:
+    """Collect the old generations far less often, and never scan what start-up built
+    (modules, the app): young garbage is still collected as it comes."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def worker(
@@ -49,6 +61,7 @@ def worker(
         clock=clock, data_dir=data_dir, web_host=web_host, web_port=web_port, app_id=app_id
     )
     app, _ = create_app(settings, definition, options)
+    quiet_gc()
     # Our structlog set-up stays: faust must not replace the root logger or stdout.
     Worker(
         app, loglevel="WARNING", override_logging=False, redirect_stdouts=False
