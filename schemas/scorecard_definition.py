@@ -30,6 +30,8 @@ from pydantic import (
 from schemas.exceptions import SchemaError
 
 DEFAULT_SCORECARD = "default_scorecard.yaml"
+MAX_LATENESS_DAYS = 366
+"""The most ``allowed_lateness_days`` may be: a year of late events kept in state."""
 
 
 class DefinitionError(SchemaError):
@@ -216,7 +218,7 @@ class ScorecardDefinition(BaseModel):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     fx_rates: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], PositiveFloat] = {}
     windows: Annotated[list[WindowName], Field(min_length=1)] = ["7d", "30d", "90d", "quarter"]
-    allowed_lateness_days: Annotated[int, Field(ge=0, le=366)] = 7
+    allowed_lateness_days: Annotated[int, Field(ge=0, le=MAX_LATENESS_DAYS)] = 7
     default_monthly_quota: PositiveFloat
     perspectives: dict[Perspective, PerspectiveDef]
     kpis: dict[KpiName, KpiDef]
