@@ -18,4 +18,7 @@ ALERTS: Final = "scorecards.alerts"
 ACTIVITY_TOPICS: Final = (DEALS, CALLS, NPS, LEADS, ACCOUNTS, LEARNING)
 """Co-partitioned input topics, all keyed by rep_id with the same partition count."""
 
-ALL_TOPICS: Final = (*ACTIVITY_TOPICS, REPS, DLQ, UPDATES, ALERTS)
+CRM_INPUTS: Final = (*ACTIVITY_TOPICS, REPS)
+"""What the worker reads: every CRM topic, keyed by rep_id."""
+
+ALL_TOPICS: Final = (*CRM_INPUTS, DLQ, UPDATES, ALERTS)

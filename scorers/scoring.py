@@ -196,8 +196,7 @@ def score(
     # Raw weighted means first; then clamp to 1 and scale contributions to match.
     raws: list[float | None] = []
     clamped: list[float | None] = []
-    k_weight_totals: list[float] = []
-    """Per perspective: the weight of its KPIs that have an attainment."""
+    k_weight_totals: list[float] = []  # per perspective: weight of its KPIs with an attainment
     for _, _, members in plan.perspectives:
         raw = _weighted_mean([(plan.kpis[i][2].weight, values[i][2]) for i in members])
         raws.append(raw)

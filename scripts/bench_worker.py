@@ -13,10 +13,10 @@ One run, in order:
      and with the default 7 days a third of a 155-day history was dead-lettered as too
      late instead of folded) from process start until its /metrics say every input
      message was handled: events_in >= N and consumer lag 0 on every input partition, and
-     then the last Redis write done: the handler buffers cards and a timer writes them
-     every few ms, observing the latency histogram after each write, so the run ends at
-     the first scrape whose histogram count then stays put for SETTLE_S (team cards follow
-     through the internal team topic and are not waited for);
+     then the last Redis write done: a batch's cards are written when the batch ends,
+     which observes the latency histogram, so the run ends at the first scrape whose
+     histogram count then stays put for SETTLE_S (team cards follow through the internal
+     team topic and are not waited for);
   5. latency: with the same worker running, `scorestream simulate --rate R --duration S`
      live; the worker's event_to_redis histogram (Kafka record timestamp -> scorecard
      flushed to Redis), before minus after, gives bucket-interpolated p50/p95/p99;
@@ -72,7 +72,6 @@ DATA_DIR: Final = BENCH_DIR / "worker"
 WORKER_LOG: Final = BENCH_DIR / "worker.log"
 SCORECARD: Final = BENCH_DIR / "scorecard.yaml"
 BACKFILL_END: Final = "2026-11-01"
-INPUT_TOPICS: Final = (*topics.ACTIVITY_TOPICS, topics.REPS)
 SCRAPE_EVERY_S: Final = 0.2
 WARM_UP_S: Final = 2.0
 """Live seconds before the measured ones: the first live event moves the event clock to
@@ -171,7 +170,7 @@ def watermarks(bootstrap: str, names: Sequence[str]) -> dict[tuple[str, int], tu
 
 
 def input_messages(bootstrap: str) -> int:
-    return sum(high - low for low, high in watermarks(bootstrap, INPUT_TOPICS).values())
+    return sum(high - low for low, high in watermarks(bootstrap, topics.CRM_INPUTS).values())
 
 
 @dataclass(frozen=True)
@@ -609,11 +608,12 @@ def run(args: argparse.Namespace) -> None:
         )
     )  # fmt: skip
     produce_s = time.perf_counter() - begin
-    ranges = watermarks(bootstrap, INPUT_TOPICS)
+    ranges = watermarks(bootstrap, topics.CRM_INPUTS)
     produced = sum(high - low for low, high in ranges.values())
     reps = int(summary.get("reps", 0))
     print(
-        f"produced: {produced:,} messages on {len(INPUT_TOPICS)} input topics in {produce_s:.1f} s"
+        f"produced: {produced:,} messages on {len(topics.CRM_INPUTS)} input topics"
+        f" in {produce_s:.1f} s"
         f" ({summary.get('duplicates', 0):,} redelivered, {summary.get('late', 0):,} late,"
         f" {reps} reps)"
     )

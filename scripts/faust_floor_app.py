@@ -32,7 +32,7 @@ app = faust.App(
     value_serializer="raw",
 )
 source = app.topic(
-    *topics.ACTIVITY_TOPICS, topics.REPS, key_type=bytes, value_type=bytes,
+    *topics.CRM_INPUTS, key_type=bytes, value_type=bytes,
     key_serializer="raw", value_serializer="raw",
 )  # fmt: skip
 

@@ -101,7 +101,7 @@ def create_app(
         "key_serializer": "raw",
         "value_serializer": "raw",
     }
-    crm_topic = app.topic(*topics.ACTIVITY_TOPICS, topics.REPS, **raw)
+    crm_topic = app.topic(*topics.CRM_INPUTS, **raw)
     dlq_topic = app.topic(topics.DLQ, **raw)
     updates_topic = app.topic(topics.UPDATES, **raw)
     alerts_topic = app.topic(topics.ALERTS, **raw)
@@ -204,8 +204,10 @@ def create_app(
         due = handler.rescore_pending or (
             options.clock is ClockMode.WALL and clock.as_of() != last_rescored[0]
         )
+        if not due:
+            return
         behind = any(input_lag().values())
-        if not due or (behind and time.monotonic() - last_rescore_at[0] < RESCORE_BEHIND_S):
+        if behind and time.monotonic() - last_rescore_at[0] < RESCORE_BEHIND_S:
             return
         count = await batches.between_batches(handler.rescore_all)
         last_rescored[0], last_rescore_at[0] = clock.as_of(), time.monotonic()

@@ -83,7 +83,7 @@ class Batcher:
         """End a batch that is old enough (for the timer: no message may come to end it)."""
         if self._events and self._age() >= self._age_limit:
             async with self._lock:
-                await self._end_open()
+                await self._end()
 
     def start_timer(self, interval_s: float) -> asyncio.Task[None]:
         """Tick every ``interval_s`` in a task beside the stream; cancel it when the stream
@@ -100,22 +100,21 @@ class Batcher:
         """Run ``work`` with no batch open: the open one is ended (written) first, so
         ``work`` reads tables that hold every folded event."""
         async with self._lock:
-            await self._end_open()
+            await self._end()
             return await work()
 
     async def end_open(self) -> None:
         """Write and ack the open batch now (the stream stops)."""
         async with self._lock:
-            await self._end_open()
-
-    async def _end_open(self) -> None:
-        if self._events:
             await self._end()
 
     def _age(self) -> float:
         return time.monotonic() - self._started
 
     async def _end(self) -> None:
+        """Score and write the open batch, then ack its messages (none open: nothing)."""
+        if not self._events:
+            return
         events, self._events = self._events, []
         self.metrics.batch.observe(len(events))
         # Scoring reads the state of every rep of the batch, but while a message is

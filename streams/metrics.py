@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+BATCH_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000)
+"""Sizes of a batch, in messages or in reps (a batch holds at most 2,000 messages)."""
+
 
 class WorkerMetrics:
     def __init__(self) -> None:
@@ -35,13 +38,13 @@ class WorkerMetrics:
         self.batch = Histogram(
             "scorestream_batch_messages",
             "CRM messages handled as one batch (each rep in it scored once)",
-            buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000),
+            buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
         self.batch_reps = Histogram(
             "scorestream_batch_reps",
             "Reps scored per batch",
-            buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000),
+            buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
         self.latency = Histogram(

@@ -40,7 +40,7 @@ log = structlog.get_logger()
 REPLICATION_FACTOR: Final = 1
 """One local broker in development and CI; a production cluster provisions its own."""
 
-COPARTITIONED: Final = (*topics.ACTIVITY_TOPICS, topics.REPS)
+COPARTITIONED: Final = topics.CRM_INPUTS
 """Keyed by rep_id and read side by side by the worker: one partition count or wrong joins."""
 
 TOPIC_CONFIGS: Final[Mapping[str, Mapping[str, str]]] = {

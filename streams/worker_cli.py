@@ -53,7 +53,7 @@ def worker(
     settings = load_settings()
     definition = definition_or_exit(scorecard)
     try:
-        wait_for_topics(settings.kafka_bootstrap, (*topics.ACTIVITY_TOPICS, topics.REPS))
+        wait_for_topics(settings.kafka_bootstrap, topics.CRM_INPUTS)
     except StreamsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

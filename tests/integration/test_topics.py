@@ -80,7 +80,7 @@ def test_create_topics_flags_partition_mismatch(kafka_bootstrap: str, settings: 
     other = settings.partitions + 1
     report = create_topics(kafka_bootstrap, other)
     assert report.created == ()
-    assert {t.name for t in report.mismatched} == {*topics.ACTIVITY_TOPICS, topics.REPS}
+    assert {t.name for t in report.mismatched} == set(topics.CRM_INPUTS)
     assert all(t.partitions == settings.partitions for t in report.mismatched)
     assert not report.ok
 

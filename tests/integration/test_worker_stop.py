@@ -27,7 +27,7 @@ def committed(settings: Settings, group: str) -> int:
     try:
         parts = [
             TopicPartition(topic, p)
-            for topic in (*topics.ACTIVITY_TOPICS, topics.REPS)
+            for topic in topics.CRM_INPUTS
             for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions
         ]
         return sum(max(tp.offset, 0) for tp in consumer.committed(parts, timeout=10))
