@@ -63,7 +63,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from schemas import topics
 from schemas.scorecard_definition import MAX_LATENESS_DAYS, load_definition
 from schemas.settings import Settings
-from streams.topics import delete_consumer_group
+from streams.topic_admin import delete_consumer_group
 
 APP_ID: Final = "bench"
 REDIS_PREFIX: Final = "bench"
@@ -86,7 +86,7 @@ _STARTED: Final = time.monotonic()
 PROFILED_WORKER: Final = """
 import os, signal, sys
 from pyinstrument import Profiler
-from streams.cli import main
+from streams.cli.main import main
 
 out = sys.argv[1]
 sys.argv = ["scorestream", *sys.argv[2:]]

@@ -6,13 +6,17 @@
 #   scripts/kafka.sh stop     SIGTERM, wait for a clean shutdown, SIGKILL after a timeout
 #   scripts/kafka.sh status   exit 0 when 127.0.0.1:9092 answers a metadata request
 #
+# KAFKA_PORT and KAFKA_CONTROLLER_PORT (default 9092, 9093) move the listeners.
+#
 # No Docker on our machines: the broker runs from jars with the machine's Java 17.
 # Everything it writes lives in the git-ignored .local/kafka/. Every command is idempotent.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 HOST=127.0.0.1
-PORT=9092
+# Other ports let a second checkout run its own broker beside this one.
+PORT="${KAFKA_PORT:-9092}"
+CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 BOOTSTRAP="$HOST:$PORT"
 
 POM="$ROOT/infra/kafka/pom.xml"
@@ -103,7 +107,8 @@ cmd_jars() {
 render_config() {
   mkdir -p "$DATA" "$LOGS"
   # log.dirs must not depend on the working directory of whoever starts the broker.
-  sed -e "s#^log\.dirs=.*#log.dirs=$DATA#" "$BASE_CONFIG" >"$CONFIG.tmp"
+  sed -e "s#^log\.dirs=.*#log.dirs=$DATA#" -e "s#:9092#:$PORT#g" -e "s#:9093#:$CONTROLLER_PORT#g" \
+    "$BASE_CONFIG" >"$CONFIG.tmp"
   mv "$CONFIG.tmp" "$CONFIG"
 }
 

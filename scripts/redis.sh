@@ -12,7 +12,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 HOST=127.0.0.1
-PORT=6379
+PORT="${REDIS_PORT:-6379}"  # another port lets a second checkout run its own
 STATE="$ROOT/.local/redis"
 CONFIG="$STATE/redis.conf"
 PID_FILE="$STATE/redis.pid"

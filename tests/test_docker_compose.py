@@ -8,7 +8,6 @@ wiring between containers and host, start order, healthchecks, and that every
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +15,10 @@ import yaml
 from typer.testing import CliRunner
 
 from schemas.settings import Settings
-from streams.cli import app
+from streams.cli.main import app
+from tests.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 
 
 @pytest.fixture(scope="module", name="compose")

@@ -22,9 +22,9 @@ from schemas.events import parse_event
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers.alerts import LastActiveDays, RuleState, run_rules
 from scorers.fold import Folder, Outcome
+from scorers.rep_scoring import RepScoring
 from scorers.state import MemoryRepStore
-from streams.alerting import rep_facts
-from streams.rep_scoring import RepScoring
+from streams.worker.alerting import rep_facts
 
 REPS = ("rep-nps", "rep-quiet", "rep-star", "rep-slow", "rep-drop", "rep-calm")
 EXPECTED = {

@@ -27,10 +27,9 @@ from confluent_kafka import TopicPartition as ConfluentTopicPartition
 from confluent_kafka.admin import AdminClient
 
 from tests.conftest import MakeTopic
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.kafka
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _produce_keyed(bootstrap: str, topic: str, messages: list[tuple[str, str]]) -> None:

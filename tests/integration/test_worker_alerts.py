@@ -35,7 +35,7 @@ def test_each_rule_fires_once_despite_redelivery_and_a_restart(
     for line in lines:
         days[orjson.loads(line)["occurred_at"][:10]].append(line)
     batches = [[line for line in day for _ in (0, 1)] for _, day in sorted(days.items())]
-    system = System.fresh(settings, tmp_path, web_port=6169)
+    system = System.fresh(settings, tmp_path)
 
     def play(batches: list[list[bytes]]) -> None:
         sent = 0

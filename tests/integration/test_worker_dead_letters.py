@@ -32,7 +32,7 @@ def test_each_kind_of_bad_message_is_dead_lettered_with_its_reason(
 ) -> None:
     """Unparsable, invalid, wrong key, unknown currency and too late: five dead letters, and
     the valid calls around them are all counted."""
-    system = System.fresh(settings, tmp_path, web_port=6168)
+    system = System.fresh(settings, tmp_path)
     jpy_deal = {"event_id": "jpy", "event_type": "deal_won", "occurred_at": "2026-05-30T10:00:00Z",
                 "rep_id": "rep-ana", "deal_id": "d1", "amount": 5, "currency": "JPY",
                 "opened_at": "2026-05-01T10:00:00Z"}  # fmt: skip

@@ -91,7 +91,7 @@ def test_restarts_and_lost_local_state_still_equal_the_replay(
 ) -> None:
     """Stop half way and restart on the same data dir; then lose the data dir entirely:
     the state comes back from the changelog, and redeliveries are still recognised."""
-    system = System.fresh(settings, tmp_path, web_port=6167)
+    system = System.fresh(settings, tmp_path)
     lines = simulated_log(tmp_path, days=40, seed=5)
     half = len(lines) // 2
     want_half, _ = expected_cards(lines[:half])

@@ -38,7 +38,7 @@ def committed(settings: Settings, group: str) -> int:
 def test_sigterm_with_a_batch_open_writes_it_acks_it_and_stops(
     settings: Settings, tmp_path: Path
 ) -> None:
-    system = System.fresh(settings, tmp_path, web_port=6170)
+    system = System.fresh(settings, tmp_path)
     lines = scenario()
     # Sent an hour ago: a backlog, so the worker lets each batch gather for a second,
     # which leaves time to see one open.

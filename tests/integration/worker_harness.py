@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ from schemas import topics
 from schemas.events import TOPIC_OF_EVENT_TYPE
 from schemas.settings import Settings
 from sinks.redis_keys import RedisKeys
-from streams.topics import create_topics, delete_project_topics, wait_for_topics
+from streams.topic_admin import create_topics, delete_project_topics, wait_for_topics
 
 SCORESTREAM = str(Path(sys.executable).parent / "scorestream")
 STOP_TIMEOUT_S = 30.0
@@ -43,10 +44,10 @@ class System:
     web_port: int
 
     @classmethod
-    def fresh(cls, settings: Settings, tmp_path: Path, web_port: int = 6166) -> System:
+    def fresh(cls, settings: Settings, tmp_path: Path) -> System:
         run = uuid.uuid4().hex[:8]
         system = cls(
-            settings, f"test-{run}", f"test-{run}", tmp_path / "worker", tmp_path, web_port
+            settings, f"test-{run}", f"test-{run}", tmp_path / "worker", tmp_path, free_port()
         )
         delete_project_topics(settings.kafka_bootstrap, system.app_id)
         report = create_topics(settings.kafka_bootstrap, settings.partitions)
@@ -147,6 +148,13 @@ class System:
                 deadline = time.monotonic() + 2
         consumer.close()
         return letters
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now, so runs side by side never share one."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def produce_lines(bootstrap: str, lines: Iterable[bytes], timestamp_ms: int = 0) -> int:

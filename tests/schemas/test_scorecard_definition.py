@@ -14,8 +14,9 @@ from schemas.scorecard_definition import (
     load_definition,
     parse_definition,
 )
+from tests.paths import REPO_ROOT
 
-DEFAULT = Path(__file__).parents[2] / "schemas" / "default_scorecard.yaml"
+DEFAULT = REPO_ROOT / "schemas" / "default_scorecard.yaml"
 
 
 @pytest.fixture(name="raw")

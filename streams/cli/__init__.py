@@ -1,0 +1,84 @@
+"""What every ``scorestream`` command shares: settings, the scorecard, Redis reads, failing.
+
+Each command is a module of this package named after it; ``streams.cli.main`` puts
+them together. A problem the user can fix ends the command here, with the fix and
+an exit code: 2 for set-up (a bad variable, a missing file, Redis not answering),
+1 when a server answers with something unusable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import NoReturn, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import typer
+
+from schemas.scorecard_definition import DefinitionError, ScorecardDefinition, load_definition
+from schemas.settings import Settings, SettingsError
+from sinks.exceptions import RedisStoreError, RedisUnavailableError
+from streams.logs import configure_logging
+from streams.reading import RedisScorecardReader
+
+T = TypeVar("T")
+
+
+def fail(message: str, *, code: int) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad variable ends the command with its fix."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        fail(str(exc), code=2)
+    configure_logging(settings.log_format)
+    return settings
+
+
+def definition_or_exit(path: Path | None) -> ScorecardDefinition:
+    """The scorecard at ``path`` (or the default); a bad file ends the command with its errors."""
+    try:
+        return load_definition(path)
+    except DefinitionError as exc:
+        fail(str(exc), code=2)
+
+
+def run_read(settings: Settings, read: Callable[[RedisScorecardReader], Awaitable[T]]) -> T:
+    """``read`` with a reader on the configured Redis; Redis errors end the command.
+
+    KeyboardInterrupt passes through (``--watch`` loops end on it).
+    """
+
+    async def with_reader() -> T:
+        reader = RedisScorecardReader.from_url(settings.redis_url, settings.redis_prefix)
+        try:
+            return await read(reader)
+        finally:
+            await reader.aclose()
+
+    try:
+        return asyncio.run(with_reader())
+    except RedisUnavailableError as exc:
+        fail(
+            f"Redis at {safe_url(settings.redis_url)} does not answer ({exc.__cause__ or exc});"
+            " start it with `make up`",
+            code=2,
+        )
+    except RedisStoreError as exc:
+        fail(str(exc), code=1)
+
+
+def safe_url(url: str) -> str:
+    """``url`` without its password: error messages end up in logs and CI output."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,45 @@
+"""The ``scorestream`` command: one entry point, one module per command.
+
+This file only assembles them, so ``scorestream --help`` is the map of the product.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from streams.cli import (
+    import_crm,
+    leaderboard,
+    replay,
+    reset,
+    schemas,
+    scorecard,
+    show,
+    simulate,
+    tail,
+    topics,
+    worker,
+)
+
+app = typer.Typer(
+    name="scorestream",
+    help="Real-time balanced scorecards for sales teams.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("replay")(replay.replay)
+app.add_typer(scorecard.app, name="scorecard")
+app.add_typer(schemas.app, name="schemas")
+app.add_typer(topics.app, name="topics")
+app.command("simulate")(simulate.simulate)
+app.command("import-crm")(import_crm.import_crm)
+app.command("worker")(worker.worker)
+app.command("reset")(reset.reset)
+app.command("show")(show.show)
+app.command("leaderboard")(leaderboard.leaderboard)
+app.command("tail")(tail.tail)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,124 @@
+"""``scorestream show REP``: a rep's current scorecards from Redis, explained.
+
+Each KPI shows its value, target, attainment and the points it brings, with the
+move since the previous card: the "transparent, never a black box" principle.
+``--json`` prints the cards in the replay's JSON shape, so a script can compare
+the stream's scorecards with ``scorestream replay``'s.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from schemas.scorecard_definition import is_window
+from streams.cli import fail, load_settings, run_read
+from streams.reading import public_card
+
+
+def show(
+    rep_id: Annotated[str, typer.Argument(help="The rep's id, as in the CRM events.")],
+    window: Annotated[
+        str | None, typer.Option("--window", "-w", help="Only this window (e.g. 30d, quarter).")
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help='Print {"rep_id", "scorecards": [...]} (the replay shape).'),
+    ] = False,
+) -> None:
+    """Show a rep's current scorecards: overall, perspectives, every KPI and what moved."""
+    if window is not None and not is_window(window):
+        fail(f"--window {window!r}: use Nd (e.g. 30d), week, month or quarter", code=2)
+
+    settings = load_settings()
+    cards = run_read(settings, lambda r: r.get_cards(rep_id, None if window is None else [window]))
+    if not cards and window is not None:
+        others = run_read(settings, lambda r: r.get_cards(rep_id))
+        if others:
+            has = ", ".join(c["window"] for c in others)
+            fail(f"no {window} scorecard for rep {rep_id!r}; it has {has}", code=1)
+    if not cards:
+        fail(
+            f"no scorecards for rep {rep_id!r} under prefix {settings.redis_prefix!r}"
+            " (is the id right, and has the worker scored this rep yet?)",
+            code=1,
+        )
+    if as_json:
+        payload = {"rep_id": rep_id, "scorecards": [public_card(c) for c in cards]}
+        typer.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+        return
+    console = Console()
+    for card in cards:
+        console.print(card_view(card))
+        console.print()
+
+
+def card_view(card: dict[str, Any]) -> Group:
+    """One stored card as a heading, a perspectives table and a KPI table."""
+    moved: dict[str, Any] = card.get("change") or {}
+    heading = Text.assemble(
+        (f"{card.get('rep_id', card.get('team_id'))}", "bold"),
+        f"  {card['window']} as of {card['as_of']}",
+        f"  team {card.get('team_id') or '-'}",
+        "  overall ",
+        (_score(card.get("overall")), "bold"),
+        _delta(moved.get("overall")),
+    )
+    perspectives = Table(title_justify="left", box=None, pad_edge=False)
+    perspectives.add_column("perspective")
+    perspectives.add_column("score", justify="right")
+    perspectives.add_column("change", justify="right")
+    moved_p: dict[str, Any] = moved.get("perspectives") or {}
+    for name, score in card.get("perspectives", {}).items():
+        perspectives.add_row(name.replace("_", " "), _score(score), _delta(moved_p.get(name)))
+
+    kpis = Table(title_justify="left")
+    kpis.add_column("kpi", no_wrap=True)
+    kpis.add_column("value", justify="right")
+    kpis.add_column("target", justify="right")
+    kpis.add_column("attain.", justify="right")
+    kpis.add_column("points", justify="right")
+    kpis.add_column("Δ value", justify="right")
+    kpis.add_column("Δ points", justify="right")
+    moved_k: dict[str, Any] = moved.get("kpis") or {}
+    for name, kpi in card.get("kpis", {}).items():
+        step = moved_k.get(name) or {}
+        kpis.add_row(
+            name,
+            _number(kpi.get("value")),
+            _number(kpi.get("target")),
+            "n/a" if kpi.get("attainment") is None else f"{kpi['attainment']:.0%}",
+            f"{kpi.get('contribution', 0.0):.1f}",
+            _delta(step.get("value"), number=True),
+            _delta(step.get("contribution")),
+        )
+    updated = Text(f"updated {card.get('updated_at', '?')}", style="dim")
+    return Group(heading, perspectives, kpis, updated)
+
+
+def _score(score: float | None) -> str:
+    return "-" if score is None else f"{score:.1f}"
+
+
+def _number(value: float | None) -> str:
+    """KPI values span ratios (0.42) to revenue (125,000): precision follows size."""
+    if value is None:
+        return "-"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 10 or value == int(value):
+        return f"{value:,.1f}".removesuffix(".0")
+    return f"{value:.2f}"
+
+
+def _delta(value: float | None, *, number: bool = False) -> Text:
+    if value is None or abs(value) < 1e-9:
+        return Text("")
+    sign = "+" if value > 0 else ""
+    text = _number(value) if number else f"{value:.1f}"
+    return Text(f" {sign}{text}", style="green" if value > 0 else "red")

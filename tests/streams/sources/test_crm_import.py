@@ -1,0 +1,194 @@
+"""The CRM export importer, on the real public CSV files and on broken copies of them."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from schemas.events import DealLost, DealWon, Event, RepUpserted, event_to_json, parse_event
+from streams.cli.import_crm import import_crm
+from streams.exceptions import CrmImportError
+from streams.sources.crm_import import (
+    PIPELINE_FILE,
+    TEAMS_FILE,
+    CrmImport,
+    load_crm_export,
+    rep_id_of,
+    slug,
+)
+from tests.paths import CRM_EXPORT
+
+DATA = CRM_EXPORT
+
+
+@pytest.fixture(scope="module", name="rows")
+def fixture_rows() -> list[dict[str, str]]:
+    if not (DATA / PIPELINE_FILE).is_file():
+        pytest.fail(f"the public CRM export is missing at {DATA}")
+    with (DATA / PIPELINE_FILE).open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.fixture(scope="module", name="imported")
+def fixture_imported() -> CrmImport:
+    return load_crm_export(DATA)
+
+
+def test_won_and_lost_counts_equal_the_csv(imported: CrmImport, rows: list[dict[str, str]]) -> None:
+    """Every Won row is one deal_won, every Lost row one deal_lost; open deals produce nothing."""
+    stages = Counter(row["deal_stage"] for row in rows)
+    counts = imported.counts()
+    assert counts["deal_won"] == stages["Won"] == 4238
+    assert counts["deal_lost"] == stages["Lost"] == 2473
+    assert imported.open_deals == stages["Engaging"] + stages["Prospecting"]
+    assert imported.rows == len(rows) == 8800
+    assert imported.problems == []
+
+
+def test_every_event_parses_back(imported: CrmImport) -> None:
+    """The importer's output obeys the event contract, byte for byte through the wire form."""
+    for event in imported.events:
+        assert parse_event(event_to_json(event)) == event
+
+
+def test_rep_directory_from_sales_teams(imported: CrmImport) -> None:
+    """35 agents become reps under 6 manager teams, announced before any deal, without quota."""
+    reps = [e for e in imported.events if isinstance(e, RepUpserted)]
+    assert len(reps) == 35
+    assert len({r.team_id for r in reps}) == 6
+    assert imported.events[: len(reps)] == reps
+    assert all(r.monthly_quota is None for r in reps)
+    darcel = next(r for r in reps if r.name == "Darcel Schlecht")
+    assert (darcel.rep_id, darcel.team_id) == ("rep-darcel-schlecht", "team-melvin-marxen")
+    deal_reps = {e.rep_id for e in imported.events if not isinstance(e, RepUpserted)}
+    assert deal_reps <= {r.rep_id for r in reps}
+
+
+def test_won_row_mapping(imported: CrmImport) -> None:
+    """Opportunity 1C1I7A6R: closed 3/1/2017 at 17:00 UTC, opened 10/20/2016 at 09:00, 1054."""
+    won = next(e for e in imported.events if getattr(e, "deal_id", None) == "1C1I7A6R")
+    assert isinstance(won, DealWon)
+    assert won.event_id == "crm:1C1I7A6R:deal_won"
+    assert won.occurred_at == datetime(2017, 3, 1, 17, tzinfo=UTC)
+    assert won.opened_at == datetime(2016, 10, 20, 9, tzinfo=UTC)
+    assert (won.amount, won.currency) == (1054.0, "USD")
+    assert (won.rep_id, won.team_id) == ("rep-moses-frase", "team-dustin-brinkmann")
+
+
+def test_events_in_time_order_with_stable_ids(imported: CrmImport) -> None:
+    """Deals come in close-time order, and a second import yields the very same ids."""
+    times = [e.occurred_at for e in imported.events]
+    assert times == sorted(times)
+    assert len({e.event_id for e in imported.events}) == len(imported.events)
+    again = load_crm_export(DATA)
+    assert [e.event_id for e in again.events] == [e.event_id for e in imported.events]
+
+
+def test_slugs() -> None:
+    """Names become ASCII lower-case dash slugs, prefixed by kind."""
+    assert slug("Mei-Mei Johns") == "mei-mei-johns"
+    assert slug("  Zoë  O'Brien ") == "zoe-o-brien"
+    assert rep_id_of("Anna Snelling") == "rep-anna-snelling"
+
+
+# --- broken input --------------------------------------------------------------------
+
+
+def broken_copy(tmp_path: Path, extra_pipeline: list[str], extra_teams: list[str]) -> Path:
+    """The real export with bad lines appended; returns the folder."""
+    shutil.copy(DATA / PIPELINE_FILE, tmp_path / PIPELINE_FILE)
+    shutil.copy(DATA / TEAMS_FILE, tmp_path / TEAMS_FILE)
+    for name, lines in ((PIPELINE_FILE, extra_pipeline), (TEAMS_FILE, extra_teams)):
+        with (tmp_path / name).open("a") as file:
+            file.writelines(line + "\n" for line in lines)
+    return tmp_path
+
+
+BAD_PIPELINE = [
+    "BAD00001,Moses Frase,GTXPro,Cancity,Won,13/45/2017,3/1/2017,100",  # line 8802
+    "BAD00002,Moses Frase,GTXPro,Cancity,Won,1/5/2017,3/1/2017,lots",  # 8803
+    "BAD00003,Moses Frase,GTXPro,Cancity,Won,1/5/2017,3/1/2017,-5",  # 8804
+    "BAD00004,Moses Frase,GTXPro,Cancity,Won,4/5/2017,3/1/2017,100",  # 8805
+    "BAD00005,Moses Frase,GTXPro,Cancity,Stalled,1/5/2017,3/1/2017,100",  # 8806
+    "1C1I7A6R,Moses Frase,GTXPro,Cancity,Lost,1/5/2017,3/1/2017,0",  # 8807
+    "BAD00007,,GTXPro,Cancity,Lost,1/5/2017,3/1/2017,0",  # 8808
+    "BAD00008,Moses Frase,GTXPro,Cancity,Lost,1/5/2017,,0",  # 8809
+    "GOOD0001,Moses Frase,GTXPro,Cancity,Won,1/5/2017,3/1/2017,250",  # 8810
+]
+
+
+def test_bad_rows_are_reported_with_line_and_reason(tmp_path: Path) -> None:
+    """Each unconvertible row is skipped and named (file, line, why); the rest still imports."""
+    folder = broken_copy(tmp_path, BAD_PIPELINE, ["Lone Agent,,West", "Moses Frase,Someone,East"])
+    result = load_crm_export(folder)
+    problems = {(p.file, p.line): p.reason for p in result.problems}
+    expected_substrings = {
+        (PIPELINE_FILE, 8802): "engage_date '13/45/2017' is not a M/D/YYYY date",
+        (PIPELINE_FILE, 8803): "close_value 'lots'",
+        (PIPELINE_FILE, 8804): "close_value '-5'",
+        (PIPELINE_FILE, 8805): "is before engage_date",
+        (PIPELINE_FILE, 8806): "deal_stage 'Stalled'",
+        (PIPELINE_FILE, 8807): "appears twice",
+        (PIPELINE_FILE, 8808): "sales_agent is empty",
+        (PIPELINE_FILE, 8809): "close_date is empty",
+        (TEAMS_FILE, 37): "empty",
+        (TEAMS_FILE, 38): "listed twice",
+    }
+    assert set(problems) == set(expected_substrings)
+    for where, text in expected_substrings.items():
+        assert text in problems[where], (where, problems[where])
+    counts = result.counts()
+    assert counts["deal_won"] == 4238 + 1  # GOOD0001 made it
+    assert counts["deal_lost"] == 2473
+    assert str(result.problems[0]).startswith("sales_teams.csv:37: ")
+
+
+def test_missing_file_or_column_is_fatal(tmp_path: Path) -> None:
+    """Only an unreadable export stops the import, with the file or column named."""
+    with pytest.raises(CrmImportError, match="sales_teams.csv not found"):
+        load_crm_export(tmp_path)
+    (tmp_path / TEAMS_FILE).write_text("sales_agent,manager\nA,B\n")
+    (tmp_path / PIPELINE_FILE).write_text("opportunity_id,sales_agent\nX,A\n")
+    with pytest.raises(CrmImportError, match="close_date, close_value, deal_stage, engage_date"):
+        load_crm_export(tmp_path)
+
+
+# --- the CLI --------------------------------------------------------------------------------
+
+
+@pytest.fixture(name="cli")
+def fixture_cli() -> typer.Typer:
+    """import-crm on its own app: streams.cli registration is not under test here."""
+    app = typer.Typer()
+    app.command("import-crm")(import_crm)
+    app.command("noop")(lambda: None)
+    return app
+
+
+def test_cli_writes_jsonl_and_reports_problems(cli: typer.Typer, tmp_path: Path) -> None:
+    """import-crm --out: one line per event, problems on stderr and in --json, exit code 0."""
+    (tmp_path / "in").mkdir()
+    folder = broken_copy(tmp_path / "in", BAD_PIPELINE, [])
+    out = tmp_path / "crm.jsonl"
+    result = CliRunner().invoke(
+        cli, ["import-crm", str(folder), "--out", str(out), "--json", "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = orjson.loads(result.stdout)
+    lines = out.read_bytes().splitlines()
+    events: list[Event] = [parse_event(line) for line in lines]
+    assert summary["events"] == len(lines) == 35 + 4238 + 1 + 2473
+    assert summary["per_event_type"] == {"deal_lost": 2473, "deal_won": 4239, "rep_upserted": 35}
+    assert [(p["file"], p["line"]) for p in summary["problems"]] == [
+        (PIPELINE_FILE, line) for line in range(8802, 8810)
+    ]
+    assert "skipped sales_pipeline.csv:8806: deal_stage 'Stalled'" in result.stderr
+    assert sum(isinstance(e, DealLost) for e in events) == 2473

@@ -1,0 +1,207 @@
+"""RedisScorecardReader against the real Redis, over cards the sink wrote."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio
+
+from scorers.changes import change
+from sinks.exceptions import RedisUnavailableError
+from sinks.redis_scorecards import RedisScorecardSink
+from streams.reading import (
+    RANK_BY,
+    LeaderboardRow,
+    RedisScorecardReader,
+    metric_for,
+    public_card,
+)
+from tests.sinks.redis_support import card, prefixed
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture(name="prefix")
+async def fixture_prefix(redis_client: redis.asyncio.Redis) -> AsyncIterator[str]:
+    async for prefix in prefixed(redis_client):
+        yield prefix
+
+
+@pytest.fixture(name="reader")
+async def fixture_reader(redis_url: str, prefix: str) -> AsyncIterator[RedisScorecardReader]:
+    reader = RedisScorecardReader.from_url(redis_url, prefix)
+    try:
+        yield reader
+    finally:
+        await reader.aclose()
+
+
+@pytest.fixture(name="board")
+async def fixture_board(redis_client: redis.asyncio.Redis, prefix: str) -> None:
+    """Five reps in two teams; three tie on overall, one has no overall at all."""
+    sink = RedisScorecardSink(redis_client, prefix)
+    perspectives = {"financial": 90.0, "customer": 10.0, "internal_process": 50.0}
+    for c in [
+        card("cyd", "north", 70.0, revenue=5_000.0, cycle_days=40.0),
+        card("ana", "south", 70.0, revenue=9_000.0, cycle_days=12.0),
+        card("bob", "north", 70.0, revenue=9_000.0, cycle_days=None),
+        card("dan", "south", 80.0, perspectives={**perspectives, "learning_growth": 60.0}),
+        card("eve", "north", None, revenue=None, cycle_days=30.0),
+    ]:
+        sink.add(c, None)
+    await sink.flush()
+
+
+def ids(rows: list[LeaderboardRow]) -> list[str]:
+    return [row.rep_id for row in rows]
+
+
+@pytest.mark.usefixtures("board")
+async def test_ties_are_ordered_by_rep_id_and_null_scores_are_absent(
+    reader: RedisScorecardReader,
+) -> None:
+    rows = await reader.leaderboard("30d", "overall")
+    assert ids(rows) == ["dan", "ana", "bob", "cyd"]
+    assert [r.rank for r in rows] == [1, 2, 3, 4]
+    top = rows[0]
+    assert (top.team_id, top.score, top.overall) == ("south", 80.0, 80.0)
+    assert top.perspectives["learning_growth"] == 60.0
+    assert top.to_dict() == {
+        "rank": 1,
+        "rep_id": "dan",
+        "team_id": "south",
+        "score": 80.0,
+        "overall": 80.0,
+        "perspectives": {
+            "financial": 90.0,
+            "customer": 10.0,
+            "internal_process": 50.0,
+            "learning_growth": 60.0,
+        },
+    }
+
+
+@pytest.mark.usefixtures("board")
+async def test_limit_and_team_scope(reader: RedisScorecardReader) -> None:
+    assert ids(await reader.leaderboard("30d", "overall", limit=2)) == ["dan", "ana"]
+    assert ids(await reader.leaderboard("30d", "overall", team="north")) == ["bob", "cyd"]
+    south = await reader.leaderboard("30d", "overall", team="south", limit=1)
+    assert [(r.rank, r.rep_id, r.team_id) for r in south] == [(1, "dan", "south")]
+    assert await reader.leaderboard("30d", "overall", team="nobody") == []
+    assert await reader.leaderboard("7d", "overall") == []
+
+
+@pytest.mark.usefixtures("board")
+async def test_by_perspective(reader: RedisScorecardReader) -> None:
+    rows = await reader.leaderboard("30d", "customer")
+    assert ids(rows) == ["ana", "bob", "cyd", "dan"]  # dan's customer score is only 10
+    assert rows[-1].score == 10.0 and rows[-1].overall == 80.0
+    assert ids(await reader.leaderboard("30d", "financial")) == ["dan", "ana", "bob", "cyd"]
+
+
+@pytest.mark.usefixtures("board")
+async def test_by_kpi_value(reader: RedisScorecardReader) -> None:
+    rows = await reader.leaderboard("30d", "kpi:revenue_won")
+    assert [(r.rep_id, r.score) for r in rows] == [
+        ("dan", 10000.0),
+        ("ana", 9000.0),
+        ("bob", 9000.0),
+        ("cyd", 5000.0),
+    ]
+    # eve has a revenue of None: absent; her overall is None but her cycle days count.
+    fastest = await reader.leaderboard("30d", "kpi:sales_cycle_days", ascending=True)
+    assert [(r.rep_id, r.score) for r in fastest] == [
+        ("ana", 12.0),
+        ("dan", 20.0),
+        ("eve", 30.0),
+        ("cyd", 40.0),
+    ]
+    assert fastest[2].overall is None
+
+
+def test_rank_by_names_every_perspective_and_kpi() -> None:
+    assert RANK_BY[:5] == (
+        "overall",
+        "financial",
+        "customer",
+        "internal_process",
+        "learning_growth",
+    )
+    assert "kpi:sales_cycle_days" in RANK_BY
+    assert metric_for("customer") == "perspective:customer"
+    assert metric_for("kpi:nps") == "kpi:nps"
+    with pytest.raises(ValueError, match="use one of: overall, financial"):
+        metric_for("revenue")
+
+
+async def test_get_cards_all_windows_shortest_first(
+    redis_client: redis.asyncio.Redis, prefix: str, reader: RedisScorecardReader
+) -> None:
+    sink = RedisScorecardSink(redis_client, prefix)
+    for window in ("quarter", "30d", "7d"):
+        c = card("ana", window=window)
+        sink.add(c, change(None, c))
+    sink.add(card("bob", window="90d"), None)
+    await sink.flush()
+
+    cards = await reader.get_cards("ana")
+    assert [c["window"] for c in cards] == ["7d", "30d", "quarter"]
+    assert {"updated_at", "change"} <= set(cards[0])
+    assert public_card(cards[0]) == {
+        "rep_id": "ana",
+        "team_id": "north",
+        "window": "7d",
+        "as_of": "2026-03-11",
+        "overall": 50.0,
+        "perspectives": card("ana").perspectives,
+        "kpis": {
+            "revenue_won": {
+                "value": 10000.0,
+                "target": 20000.0,
+                "attainment": 0.5,
+                "samples": 3,
+                "contribution": 10.0,
+            },
+            "sales_cycle_days": {
+                "value": 20.0,
+                "target": 30.0,
+                "attainment": 1.2,
+                "samples": 2,
+                "contribution": 5.0,
+            },
+        },
+    }
+    assert [c["window"] for c in await reader.get_cards("ana", ["quarter", "90d"])] == ["quarter"]
+    assert await reader.get_cards("nobody") == []
+
+
+async def test_change_stream_follow(
+    redis_client: redis.asyncio.Redis, prefix: str, reader: RedisScorecardReader
+) -> None:
+    """A follower starts at the newest id and sees only what is written after it."""
+    assert await reader.last_change_id() == "0-0"
+    sink = RedisScorecardSink(redis_client, prefix)
+    sink.add(card("ana"), None)
+    await sink.flush()
+    start = await reader.last_change_id()
+    assert await reader.changes_after(start, block_ms=50) == []
+    sink.add(card("bob", overall=61.0), None)
+    await sink.flush()
+    entries = await reader.changes_after(start, block_ms=50)
+    assert [(e.fields["rep_id"], e.fields["overall"]) for e in entries] == [("bob", "61.0")]
+
+
+async def test_redis_down_is_unavailable_not_empty() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    reader = RedisScorecardReader.from_url(f"redis://127.0.0.1:{port}/0", "ss", timeout_s=1)
+    try:
+        with pytest.raises(RedisUnavailableError):
+            await reader.get_cards("ana")
+        with pytest.raises(RedisUnavailableError):
+            await reader.leaderboard("30d")
+    finally:
+        await reader.aclose()
