@@ -8,15 +8,17 @@ all the time) and never reach scoring.
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    NonNegativeFloat,
     TypeAdapter,
     ValidationError,
     model_validator,
@@ -25,7 +27,28 @@ from pydantic_core import PydanticCustomError
 
 from schemas.exceptions import EventError
 
-NonEmptyStr = Annotated[str, Field(min_length=1)]
+NonEmptyStr = Annotated[str, Field(min_length=1, max_length=256)]
+"""Ids and names: never empty, and short enough that a hostile one cannot bloat state."""
+
+_ISO_DATE_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
+
+
+def _iso_text(value: Any) -> Any:
+    # pydantic reads numbers, and strings of digits, as Unix time: "0" would be 1970-01-01.
+    if isinstance(value, datetime):  # built in Python (simulator, import), not from JSON
+        return value
+    if not isinstance(value, str) or not _ISO_DATE_TIME.match(value):
+        raise PydanticCustomError(
+            "iso_timestamp", "must be an ISO 8601 date-time string with a UTC offset"
+        )
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+"""An ISO 8601 date-time string with an offset (``2026-11-27T09:30:00+01:00``); nothing else."""
+
+Money = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False)]
+"""An amount: finite, not negative, at most a quadrillion (sums of them stay exact)."""
 
 
 class CallOutcome(StrEnum):
@@ -41,16 +64,16 @@ class EventBase(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     event_id: NonEmptyStr
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     rep_id: NonEmptyStr
-    team_id: str | None = None
+    team_id: Annotated[str, Field(max_length=256)] | None = None
 
 
 class _ClosedDeal(EventBase):
     """A deal that closed: it must have opened first (the sales cycle is never negative)."""
 
     deal_id: NonEmptyStr
-    opened_at: AwareDatetime
+    opened_at: Timestamp
 
     @model_validator(mode="after")
     def _opened_before_closed(self) -> _ClosedDeal:
@@ -64,7 +87,7 @@ class _ClosedDeal(EventBase):
 
 class DealWon(_ClosedDeal):
     event_type: Literal["deal_won"] = "deal_won"
-    amount: NonNegativeFloat
+    amount: Money
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
 
 
@@ -80,7 +103,7 @@ class DealReopened(EventBase):
 class CallLogged(EventBase):
     event_type: Literal["call_logged"] = "call_logged"
     call_id: NonEmptyStr
-    duration_seconds: NonNegativeFloat
+    duration_seconds: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)]
     outcome: CallOutcome
 
 
@@ -88,7 +111,7 @@ class NpsResponse(EventBase):
     event_type: Literal["nps_response"] = "nps_response"
     account_id: NonEmptyStr
     score: Annotated[int, Field(ge=0, le=10, strict=True)]
-    comment: str | None = None
+    comment: Annotated[str, Field(max_length=10_000)] | None = None
 
 
 class LeadConverted(EventBase):
@@ -114,7 +137,7 @@ class AccountChurned(EventBase):
 class CourseCompleted(EventBase):
     event_type: Literal["course_completed"] = "course_completed"
     course_id: NonEmptyStr
-    hours: NonNegativeFloat
+    hours: Annotated[float, Field(ge=0, le=1_000, allow_inf_nan=False)]
 
 
 class RepUpserted(EventBase):
@@ -123,7 +146,7 @@ class RepUpserted(EventBase):
     event_type: Literal["rep_upserted"] = "rep_upserted"
     name: NonEmptyStr
     team_id: NonEmptyStr  # required here, optional elsewhere
-    monthly_quota: NonNegativeFloat | None = None
+    monthly_quota: Money | None = None
 
 
 Event: TypeAlias = Annotated[
@@ -191,8 +214,11 @@ def describe_validation_error(exc: ValidationError) -> str:
             parts.append(f"not valid JSON: {err['ctx'].get('error', err['msg'])}")
         elif err["type"] == "opened_after_close":
             parts.append(err["msg"])
-        elif err["type"] == "timezone_aware":
-            parts.append(f"{field}: needs a UTC offset, e.g. 2026-11-27T09:30:00+01:00")
+        elif err["type"] in ("timezone_aware", "iso_timestamp"):
+            parts.append(
+                f"{field}: needs an ISO 8601 date-time with a UTC offset,"
+                " e.g. 2026-11-27T09:30:00+01:00"
+            )
         else:
             parts.append(f"{field}: {err['msg']}")
     return "; ".join(parts)
@@ -203,7 +229,8 @@ def parse_event(raw: bytes | str) -> Event:
     try:
         return _EVENT_ADAPTER.validate_json(raw)
     except ValidationError as exc:
-        raise EventError(describe_validation_error(exc)) from None
+        not_json = any(err["type"] == "json_invalid" for err in exc.errors(include_url=False))
+        raise EventError(describe_validation_error(exc), not_json=not_json) from None
 
 
 def event_to_json(event: EventBase) -> bytes:

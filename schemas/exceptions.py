@@ -8,4 +8,9 @@ class SchemaError(Exception):
 
 
 class EventError(SchemaError, ValueError):
-    """A CRM message that does not decode or validate; its text is the dead-letter reason."""
+    """A CRM message that does not decode or validate; its text is the dead letter's detail."""
+
+    def __init__(self, detail: str, *, not_json: bool = False) -> None:
+        super().__init__(detail)
+        self.not_json = not_json
+        """The bytes are not JSON at all (as opposed to JSON that is not a valid event)."""

@@ -7,7 +7,6 @@ wrong and what would be right, before any event is scored.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -28,6 +27,7 @@ from pydantic import (
 )
 
 from schemas.exceptions import SchemaError
+from schemas.windows import WINDOW_PATTERN, is_calendar, most_days
 
 DEFAULT_SCORECARD = "default_scorecard.yaml"
 MAX_LATENESS_DAYS = 366
@@ -69,8 +69,7 @@ class Direction(StrEnum):
 
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
-_WINDOW_RE = re.compile(r"^(?:(?P<days>[1-9][0-9]{0,2})d|week|month|quarter)$")
-WindowName = Annotated[str, Field(pattern=_WINDOW_RE.pattern)]
+WindowName = Annotated[str, Field(pattern=WINDOW_PATTERN)]
 """``Nd`` (rolling N days, 1..999) or ``week`` / ``month`` / ``quarter`` (calendar, to date)."""
 
 
@@ -182,6 +181,11 @@ class InactivityRule(_RuleBase):
     days: Annotated[int, Field(ge=1, le=366)]
     skip_weekends: bool = True
 
+    @property
+    def lookback_days(self) -> int:
+        """Far enough back to count ``days`` working days with weekends in between."""
+        return self.days * 2 + 7
+
 
 class TargetRule(_RuleBase):
     """A KPI in a calendar window reaches its target (recognition)."""
@@ -219,6 +223,8 @@ class ScorecardDefinition(BaseModel):
     fx_rates: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], PositiveFloat] = {}
     windows: Annotated[list[WindowName], Field(min_length=1)] = ["7d", "30d", "90d", "quarter"]
     allowed_lateness_days: Annotated[int, Field(ge=0, le=MAX_LATENESS_DAYS)] = 7
+    max_future_days: Annotated[float, Field(ge=0, le=366)] = 1.0
+    """An event dated more than this after the wall clock is a dead letter ("future")."""
     default_monthly_quota: PositiveFloat
     perspectives: dict[Perspective, PerspectiveDef]
     kpis: dict[KpiName, KpiDef]
@@ -263,27 +269,32 @@ class ScorecardDefinition(BaseModel):
         for rule_id, rule in self.alerts.items():
             if isinstance(rule, InactivityRule):
                 continue
-            if rule.window not in self.windows and not _is_calendar(rule.window):
+            if rule.window not in self.windows and not is_calendar(rule.window):
                 raise ValueError(
                     f"alerts.{rule_id}.window: {rule.window!r} is not one of windows"
                     f" {self.windows}; add it there or use week/month/quarter"
                 )
         return self
 
+    def history_days(self) -> int:
+        """The most days back anything this definition scores can reach: its windows, the
+        rules' windows, the earlier windows change rules compare with, and inactivity
+        look-backs. The stream keeps this many days plus ``allowed_lateness_days``."""
+        reach = [most_days(w) for w in self.windows]
+        for rule in self.alerts.values():
+            if isinstance(rule, InactivityRule):
+                reach.append(rule.lookback_days)
+            elif isinstance(rule, ChangeRule):
+                reach.append(most_days(rule.window) + rule.days)
+            else:
+                reach.append(most_days(rule.window))
+        return max(reach)
+
     def rate_to_reporting(self, currency: str) -> float | None:
         """Units of the reporting currency per unit of ``currency``; None when unknown."""
         if currency == self.currency:
             return 1.0
         return self.fx_rates.get(currency)
-
-
-def is_window(name: str) -> bool:
-    """Whether ``name`` is a window: ``Nd``, ``week``, ``month`` or ``quarter``."""
-    return _WINDOW_RE.match(name) is not None
-
-
-def _is_calendar(window: str) -> bool:
-    return window in ("week", "month", "quarter")
 
 
 def _describe(exc: ValidationError) -> str:

@@ -12,6 +12,8 @@ ACCOUNTS: Final = "crm.accounts"
 LEARNING: Final = "crm.learning"
 REPS: Final = "crm.reps"
 DLQ: Final = "crm.dlq"
+DLQ_REDRIVEN: Final = "crm.dlq.redriven"
+"""Which dead letters ``scorestream dlq redrive`` has sent back (compacted)."""
 UPDATES: Final = "scorecards.updates"
 ALERTS: Final = "scorecards.alerts"
 
@@ -21,4 +23,4 @@ ACTIVITY_TOPICS: Final = (DEALS, CALLS, NPS, LEADS, ACCOUNTS, LEARNING)
 CRM_INPUTS: Final = (*ACTIVITY_TOPICS, REPS)
 """What the worker reads: every CRM topic, keyed by rep_id."""
 
-ALL_TOPICS: Final = (*CRM_INPUTS, DLQ, UPDATES, ALERTS)
+ALL_TOPICS: Final = (*CRM_INPUTS, DLQ, DLQ_REDRIVEN, UPDATES, ALERTS)

@@ -10,9 +10,9 @@ consumers can drop duplicates.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from schemas.scorecard_definition import (
     AlertRule,
@@ -24,12 +24,11 @@ from schemas.scorecard_definition import (
     TargetRule,
     ThresholdRule,
 )
-from scorers import counters as c
-from scorers.calendar import Day, to_date, window_span
-from scorers.fold import Change
+from scorers.calendar import Day, period_span, to_date, window_span
 from scorers.kpis import FORMULAS
 from scorers.scoring import Scorecard, WindowInput, quota_over, target_for
-from scorers.state import RepStore
+from scorers.state import RepState, RuleState
+from scorers.window_totals import day_counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +47,6 @@ class RepFacts:
     """KPI name -> the last day with a sample of it (None: none in the kept state)."""
     active_since: Day | None = None
     """The rep's first day with any event: a new rep is not idle before it started."""
-
-
-@dataclass(frozen=True, slots=True)
-class RuleState:
-    """Per rep and rule: is the condition true now, and when did the rule last fire."""
-
-    active: bool = False
-    last_fired: Day | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +176,7 @@ def _against_period_target(
         return None
     value = card.kpis[rule.kpi.value].value
     span = window_span(rule.window, facts.as_of)
-    period_days = _period_days(rule.window, facts.as_of)
+    period_days = period_span(rule.window, facts.as_of).days
     full = target_for(
         kpi_def,
         FORMULAS[rule.kpi].additive,
@@ -202,20 +193,6 @@ def _against_period_target(
     pace = full * span.days / period_days
     evidence = {rule.kpi.value: value, "pace_target": pace, "share": rule.share, "target": full}
     return Observation(value < rule.share * pace, rule.window, period, evidence)
-
-
-def _period_days(window: str, as_of: Day) -> int:
-    """Days in the whole calendar period containing ``as_of`` (a rolling window: its length)."""
-    first = window_span(window, as_of).first
-    if window == "week":
-        return 7
-    if window in ("month", "quarter"):
-        months = 1 if window == "month" else 3
-        start = to_date(first)
-        month = start.month - 1 + months
-        end = date(start.year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
-        return end.toordinal() - first + 1
-    return window_span(window, as_of).days
 
 
 def _period_quota(window: str, monthly: float, period_days: int) -> float:
@@ -282,62 +259,13 @@ def run_rules(
 def inactivity_lookback_days(definition: ScorecardDefinition) -> int:
     """Far enough back to count any inactivity rule's days with weekends in between."""
     return max(
-        (r.days * 2 + 7 for r in definition.alerts.values() if isinstance(r, InactivityRule)),
+        (r.lookback_days for r in definition.alerts.values() if isinstance(r, InactivityRule)),
         default=0,
     )
 
 
-def last_active(store: RepStore, kpi: str, as_of: Day, lookback_days: int) -> Day | None:
+def last_active(state: RepState, kpi: str, as_of: Day, lookback_days: int) -> Day | None:
     """The last day up to ``as_of`` with a sample of ``kpi``, within ``lookback_days``."""
     samples = FORMULAS[KpiName(kpi)].samples
-    for day in range(as_of, as_of - lookback_days, -1):
-        bucket = store.bucket(day)
-        if bucket is not None and samples(bucket) > 0:
-            return day
-    return None
-
-
-class LastActiveDays:
-    """``last_active`` of every inactivity KPI per rep, kept up to date as events are
-    folded, so a rep scored several times a day does not read its buckets back each time.
-
-    Computed from the state once per rep and as-of day; a folded change with a sample
-    moves it on; a change it cannot follow (a retraction, a day past the as-of day)
-    drops the rep, to be computed again.
-    """
-
-    def __init__(self, definition: ScorecardDefinition) -> None:
-        self.kpis = inactivity_kpis(definition)
-        self.lookback = inactivity_lookback_days(definition)
-        self._known: dict[str, tuple[Day, dict[str, Day | None]]] = {}
-
-    def forget(self) -> None:
-        self._known.clear()
-
-    def of(self, store: RepStore, as_of: Day) -> dict[str, Day | None]:
-        known = self._known.get(store.rep_id)
-        if known is not None and known[0] == as_of:
-            return known[1]
-        days = {kpi: last_active(store, kpi, as_of, self.lookback) for kpi in self.kpis}
-        self._known[store.rep_id] = (as_of, days)
-        return days
-
-    def folded(self, rep_id: str, changes: Iterable[Change]) -> None:
-        known = self._known.get(rep_id)
-        if known is None:
-            return
-        as_of, days = known
-        for change in changes:
-            if change.sign < 0 or change.day > as_of:
-                del self._known[rep_id]
-                return
-            if change.day <= as_of - self.lookback:
-                continue  # beyond the look-back, as in ``last_active``
-            bucket = c.zero()
-            c.apply(bucket, change.delta, 1)
-            for kpi in self.kpis:
-                last = days[kpi]
-                if FORMULAS[KpiName(kpi)].samples(bucket) > 0 and (
-                    last is None or change.day > last
-                ):
-                    days[kpi] = change.day
+    days = day_counts(state, as_of - lookback_days + 1, as_of)
+    return max((d for d, counts in days.items() if samples(counts) > 0), default=None)

@@ -2,40 +2,48 @@
 
 A day is a proleptic Gregorian ordinal (``date.toordinal()``): an int, so buckets
 key and compare cheaply and serialise compactly. A window as of day T is an
-inclusive range of such days.
+inclusive range of such days. Every function is total over the days the contract
+accepts (years 1 to 9999): a window reaching before day 1 starts at day 1.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from schemas.windows import CALENDAR_MONTHS, is_window, rolling_days
 from scorers.exceptions import ScoringError
 
 Day = int
 """A date as ``date.toordinal()``."""
 
-_EPOCH_DAY: Day = date(1970, 1, 1).toordinal()
+FIRST_DAY: Day = date.min.toordinal()
+LAST_DAY: Day = date.max.toordinal()
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAY: Day = _EPOCH.date().toordinal()
+_ONE_US = timedelta(microseconds=1)
 _US_PER_DAY = 86_400_000_000
-_ROLLING = re.compile(r"^([1-9][0-9]*)d$")
 
 
 def day_of(when: datetime, zone: tzinfo) -> Day:
-    """The day an aware timestamp falls on in ``zone``."""
+    """The day an aware timestamp falls on in ``zone``.
+
+    A time within a day of the calendar's ends can fall outside it in another zone
+    (0001-01-01T00:30+00:00 is still year 0 in New York): it takes the first or last day.
+    """
     if zone is UTC:
-        return _EPOCH_DAY + epoch_us(when) // _US_PER_DAY
-    return when.astimezone(zone).toordinal()
+        return min(LAST_DAY, max(FIRST_DAY, _EPOCH_DAY + epoch_us(when) // _US_PER_DAY))
+    try:
+        return when.astimezone(zone).toordinal()
+    except OverflowError:
+        return FIRST_DAY if when.year == 1 else LAST_DAY
 
 
 def epoch_us(when: datetime) -> int:
     """Microseconds since the epoch, exact (no float rounding), for ordering and durations."""
     return (when - _EPOCH) // _ONE_US
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
 
 
 def zone_of(name: str) -> tzinfo:
@@ -68,22 +76,34 @@ class WindowSpan:
 
 def window_span(window: str, as_of: Day) -> WindowSpan:
     """Days of ``window`` as of ``as_of``: rolling ``Nd`` or the calendar period to date."""
-    rolling = _ROLLING.match(window)
-    if rolling:
-        return WindowSpan(as_of - int(rolling.group(1)) + 1, as_of)
+    return WindowSpan(_period_start(window, as_of), as_of)
+
+
+def period_span(window: str, as_of: Day) -> WindowSpan:
+    """The whole period ``window`` names around ``as_of``: a calendar period from its first
+    to its last day; a rolling window is its own period."""
+    first = _period_start(window, as_of)
+    if rolling_days(window) is not None:
+        return WindowSpan(first, as_of)
+    months = CALENDAR_MONTHS.get(window)
+    if months is None:  # a week
+        return WindowSpan(first, min(LAST_DAY, first + 6))
+    start = date.fromordinal(first)
+    month = start.month - 1 + months
+    if start.year == date.max.year and month >= 12:
+        return WindowSpan(first, LAST_DAY)
+    end = date(start.year + month // 12, month % 12 + 1, 1).toordinal() - 1
+    return WindowSpan(first, end)
+
+
+def _period_start(window: str, as_of: Day) -> Day:
+    if not is_window(window):
+        raise ScoringError(f'window "{window}" is not Nd, week, month or quarter')
+    days = rolling_days(window)
+    if days is not None:
+        return max(FIRST_DAY, as_of - days + 1)
     today = date.fromordinal(as_of)
     if window == "week":
-        start = as_of - today.weekday()
-    elif window == "month":
-        start = today.replace(day=1).toordinal()
-    elif window == "quarter":
-        start = today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1).toordinal()
-    else:
-        raise ScoringError(f'window "{window}" is not Nd, week, month or quarter')
-    return WindowSpan(start, as_of)
-
-
-def longest_window_days(windows: list[str]) -> int:
-    """The most days any of ``windows`` can ever hold (a quarter holds up to 92)."""
-    longest = {"week": 7, "month": 31, "quarter": 92}
-    return max(int(m.group(1)) if (m := _ROLLING.match(w)) else longest[w] for w in windows)
+        return max(FIRST_DAY, as_of - today.weekday())
+    months = CALENDAR_MONTHS[window]
+    return today.replace(month=months * ((today.month - 1) // months) + 1, day=1).toordinal()

@@ -15,13 +15,8 @@ from schemas.scorecard_definition import ScorecardDefinition
 from scorers import counters as c
 from scorers.calendar import Day
 from scorers.scoring import Scorecard, WindowInput, quota_over, score
-from scorers.state import RepProfile, RepStore
-from scorers.window_totals import WindowTotals
-
-
-def has_activity(profile: RepProfile, up_to: Day) -> bool:
-    """Whether the rep has at least one counted event on or before ``up_to``."""
-    return profile.first_day is not None and profile.first_day <= up_to
+from scorers.state import RepProfile, RepState
+from scorers.window_totals import WindowTotals, build
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +27,7 @@ class Evaluation:
 
 def evaluate(
     definition: ScorecardDefinition,
-    stores: Iterable[RepStore],
+    states: Iterable[RepState],
     as_of: Day,
     windows: Sequence[str] | None = None,
 ) -> Evaluation:
@@ -45,13 +40,11 @@ def evaluate(
     members: dict[str, list[dict[str, WindowInput]]] = defaultdict(list)
     # Rep order fixes the order team quotas are summed in, so float sums never depend
     # on which rep's events arrived first.
-    for store in sorted(stores, key=lambda s: s.rep_id):
-        profile = store.profile()
-        if not has_activity(profile, as_of):
+    for state in sorted(states, key=lambda s: s.rep_id):
+        profile = state.rep_profile
+        if not profile.has_activity(as_of):
             continue
-        totals = WindowTotals(windows)
-        totals.rebuild(store, as_of)
-        scored = rep_scorecards(definition, store.rep_id, profile, totals)
+        scored = rep_scorecards(definition, state.rep_id, profile, build(state, windows, as_of))
         reps.extend(card for _, card in scored)
         if profile.team_id is not None:
             members[profile.team_id].append({card.window: inp for inp, card in scored})
@@ -67,7 +60,6 @@ def rep_scorecards(
     definition: ScorecardDefinition, rep_id: str, profile: RepProfile, totals: WindowTotals
 ) -> list[tuple[WindowInput, Scorecard]]:
     """A rep's scorecard per window from its current window totals, with the inputs used."""
-    assert totals.as_of is not None, "totals must be built before scoring"
     monthly = profile.monthly_quota
     if monthly is None:
         monthly = definition.default_monthly_quota

@@ -4,12 +4,15 @@ The fold is where CRM semantics live: a redelivered event counts once, and a dea
 counts at most once — its latest won/lost/reopened event decides, on that event's
 day — so a reopened deal takes its points back and a re-won deal counts on its
 new day, whatever order the events arrive in.
+
+It reads the rep's state and returns the new values of everything the event
+touches; each is correct on its own (see ``scorers.state``), so folding an event
+again — after a crash left only some of its writes behind — repairs the rest.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import Enum
 
 from schemas.events import (
     AccountChurned,
@@ -28,22 +31,27 @@ from schemas.events import (
 )
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers import counters as c
-from scorers.calendar import Day, day_of, epoch_us, longest_window_days, to_date, zone_of
-from scorers.counters import Counters, Delta
+from scorers.calendar import Day, day_of, epoch_us, to_date, zone_of
+from scorers.counters import Delta
 from scorers.exceptions import RejectedEvent
-from scorers.state import DealOutcome, OrderKey, RepStore
+from scorers.state import (
+    EMPTY_BUCKET,
+    Bucket,
+    DealState,
+    OrderKey,
+    RepProfile,
+    RepReader,
+    RepState,
+    event_digest,
+)
 
 _NO_DELTA: Delta = ()
-
-
-class Outcome(Enum):
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
+_DEALS = (DealWon, DealLost, DealReopened)
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """A delta applied to (sign 1) or taken back from (sign -1) one day's bucket."""
+    """A delta applied to (sign 1) or taken back from (sign -1) one day's counts."""
 
     day: Day
     delta: Delta
@@ -51,14 +59,21 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
-class FoldResult:
-    outcome: Outcome
+class Folded:
+    """What one event leaves behind: the new values of the keys it touched, and the
+    changes to the counts (for window totals kept current)."""
+
+    duplicate: bool
+    """The event was already in its day's bucket (a redelivery)."""
     day: Day
-    changes: tuple[Change, ...] = ()
+    bucket: Bucket
+    deal: tuple[str, DealState] | None
+    profile: RepProfile
+    changes: tuple[Change, ...]
 
 
 class Folder:
-    """Folds events into ``RepStore``s under one scorecard definition (zone, currencies)."""
+    """Folds events under one scorecard definition (zone, currencies, kept days)."""
 
     def __init__(self, definition: ScorecardDefinition) -> None:
         self.definition = definition
@@ -68,62 +83,60 @@ class Folder:
         return day_of(event.occurred_at, self.zone)
 
     def first_kept_day(self, as_of: Day) -> Day:
-        """The oldest day the stream's state keeps as of ``as_of``: the longest window
-        plus the allowed lateness. Older events are "too late"; older state is evicted."""
-        longest = longest_window_days(self.definition.windows)
-        return as_of - (longest - 1) - self.definition.allowed_lateness_days
+        """The oldest day the stream's state keeps as of ``as_of``: as far back as anything
+        the definition scores reaches, plus the allowed lateness. Older events are "too
+        late"; older state is evicted."""
+        reach = self.definition.history_days()
+        return as_of - (reach - 1) - self.definition.allowed_lateness_days
 
-    def fold(
-        self, store: RepStore, event: Event, not_before: Day | None = None, day: Day | None = None
-    ) -> FoldResult:
-        """Apply ``event`` to ``store``; raise RejectedEvent when the scorecard can't use it.
+    def fold(self, rep: RepReader, event: Event, day: Day, not_before: Day | None = None) -> Folded:
+        """``event`` folded into ``rep``; RejectedEvent when the scorecard can't use it.
 
         ``not_before`` is the first day the stream still keeps; an older event is
-        "too late". The replay keeps everything and passes None. ``day`` saves
-        recomputing ``self.day(event)`` when the caller has it.
+        "too late". The replay keeps everything and passes None.
         """
-        if day is None:
-            day = self.day(event)
         if not_before is not None and day < not_before:
             raise RejectedEvent(
-                f"too late: occurred on {to_date(day)}, state is kept from {to_date(not_before)}"
+                "too_late",
+                f"occurred on {to_date(day)}, state is kept from {to_date(not_before)}"
+                " (longest window + allowed_lateness_days)",
             )
         if isinstance(event, DealWon) and self.definition.rate_to_reporting(event.currency) is None:
             raise RejectedEvent(
-                f"currency: no FX rate for {event.currency!r}; add it under fx_rates"
-                f" in the scorecard (reporting currency {self.definition.currency})"
+                "unknown_currency",
+                f"no FX rate for {event.currency!r}; add it under fx_rates in the scorecard"
+                f" (reporting currency {self.definition.currency})",
             )
-        if store.is_seen(event.event_id):
-            return FoldResult(Outcome.DUPLICATE, day)
-        store.mark_seen(event.event_id, day)
-        if isinstance(event, DealWon | DealLost | DealReopened):
-            changes = [Change(day, _COUNT_EVENT, 1), *self._fold_deal(store, event, day)]
-        elif isinstance(event, RepUpserted):
-            changes = [Change(day, _COUNT_EVENT, 1)]
-            _fold_directory(store, event)
-        else:
-            changes = [Change(day, activity_delta(event), 1)]
-        if event.team_id is not None and store.profile().directory_key is None:
-            _note_event_team(store, event)
-        profile = store.profile()
-        if profile.first_day is None or day < profile.first_day:
-            store.put_profile(replace(profile, first_day=day))
-        for change in changes:
-            _apply_to_bucket(store, change)
-        return FoldResult(Outcome.APPLIED, day, tuple(changes))
+        before = rep.bucket(day) or EMPTY_BUCKET
+        digest = event_digest(event.event_id)
+        duplicate = before.holds(digest)
+        changes: list[Change] = []
+        bucket = before
+        if not duplicate:
+            delta = (
+                _COUNT_EVENT if isinstance(event, (*_DEALS, RepUpserted)) else activity_delta(event)
+            )
+            bucket = before.with_event(digest, delta)
+            changes.append(Change(day, delta, 1))
+        deal = None
+        if isinstance(event, _DEALS):
+            deal, deal_changes = self._fold_deal(rep, event, day)
+            changes.extend(deal_changes)
+        return Folded(
+            duplicate, day, bucket, deal, merged_profile(rep.profile(), event, day), tuple(changes)
+        )
 
     def _fold_deal(
-        self, store: RepStore, event: DealWon | DealLost | DealReopened, day: Day
-    ) -> list[Change]:
+        self, rep: RepReader, event: DealWon | DealLost | DealReopened, day: Day
+    ) -> tuple[tuple[str, DealState], list[Change]]:
         key = order_key(event)
-        current = store.deal(event.deal_id)
+        current = rep.deal(event.deal_id)
         if current is not None and current.key >= key:
-            return []  # an older event of a deal already decided by a newer one
-        new = DealOutcome(key, day, event.event_type.removeprefix("deal_"), self._deal_delta(event))
-        store.put_deal(event.deal_id, new)
+            return (event.deal_id, current), []  # decided by this event, or a newer one
+        new = DealState(key, day, event.event_type.removeprefix("deal_"), self._deal_delta(event))
         changes = [] if current is None else [Change(current.day, current.delta, -1)]
         changes.append(Change(day, new.delta, 1))
-        return changes
+        return (event.deal_id, new), changes
 
     def _deal_delta(self, event: DealWon | DealLost | DealReopened) -> Delta:
         if isinstance(event, DealWon):
@@ -135,8 +148,38 @@ class Folder:
         return _NO_DELTA
 
 
+def take(state: RepState, folded: Folded) -> None:
+    """Put a folded event's values into ``state`` (the replay's in-memory state)."""
+    state.buckets[folded.day] = folded.bucket
+    if folded.deal is not None:
+        state.deals[folded.deal[0]] = folded.deal[1]
+    state.rep_profile = folded.profile
+
+
 def order_key(event: Event) -> OrderKey:
     return (epoch_us(event.occurred_at), event.event_id)
+
+
+def merged_profile(profile: RepProfile, event: Event, day: Day) -> RepProfile:
+    """The profile with ``event`` in it: the latest directory entry and the latest team an
+    event names (each by ``OrderKey``), and the earliest day. Order-free and idempotent."""
+    key = order_key(event)
+    changes: dict[str, object] = {}
+    if isinstance(event, RepUpserted):
+        if profile.directory_key is None or key > profile.directory_key:
+            changes.update(
+                name=event.name,
+                monthly_quota=event.monthly_quota,
+                directory_team=event.team_id,
+                directory_key=key,
+            )
+    elif event.team_id is not None and (
+        profile.event_team_key is None or key > profile.event_team_key
+    ):
+        changes.update(event_team=event.team_id, event_team_key=key)
+    if profile.first_day is None or day < profile.first_day:
+        changes["first_day"] = day
+    return replace(profile, **changes) if changes else profile  # type: ignore[arg-type]
 
 
 # Every activity delta also counts the event itself (c.EVENTS), in one bucket update.
@@ -168,34 +211,3 @@ def activity_delta(event: Event) -> Delta:
     if simple is None:
         raise TypeError(f"not an activity event: {event.event_type}")
     return simple
-
-
-def _apply_to_bucket(store: RepStore, change: Change) -> None:
-    if not change.delta:
-        return
-    bucket: Counters = store.bucket(change.day) or c.zero()
-    c.apply(bucket, change.delta, change.sign)
-    store.put_bucket(change.day, bucket)
-
-
-def _fold_directory(store: RepStore, event: RepUpserted) -> None:
-    profile = store.profile()
-    key = order_key(event)
-    if profile.directory_key is None or key > profile.directory_key:
-        store.put_profile(
-            replace(
-                profile,
-                name=event.name,
-                monthly_quota=event.monthly_quota,
-                directory_team=event.team_id,
-                directory_key=key,
-            )
-        )
-
-
-def _note_event_team(store: RepStore, event: Event) -> None:
-    """Remember the team the latest event names; only used while the directory has no entry."""
-    profile = store.profile()
-    key = order_key(event)
-    if profile.event_team_key is None or key > profile.event_team_key:
-        store.put_profile(replace(profile, event_team=event.team_id, event_team_key=key))

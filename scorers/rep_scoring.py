@@ -1,23 +1,92 @@
-"""Scores reps in the worker from window totals kept in memory.
+"""One rep's scorecards as of a day, from window totals kept current between batches.
 
 The totals (for the scorecard's windows, the windows alert rules look at, and the
-earlier days change rules compare with) are derived state the worker can rebuild
-from the tables, so they live in memory and are dropped whenever partitions move
-between workers.
+earlier days change rules compare with) are derived from the rep's state; the worker
+keeps them between batches, so scoring a rep costs its changes, not its history.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from schemas.scorecard_definition import ScorecardDefinition
-from scorers.alerts import lookbacks, rule_windows
+from scorers.alerts import (
+    RepFacts,
+    inactivity_kpis,
+    inactivity_lookback_days,
+    last_active,
+    lookbacks,
+    rule_windows,
+)
 from scorers.calendar import Day
-from scorers.evaluate import has_activity, rep_scorecards
-from scorers.fold import FoldResult
+from scorers.evaluate import rep_scorecards
+from scorers.fold import Change, Folder
 from scorers.scoring import Scorecard, WindowInput
-from scorers.state import RepProfile, RepStore
-from scorers.window_totals import WindowTotals
+from scorers.state import RepProfile, RepState
+from scorers.window_totals import WindowTotals, build, moved, with_changes
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """A definition laid out once for scoring reps: which windows, look-backs and KPIs."""
+
+    definition: ScorecardDefinition
+    folder: Folder
+    windows: tuple[str, ...]
+    """The scorecard's own windows: published to Redis and Kafka."""
+    all_windows: tuple[str, ...]
+    """Those and every window a rule names."""
+    lookbacks: tuple[tuple[str, int], ...]
+    idle_kpis: tuple[str, ...]
+    idle_lookback_days: int
+
+    @classmethod
+    def of(cls, definition: ScorecardDefinition) -> Layout:
+        windows = tuple(definition.windows)
+        return cls(
+            definition=definition,
+            folder=Folder(definition),
+            windows=windows,
+            all_windows=windows + tuple(rule_windows(definition)),
+            lookbacks=tuple(lookbacks(definition)),
+            idle_kpis=tuple(inactivity_kpis(definition)),
+            idle_lookback_days=inactivity_lookback_days(definition),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RepTotals:
+    """A rep's window totals as of a day, and as of each change rule's earlier day."""
+
+    main: WindowTotals
+    earlier: tuple[WindowTotals, ...]
+    """One per ``Layout.lookbacks``, as of ``main.as_of`` minus its days."""
+
+
+def totals_for(layout: Layout, state: RepState, as_of: Day, cached: RepTotals | None) -> RepTotals:
+    """The rep's totals as of ``as_of`` for ``state``: moved on from ``cached``, or built."""
+    if cached is None:
+        return RepTotals(
+            build(state, layout.all_windows, as_of),
+            tuple(build(state, [w], as_of - days) for w, days in layout.lookbacks),
+        )
+    return RepTotals(
+        moved(cached.main, state, as_of),
+        tuple(
+            moved(t, state, as_of - days)
+            for t, (_, days) in zip(cached.earlier, layout.lookbacks, strict=True)
+        ),
+    )
+
+
+def totals_with(totals: RepTotals, changes: Iterable[Change]) -> RepTotals:
+    changes = tuple(changes)
+    if not changes:
+        return totals
+    return RepTotals(
+        with_changes(totals.main, changes), tuple(with_changes(t, changes) for t in totals.earlier)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,82 +96,52 @@ class ScoredRep:
     rep_id: str
     profile: RepProfile
     as_of: Day
-    cards: list[Scorecard]
-    """The scorecard's own windows: published to Redis and Kafka."""
+    cards: tuple[Scorecard, ...]
+    """The scorecard's own windows."""
     rule_cards: dict[str, Scorecard]
-    """Every window a rule names (the scorecard's own included), for alert rules."""
+    """Every window a rule names (the scorecard's own included)."""
     earlier: dict[tuple[str, int], Scorecard]
     """(window, days back) -> the scorecard that many days earlier, for change rules."""
     inputs: dict[str, WindowInput]
+    """The scorecard's windows' inputs, which the rep's team sums."""
 
     @property
     def team_id(self) -> str | None:
         return self.profile.team_id
 
 
-class RepScoring:
-    def __init__(self, definition: ScorecardDefinition) -> None:
-        self.definition = definition
-        self.windows = list(definition.windows)
-        self.all_windows = self.windows + rule_windows(definition)
-        self.lookbacks = lookbacks(definition)
-        self._totals: dict[object, WindowTotals] = {}
-        self._earlier: dict[object, WindowTotals] = {}
+def score_rep(layout: Layout, rep_id: str, profile: RepProfile, totals: RepTotals) -> ScoredRep:
+    definition = layout.definition
+    scored = rep_scorecards(definition, rep_id, profile, totals.main)
+    earlier = {
+        lookback: rep_scorecards(definition, rep_id, profile, back)[0][1]
+        for lookback, back in zip(layout.lookbacks, totals.earlier, strict=True)
+    }
+    own = set(layout.windows)
+    return ScoredRep(
+        rep_id=rep_id,
+        profile=profile,
+        as_of=totals.main.as_of,
+        cards=tuple(card for _, card in scored if card.window in own),
+        rule_cards={card.window: card for _, card in scored},
+        earlier=earlier,
+        inputs={card.window: inp for inp, card in scored if card.window in own},
+    )
 
-    def forget(self) -> None:
-        """Drop every cache: after a rebalance another worker may have changed the state."""
-        self._totals.clear()
-        self._earlier.clear()
 
-    def prepare(self, store: RepStore, as_of: Day) -> None:
-        """Bring the rep's cached totals to ``as_of`` *before* an event is folded, so the
-        fold's changes can then be ``add``ed to them (and not read twice from the buckets)."""
-        for totals, day in self._rep_totals(store.rep_id, as_of):
-            totals.current(store, day)
-
-    def add(self, rep_id: str, as_of: Day, folded: FoldResult) -> None:
-        """Add a just-folded event's changes to the totals ``prepare`` brought to ``as_of``."""
-        for totals, _ in self._rep_totals(rep_id, as_of):
-            totals.apply(folded.changes)
-
-    def score(self, store: RepStore, as_of: Day) -> ScoredRep | None:
-        """The rep's scorecards as of ``as_of``, from totals that hold every folded event.
-
-        None when the rep has no counted event up to ``as_of``.
-        """
-        profile = store.profile()
-        if not has_activity(profile, as_of):
-            return None
-        (totals, _), *earlier_totals = self._rep_totals(store.rep_id, as_of)
-        totals.current(store, as_of)
-        scored = rep_scorecards(self.definition, store.rep_id, profile, totals)
-        earlier = {}
-        for lookback, (back, day) in zip(self.lookbacks, earlier_totals, strict=True):
-            back.current(store, day)
-            _, card = rep_scorecards(self.definition, store.rep_id, profile, back)[0]
-            earlier[lookback] = card
-        return ScoredRep(
-            rep_id=store.rep_id,
-            profile=profile,
-            as_of=as_of,
-            cards=[card for _, card in scored if card.window in self.windows],
-            rule_cards={card.window: card for _, card in scored},
-            earlier=earlier,
-            inputs={card.window: inp for inp, card in scored if card.window in self.windows},
-        )
-
-    def _rep_totals(self, rep_id: str, as_of: Day) -> list[tuple[WindowTotals, Day]]:
-        """The rep's cached totals, each with the day it is kept as of: the windows as of
-        ``as_of`` first, then one per look-back of a change rule."""
-        out = [(self._cached(self._totals, rep_id, self.all_windows), as_of)]
-        for window, days in self.lookbacks:
-            back = self._cached(self._earlier, (rep_id, window, days), [window])
-            out.append((back, as_of - days))
-        return out
-
-    @staticmethod
-    def _cached(cache: dict[object, WindowTotals], key: object, windows: list[str]) -> WindowTotals:
-        totals = cache.get(key)
-        if totals is None:
-            totals = cache[key] = WindowTotals(windows)
-        return totals
+def rep_facts(layout: Layout, state: RepState, scored: ScoredRep) -> RepFacts:
+    """What the coaching rules look at for a just-scored rep."""
+    quota = scored.profile.monthly_quota
+    return RepFacts(
+        rep_id=scored.rep_id,
+        team_id=scored.team_id,
+        as_of=scored.as_of,
+        cards=scored.rule_cards,
+        monthly_quota=layout.definition.default_monthly_quota if quota is None else quota,
+        earlier=scored.earlier,
+        last_active={
+            kpi: last_active(state, kpi, scored.as_of, layout.idle_lookback_days)
+            for kpi in layout.idle_kpis
+        },
+        active_since=scored.profile.first_day,
+    )

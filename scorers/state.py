@@ -1,35 +1,90 @@
-"""What the scoring core remembers per rep, behind a small interface it owns.
+"""What the scoring core remembers per rep, as values that survive any crash.
 
-The fold reads and writes one rep's state through ``RepStore``. The replay keeps it
-in memory (``MemoryRepStore``); the stream keeps it in changelog-backed faust
-tables, one small value per key (a day's bucket, a deal's outcome, a seen id),
-because faust writes a key's whole value to the changelog on every set.
+The stream keeps each value in a changelog-backed table, and a worker can die
+between any two of a batch's writes, so no value may need another's write to make
+sense (DESIGN.md, "State that survives any crash"):
+
+- a day's ``Bucket`` holds its counts *and* the digests of the events folded into
+  it: dedupe and count change in one record;
+- a ``DealState`` is the deal's latest event by ``OrderKey``: applying an event twice,
+  or out of order, gives the same value;
+- a ``RepProfile`` keeps each part with the key of the event that set it (latest
+  wins) and the earliest day (min); the ``RuleBook`` carries the alerts it raised
+  until they are sent (an outbox).
+
+The replay and the worker keep these values in a ``RepState`` per rep; the fold
+and the planner only read it and return new values.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from scorers.calendar import Day
-from scorers.counters import Counters, Delta
+from scorers.counters import WIDTH, Delta
 
 OrderKey = tuple[int, str]
 """How CRM events of one thing are ordered: (occurred_at in epoch µs, event_id)."""
 
+DIGEST_BYTES = 16
+"""An event id's digest in a bucket: 128 bits, so two ids of one rep and day never collide
+in practice, and a bucket grows by 16 bytes an event whatever the ids look like."""
+
+
+def event_digest(event_id: str) -> bytes:
+    return hashlib.blake2b(event_id.encode(), digest_size=DIGEST_BYTES).digest()
+
 
 @dataclass(frozen=True, slots=True)
-class DealOutcome:
-    """The deal event that decides a deal's outcome: the latest by ``OrderKey``.
+class Bucket:
+    """One rep's day: its activity counts and the digests of the events folded into it."""
 
-    ``delta`` is what the deal adds to the bucket of ``day`` (nothing for a
-    reopened deal), so a newer event can take exactly that back.
+    counters: tuple[int, ...]
+    ids: bytes = b""
+    """``DIGEST_BYTES`` per event, in the order folded."""
+
+    def holds(self, digest: bytes) -> bool:
+        at = self.ids.find(digest)
+        while at >= 0:
+            if at % DIGEST_BYTES == 0:
+                return True
+            at = self.ids.find(digest, at + 1)
+        return False
+
+    def with_event(self, digest: bytes, delta: Delta) -> Bucket:
+        counters = list(self.counters)
+        for index, amount in delta:
+            counters[index] += amount
+        return Bucket(tuple(counters), self.ids + digest)
+
+    @property
+    def events(self) -> int:
+        return len(self.ids) // DIGEST_BYTES
+
+
+EMPTY_BUCKET = Bucket((0,) * WIDTH)
+
+
+@dataclass(frozen=True, slots=True)
+class DealState:
+    """The deal event that decides a deal: the latest by ``OrderKey``.
+
+    ``delta`` is what the deal adds to the counts of ``day`` (nothing for a reopened
+    deal); a window's deal KPIs sum the deltas of the deals whose day it holds.
     """
 
     key: OrderKey
     day: Day
     kind: str
     delta: Delta
+
+    @property
+    def decided(self) -> bool:
+        """Won or lost: nothing before ``day`` can change it, so it can be evicted."""
+        return self.kind in ("won", "lost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,69 +98,114 @@ class RepProfile:
     event_team: str | None = None
     event_team_key: OrderKey | None = None
     first_day: Day | None = None
-    """The earliest day with a counted event: the rep "has activity" as of any later day."""
+    """The earliest day with an event: the rep "has activity" as of any later day."""
 
     @property
     def team_id(self) -> str | None:
         """The directory's team when there is one, else the team the latest event named."""
         return self.directory_team if self.directory_key is not None else self.event_team
 
+    def has_activity(self, up_to: Day) -> bool:
+        """Whether the rep has at least one counted event on or before ``up_to``."""
+        return self.first_day is not None and self.first_day <= up_to
 
-class RepStore(Protocol):
-    """One rep's state as the fold needs it."""
+
+@dataclass(frozen=True, slots=True)
+class RuleState:
+    """Per rep and rule: is the condition true now, and when did the rule last fire."""
+
+    active: bool = False
+    last_fired: Day | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleBook:
+    """A rep's coaching-rule states, and the alerts raised but not yet known to be sent.
+
+    Raising an alert and recording that it fired are one write: a worker that dies
+    before the send finds the alert here and sends it (the same ``alert_id``) again.
+    """
+
+    states: Mapping[str, RuleState] = field(default_factory=dict)
+    outbox: tuple[dict[str, Any], ...] = ()
+    """``CoachingAlert`` bodies (JSON-ready) waiting for Kafka's acknowledgement."""
+
+
+class RepReader(Protocol):
+    """One rep's state as the fold reads it."""
 
     rep_id: str
 
-    def bucket(self, day: Day) -> Counters | None: ...
-    def put_bucket(self, day: Day, counters: Counters) -> None: ...
-    def is_seen(self, event_id: str) -> bool: ...
-    def mark_seen(self, event_id: str, day: Day) -> None: ...
-    def deal(self, deal_id: str) -> DealOutcome | None: ...
-    def put_deal(self, deal_id: str, outcome: DealOutcome) -> None: ...
+    def bucket(self, day: Day) -> Bucket | None: ...
+    def deal(self, deal_id: str) -> DealState | None: ...
     def profile(self) -> RepProfile: ...
-    def put_profile(self, profile: RepProfile) -> None: ...
 
 
 @dataclass(slots=True)
-class MemoryRepStore:
-    """``RepStore`` in plain dicts: the replay's state, and the reference for tests."""
+class RepState:
+    """Everything kept about one rep: the replay's state, and the worker's copy of its tables."""
 
     rep_id: str
-    buckets: dict[Day, Counters] = field(default_factory=dict)
-    seen: dict[str, Day] = field(default_factory=dict)
-    deals: dict[str, DealOutcome] = field(default_factory=dict)
     rep_profile: RepProfile = field(default_factory=RepProfile)
+    buckets: dict[Day, Bucket] = field(default_factory=dict)
+    deals: dict[str, DealState] = field(default_factory=dict)
+    rules: RuleBook = field(default_factory=RuleBook)
 
-    def bucket(self, day: Day) -> Counters | None:
+    def bucket(self, day: Day) -> Bucket | None:
         return self.buckets.get(day)
 
-    def put_bucket(self, day: Day, counters: Counters) -> None:
-        self.buckets[day] = counters
-
-    def is_seen(self, event_id: str) -> bool:
-        return event_id in self.seen
-
-    def mark_seen(self, event_id: str, day: Day) -> None:
-        self.seen[event_id] = day
-
-    def deal(self, deal_id: str) -> DealOutcome | None:
+    def deal(self, deal_id: str) -> DealState | None:
         return self.deals.get(deal_id)
-
-    def put_deal(self, deal_id: str, outcome: DealOutcome) -> None:
-        self.deals[deal_id] = outcome
 
     def profile(self) -> RepProfile:
         return self.rep_profile
 
-    def put_profile(self, profile: RepProfile) -> None:
-        self.rep_profile = profile
+    def apply(self, writes: RepWrites) -> None:
+        """Take a plan's writes for this rep (None deletes)."""
+        for day, bucket in writes.buckets.items():
+            if bucket is None:
+                self.buckets.pop(day, None)
+            else:
+                self.buckets[day] = bucket
+        for deal_id, deal in writes.deals.items():
+            if deal is None:
+                self.deals.pop(deal_id, None)
+            else:
+                self.deals[deal_id] = deal
+        if writes.profile is not None:
+            self.rep_profile = writes.profile
+        if writes.rules is not None:
+            self.rules = writes.rules
 
-    def evict_before(self, day: Day) -> None:
-        """Forget what no window can reach any more.
 
-        A deal decided before ``day`` can be forgotten too: any event still
-        accepted is newer, so it would decide the deal anyway.
-        """
-        self.buckets = {d: c for d, c in self.buckets.items() if d >= day}
-        self.seen = {e: d for e, d in self.seen.items() if d >= day}
-        self.deals = {k: o for k, o in self.deals.items() if o.day >= day}
+@dataclass(slots=True)
+class RepWrites:
+    """The values a batch writes for one rep: every key it touched, changed or not (None is a
+    deletion). Writing back an unchanged value is what puts a value the local store holds,
+    but the changelog may not, into the changelog after a crash."""
+
+    rep_id: str
+    buckets: dict[Day, Bucket | None] = field(default_factory=dict)
+    deals: dict[str, DealState | None] = field(default_factory=dict)
+    profile: RepProfile | None = None
+    rules: RuleBook | None = None
+
+    def records(self) -> int:
+        """How many table records (changelog messages) these writes are."""
+        profile, rules = self.profile is not None, self.rules is not None
+        return len(self.buckets) + len(self.deals) + profile + rules
+
+    def __bool__(self) -> bool:
+        return self.records() > 0
+
+
+def evictions(state: RepState, floor: Day) -> RepWrites:
+    """Deletions of what no window can reach any more: days before ``floor``, and deals
+    decided before it (any event still accepted is newer, so it would decide them anyway)."""
+    return RepWrites(
+        state.rep_id,
+        buckets=dict.fromkeys((d for d in state.buckets if d < floor), None),
+        deals=dict.fromkeys(
+            (k for k, deal in state.deals.items() if deal.decided and deal.day < floor), None
+        ),
+    )

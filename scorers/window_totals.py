@@ -1,84 +1,99 @@
 """Each window's totals for one rep, kept current as events land.
 
-Scoring after every event must not re-add every bucket of every window: totals are
-rebuilt from the day buckets only when the as-of day moves (or on a cold start) and
-otherwise updated from the fold's bucket changes.
+A window's counts are the rep's day buckets it holds plus the deltas of the deals
+decided on those days. Scoring after every batch must not re-add every day of every
+window: totals are built from the state once, moved on day by day when the as-of day
+moves, and otherwise updated from the fold's changes. Values, not objects that
+change: each step returns new totals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from scorers import counters as c
 from scorers.calendar import Day, WindowSpan, window_span
 from scorers.counters import Counters
 from scorers.fold import Change
-from scorers.state import RepStore
+from scorers.state import RepState
 
 
+@dataclass(frozen=True, slots=True)
 class WindowTotals:
-    """Totals per window as of ``as_of``; valid only for the state they were built from."""
+    """Counts per window as of ``as_of``, for the state they were built from."""
 
-    __slots__ = ("as_of", "spans", "totals", "windows")
+    as_of: Day
+    spans: dict[str, WindowSpan]
+    totals: dict[str, tuple[int, ...]]
 
-    def __init__(self, windows: Sequence[str]) -> None:
-        self.windows = list(windows)
-        self.as_of: Day | None = None
-        self.spans: dict[str, WindowSpan] = {}
-        self.totals: dict[str, Counters] = {}
 
-    def rebuild(self, store: RepStore, as_of: Day) -> None:
-        """Sum the buckets once per day of the union of windows, then per window."""
-        self.as_of = as_of
-        self.spans = {w: window_span(w, as_of) for w in self.windows}
-        first = min(span.first for span in self.spans.values())
-        days = {d: b for d in range(first, as_of + 1) if (b := store.bucket(d)) is not None}
-        self.totals = {
-            w: c.summed(b for d, b in days.items() if d in span) for w, span in self.spans.items()
-        }
+def day_counts(state: RepState, first: Day, last: Day) -> dict[Day, Counters]:
+    """The counts of each day from ``first`` to ``last`` that has any: its bucket plus the
+    deals decided on it."""
+    days: dict[Day, Counters] = {
+        d: list(b.counters) for d, b in state.buckets.items() if first <= d <= last
+    }
+    for deal in state.deals.values():
+        if first <= deal.day <= last and deal.delta:
+            c.apply(days.setdefault(deal.day, c.zero()), deal.delta)
+    return days
 
-    def apply(self, changes: Iterable[Change]) -> None:
-        """Add the fold's bucket changes to every window that holds their day."""
-        for change in changes:
-            for window, span in self.spans.items():
-                if change.day in span:
-                    c.apply(self.totals[window], change.delta, change.sign)
 
-    def current(self, store: RepStore, as_of: Day) -> dict[str, Counters]:
-        """Totals as of ``as_of``: moved on from the cached day, or built the first time."""
-        if self.as_of is None:
-            self.rebuild(store, as_of)
-        elif self.as_of != as_of:
-            self.advance(store, as_of)
-        return self.totals
+def build(state: RepState, windows: Sequence[str], as_of: Day) -> WindowTotals:
+    spans = {w: window_span(w, as_of) for w in windows}
+    days = day_counts(state, min(s.first for s in spans.values()), as_of)
+    totals = {
+        w: tuple(c.summed(counts for d, counts in days.items() if d in span))
+        for w, span in spans.items()
+    }
+    return WindowTotals(as_of, spans, totals)
 
-    def advance(self, store: RepStore, as_of: Day) -> None:
-        """Move to a later day by adding the days that enter each window and taking out
-        the days that leave it, instead of summing every day again."""
-        assert self.as_of is not None
-        if as_of < self.as_of:
-            self.rebuild(store, as_of)
-            return
-        read: dict[Day, Counters | None] = {}
 
-        def bucket(day: Day) -> Counters | None:
-            if day not in read:
-                read[day] = store.bucket(day)
-            return read[day]
+def moved(totals: WindowTotals, state: RepState, as_of: Day) -> WindowTotals:
+    """``totals`` as of a later day: the days entering each window are added and the days
+    leaving it taken out, instead of summing every day again."""
+    if as_of == totals.as_of:
+        return totals
+    if as_of < totals.as_of:
+        return build(state, list(totals.spans), as_of)
+    spans: dict[str, WindowSpan] = {}
+    ranges: dict[str, tuple[range, range, bool]] = {}
+    for window, old in totals.spans.items():
+        new = spans[window] = window_span(window, as_of)
+        if old.first <= new.first <= old.last + 1:
+            ranges[window] = (range(old.first, new.first), range(old.last + 1, new.last + 1), False)
+        else:  # a new calendar period, or a jump past the whole window
+            ranges[window] = (range(0), range(new.first, new.last + 1), True)
+    first = min(min(r[0].start, r[1].start) if r[0] else r[1].start for r in ranges.values())
+    days = day_counts(state, first, as_of)
+    out: dict[str, tuple[int, ...]] = {}
+    for window, (leaving, entering, fresh) in ranges.items():
+        total = c.zero() if fresh else list(totals.totals[window])
+        for day in leaving:
+            if (counts := days.get(day)) is not None:
+                c.add_into(total, counts, -1)
+        for day in entering:
+            if (counts := days.get(day)) is not None:
+                c.add_into(total, counts)
+        out[window] = tuple(total)
+    return WindowTotals(as_of, spans, out)
 
-        for window in self.windows:
-            old, new = self.spans[window], window_span(window, as_of)
-            total = self.totals[window]
-            if old.first <= new.first <= old.last + 1:
-                leaving, entering = range(old.first, new.first), range(old.last + 1, new.last + 1)
-            else:  # a new calendar period, or a jump past the whole window
-                total = self.totals[window] = c.zero()
-                leaving, entering = range(0), range(new.first, new.last + 1)
-            for day in leaving:
-                if (b := bucket(day)) is not None:
-                    c.add_into(total, b, -1)
-            for day in entering:
-                if (b := bucket(day)) is not None:
-                    c.add_into(total, b)
-            self.spans[window] = new
-        self.as_of = as_of
+
+def with_changes(totals: WindowTotals, changes: Iterable[Change]) -> WindowTotals:
+    """``totals`` with the fold's changes added to every window that holds their day."""
+    moved_totals: dict[str, Counters] = {}
+    for change in changes:
+        for window, span in totals.spans.items():
+            if change.day in span:
+                total = moved_totals.get(window)
+                if total is None:
+                    total = moved_totals[window] = list(totals.totals[window])
+                c.apply(total, change.delta, change.sign)
+    if not moved_totals:
+        return totals
+    return WindowTotals(
+        totals.as_of,
+        totals.spans,
+        {**totals.totals, **{w: tuple(t) for w, t in moved_totals.items()}},
+    )

@@ -7,7 +7,6 @@ callers (the CLI, a web page) never spell a key. Redis being down raises
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from schemas.scorecard_definition import KpiName, Perspective
+from schemas.windows import window_order
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
 from sinks.redis_keys import OVERALL, RedisKeys, kpi_metric, perspective_metric
 
@@ -42,23 +42,12 @@ SCORECARD_FIELDS: Final = (
 )
 """A stored card's keys that make up the published shape (``Scorecard.to_dict()``)."""
 
-_ROLLING = re.compile(r"^([0-9]+)d$")
-_CALENDAR_DAYS: Final = {"week": 7, "month": 31, "quarter": 92}
-
 
 def metric_for(by: str) -> str:
     """The leaderboard METRIC for a ``by`` value; ValueError names the valid ones."""
     if by not in RANK_BY:
         raise ValueError(f"cannot rank by {by!r}; use one of: {', '.join(RANK_BY)}")
     return by if by == OVERALL or by.startswith("kpi:") else perspective_metric(by)
-
-
-def window_order(window: str) -> tuple[int, int]:
-    """Shortest window first, a rolling one before a calendar one of the same length."""
-    rolling = _ROLLING.match(window)
-    if rolling:
-        return (int(rolling.group(1)), 0)
-    return (_CALENDAR_DAYS.get(window, 10_000), 1)
 
 
 def public_card(card: dict[str, Any]) -> dict[str, Any]:

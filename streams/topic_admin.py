@@ -46,6 +46,8 @@ COPARTITIONED: Final = topics.CRM_INPUTS
 TOPIC_CONFIGS: Final[Mapping[str, Mapping[str, str]]] = {
     # The rep directory: latest record per rep is all that matters, forever.
     topics.REPS: {"cleanup.policy": "compact"},
+    # One record per dead letter sent back: the redrive's memory, kept as long as the DLQ.
+    topics.DLQ_REDRIVEN: {"cleanup.policy": "compact"},
 }
 
 _CLIENT_LOGGER: Final = logging.getLogger("confluent_kafka")

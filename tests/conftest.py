@@ -70,24 +70,6 @@ async def fixture_redis_client(redis_url: str) -> AsyncIterator[redis.asyncio.Re
         await client.aclose()
 
 
-@pytest.fixture(name="redis_key")
-async def fixture_redis_key(
-    redis_client: redis.asyncio.Redis, request: pytest.FixtureRequest
-) -> AsyncIterator[Callable[[str], str]]:
-    """``redis_key("name")``: a key unique to this test, deleted afterwards."""
-    prefix = f"test:{_slug(request.node.name)}:{uuid.uuid4().hex[:8]}"
-    used: list[str] = []
-
-    def make(name: str) -> str:
-        key = f"{prefix}:{name}"
-        used.append(key)
-        return key
-
-    yield make
-    if used:
-        await redis_client.delete(*used)
-
-
 @pytest.fixture(name="make_topic")
 def fixture_make_topic(
     kafka_admin: AdminClient, request: pytest.FixtureRequest

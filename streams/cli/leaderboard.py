@@ -23,9 +23,9 @@ from schemas.scorecard_definition import (
     Direction,
     KpiName,
     Perspective,
-    is_window,
     load_definition,
 )
+from schemas.windows import is_window
 from sinks.redis_keys import KPI_METRIC
 from streams.cli import fail, load_settings, run_read
 from streams.reading import RANK_BY, LeaderboardRow, RedisScorecardReader

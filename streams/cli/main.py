@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from streams.cli import (
+    dlq,
     import_crm,
     leaderboard,
     replay,
@@ -39,6 +40,7 @@ app.command("reset")(reset.reset)
 app.command("show")(show.show)
 app.command("leaderboard")(leaderboard.leaderboard)
 app.command("tail")(tail.tail)
+app.add_typer(dlq.app, name="dlq")
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from schemas.scorecard_definition import is_window
+from schemas.windows import is_window
 from scorers.calendar import to_date
 from scorers.replay import Replay, ReplayResult
 from scorers.scoring import Scorecard
@@ -130,7 +130,7 @@ def _print_tables(result: ReplayResult, windows: list[str]) -> None:
         f" {result.out_of_range} out of range"
     )
     for rejected in result.rejected[:20]:
-        err.print(f"  line {rejected.line}: {rejected.reason}", markup=False)
+        err.print(f"  line {rejected.line}: {rejected.reason}: {rejected.detail}", markup=False)
     if len(result.rejected) > 20:
         err.print(f"  ... and {len(result.rejected) - 20} more (--format json lists all)")
 

@@ -16,7 +16,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from schemas.scorecard_definition import is_window
+from schemas.windows import is_window
 from streams.cli import fail, load_settings, run_read
 from streams.reading import public_card
 

@@ -266,11 +266,12 @@ def format_update(body: dict[str, Any]) -> str:
 
 
 def format_dead_letter(body: dict[str, Any]) -> str:
-    """``topic/partition@offset  key=...  reason  | original (shortened)``."""
+    """``topic/partition@offset  key=...  reason: detail  | original (shortened)``."""
     where = f"{_text(body.get('topic'))}/{_text(body.get('partition'))}@{_text(body.get('offset'))}"
     original = body.get("original_text")
     shown = "" if original is None else f"  | {_shorten(_text(original), 60)}"
-    return f"{where}  key={_text(body.get('key'))}  {_text(body.get('reason'))}{shown}"
+    reason = f"{_text(body.get('reason'))}: {_text(body.get('detail'))}"
+    return f"{where}  key={_text(body.get('key'))}  {reason}{shown}"
 
 
 _READABLE: Final[dict[Stream, Callable[[Message], str]]] = {

@@ -9,10 +9,10 @@ from typing import Annotated, Final
 import typer
 
 from schemas import topics
+from scorers.clock import ClockMode
 from streams.cli import definition_or_exit, load_settings
 from streams.exceptions import StreamsError
 from streams.topic_admin import wait_for_topics
-from streams.worker.clock import ClockMode
 
 GC_THRESHOLDS: Final = (20_000, 50, 100)
 """Python's default (700, 10, 10) ran a full collection every ~3 s under load, each
@@ -60,7 +60,7 @@ def worker(
     options = WorkerOptions(
         clock=clock, data_dir=data_dir, web_host=web_host, web_port=web_port, app_id=app_id
     )
-    app, _ = create_app(settings, definition, options)
+    app = create_app(settings, definition, options)
     quiet_gc()
     # Our structlog set-up stays: faust must not replace the root logger or stdout.
     Worker(

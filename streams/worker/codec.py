@@ -1,38 +1,66 @@
-"""Compact wire forms of the state values, for changelog-backed tables.
+"""The worker's state table: keys and compact values, one record per rep and thing.
 
-faust writes a key's whole value to the changelog on every set, so each value is a
-short JSON array, not an object with field names: a day bucket is ~40 bytes, a
-deal outcome ~70, a profile ~80.
+One faust table holds every kind of value (one changelog topic, one RocksDB per
+partition); the key says what a value is. Keys are JSON arrays, so ids holding any
+character stay unambiguous. faust writes a key's whole value to the changelog on
+every set, so values are short: a day bucket is its counts as a JSON array and the
+raw 16-byte digests of its events after a newline (~40 bytes + 16 an event).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import orjson
 
-from scorers.counters import WIDTH, Counters
-from scorers.state import DealOutcome, OrderKey, RepProfile
+from scorers.calendar import Day
+from scorers.counters import WIDTH
+from scorers.state import Bucket, DealState, OrderKey, RepProfile, RuleBook, RuleState
+
+Kind = Literal["day", "deal", "profile", "rules", "clock"]
 
 
-def encode_bucket(counters: Counters) -> bytes:
-    return orjson.dumps(counters)
+@dataclass(frozen=True, slots=True)
+class Key:
+    kind: Kind
+    owner: str
+    """The rep (or, for the clock, the input partition ``topic|partition``)."""
+    item: str | int | None = None
+    """The day of a bucket, the id of a deal."""
 
 
-def decode_bucket(raw: bytes) -> Counters:
-    counters: Counters = orjson.loads(raw)
-    if len(counters) < WIDTH:  # a bucket written before a counter was added
+def encode_key(key: Key) -> bytes:
+    parts: list[str | int] = [key.kind, key.owner]
+    if key.item is not None:
+        parts.append(key.item)
+    return orjson.dumps(parts)
+
+
+def decode_key(raw: bytes) -> Key:
+    parts = orjson.loads(raw)
+    return Key(parts[0], parts[1], parts[2] if len(parts) > 2 else None)
+
+
+def encode_bucket(bucket: Bucket) -> bytes:
+    return orjson.dumps(bucket.counters) + b"\n" + bucket.ids
+
+
+def decode_bucket(raw: bytes) -> Bucket:
+    head, _, ids = raw.partition(b"\n")
+    counters: list[int] = orjson.loads(head)
+    if len(counters) < WIDTH:  # written before a counter was added
         counters.extend([0] * (WIDTH - len(counters)))
-    return counters
+    return Bucket(tuple(counters), ids)
 
 
-def encode_deal(outcome: DealOutcome) -> bytes:
-    return orjson.dumps([outcome.key[0], outcome.key[1], outcome.day, outcome.kind, outcome.delta])
+def encode_deal(deal: DealState) -> bytes:
+    return orjson.dumps([deal.key[0], deal.key[1], deal.day, deal.kind, deal.delta])
 
 
-def decode_deal(raw: bytes) -> DealOutcome:
+def decode_deal(raw: bytes) -> DealState:
     us, event_id, day, kind, delta = orjson.loads(raw)
-    return DealOutcome((us, event_id), day, kind, tuple((i, a) for i, a in delta))
+    return DealState((us, event_id), day, kind, tuple((i, a) for i, a in delta))
 
 
 def encode_profile(profile: RepProfile) -> bytes:
@@ -51,8 +79,35 @@ def encode_profile(profile: RepProfile) -> bytes:
 
 def decode_profile(raw: bytes) -> RepProfile:
     name, quota, team, key, event_team, event_key, first_day = orjson.loads(raw)
-    return RepProfile(name, quota, team, _key(key), event_team, _key(event_key), first_day)
+    return RepProfile(
+        name, quota, team, _order_key(key), event_team, _order_key(event_key), first_day
+    )
 
 
-def _key(value: Any) -> OrderKey | None:
+def encode_rules(book: RuleBook) -> bytes:
+    return orjson.dumps(
+        {
+            "states": {r: [s.active, s.last_fired] for r, s in book.states.items()},
+            "outbox": list(book.outbox),
+        }
+    )
+
+
+def decode_rules(raw: bytes) -> RuleBook:
+    data = orjson.loads(raw)
+    return RuleBook(
+        {rule: RuleState(bool(active), last) for rule, (active, last) in data["states"].items()},
+        tuple(data["outbox"]),
+    )
+
+
+def encode_day(day: Day) -> bytes:
+    return str(day).encode()
+
+
+def decode_day(raw: bytes) -> Day:
+    return int(raw)
+
+
+def _order_key(value: Any) -> OrderKey | None:
     return None if value is None else (int(value[0]), str(value[1]))

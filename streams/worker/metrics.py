@@ -26,6 +26,21 @@ class WorkerMetrics:
         self.scorecards = Counter(
             "scorestream_scorecards_written", "Scorecards written to Redis", registry=self.registry
         )
+        self.internal_errors = Counter(
+            "scorestream_internal_errors",
+            "Reps whose scoring raised (logged with the traceback; the worker goes on)",
+            registry=self.registry,
+        )
+        self.state_records = Counter(
+            "scorestream_state_records",
+            "State table records written (one changelog message each)",
+            registry=self.registry,
+        )
+        self.redis_available = Gauge(
+            "scorestream_redis_available",
+            "1 while Redis answers the worker, 0 while it waits for Redis to come back",
+            registry=self.registry,
+        )
         self.alerts = Counter(
             "scorestream_alerts", "Coaching alerts raised", ["rule"], registry=self.registry
         )

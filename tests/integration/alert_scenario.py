@@ -13,18 +13,18 @@ June 2026 (the 1st is a Monday); every rep has a monthly quota of 30,000 and win
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
 
-from schemas.events import parse_event
 from schemas.scorecard_definition import ScorecardDefinition
-from scorers.alerts import LastActiveDays, RuleState, run_rules
-from scorers.fold import Folder, Outcome
-from scorers.rep_scoring import RepScoring
-from scorers.state import MemoryRepStore
-from streams.worker.alerting import rep_facts
+from scorers.clock import ClockMode
+from scorers.intake import Message
+from scorers.planner import BatchInput, plan_batch
+from scorers.rep_scoring import Layout
+from streams.worker.memory import Memory
 
 REPS = ("rep-nps", "rep-quiet", "rep-star", "rep-slow", "rep-drop", "rep-calm")
 EXPECTED = {
@@ -100,39 +100,30 @@ def scenario() -> list[bytes]:
 
 
 def reference_alerts(definition: ScorecardDefinition, lines: list[bytes]) -> list[tuple[str, str]]:
-    """What the worker should raise: rules run after each event (event clock), then for
-    every rep on the last day, exactly as the worker scores."""
-    folder, scoring = Folder(definition), RepScoring(definition)
-    stores: dict[str, MemoryRepStore] = {}
-    states: dict[str, dict[str, RuleState]] = {}
-    raised: list[tuple[str, str]] = []
-    seen_ids: set[str] = set()
-    clock = 0
-
-    def run(store: MemoryRepStore, scored: Any) -> None:
-        facts = rep_facts(definition, scored, LastActiveDays(definition).of(store, scored.as_of))
-        fired, changed = run_rules(definition, facts, states.setdefault(store.rep_id, {}))
-        states[store.rep_id].update(changed)
-        for alert in fired:
-            if alert.alert_id not in seen_ids:
-                seen_ids.add(alert.alert_id)
-                raised.append((alert.rep_id, alert.rule))
-
+    """What the worker should raise, fed as the test feeds it: a day's events at a time, each
+    day handled to the end before the next (caught up), on the event clock."""
+    layout, memory = Layout.of(definition), Memory()
+    days: dict[str, list[bytes]] = defaultdict(list)
     for line in lines:
-        event = parse_event(line)
-        day = folder.day(event)
-        clock = max(clock, day)
-        store = stores.setdefault(event.rep_id, MemoryRepStore(event.rep_id))
-        scoring.prepare(store, clock)
-        result = folder.fold(store, event, day=day)
-        if result.outcome is Outcome.DUPLICATE:
-            continue
-        scoring.add(event.rep_id, clock, result)
-        scored = scoring.score(store, clock)
-        if scored is not None:
-            run(store, scored)
-    for store in stores.values():
-        scored = scoring.score(store, clock)
-        if scored is not None:
-            run(store, scored)
+        days[orjson.loads(line)["occurred_at"][:10]].append(line)
+    raised: list[tuple[str, str]] = []
+    now = datetime(LAST_DAY.year, LAST_DAY.month, LAST_DAY.day, 23, tzinfo=UTC)
+    for offset, (_, batch) in enumerate(sorted(days.items())):
+        messages = [
+            Message(orjson.loads(line)["rep_id"].encode(), line, "crm.calls", 0, offset)
+            for line in batch
+        ]
+        inp = BatchInput(
+            messages=messages,
+            now=now,
+            today=LAST_DAY.toordinal(),
+            mode=ClockMode.EVENT,
+            clock=memory.clock,
+            carried=memory.dirty,
+            scored_as_of=memory.scored_as_of,
+            rescore_all=memory.rescore_all,
+        )
+        plan = plan_batch(layout, inp, memory.states, memory.totals, memory.previous)
+        memory.absorb(plan)
+        raised += [(str(a["rep_id"]), str(a["rule"])) for a in plan.alerts]
     return raised

@@ -7,6 +7,7 @@ still arrives exactly once; score events carry the change an event caused.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,6 +22,9 @@ from tests.integration.alert_scenario import EXPECTED, REPS, reference_alerts, s
 from tests.integration.worker_harness import System, produce_lines, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
+
+QUIET_S = 5.0
+"""After the expected alerts, how long the stream must stay quiet (several worker ticks)."""
 
 
 def test_each_rule_fires_once_despite_redelivery_and_a_restart(
@@ -60,6 +64,10 @@ def test_each_rule_fires_once_despite_redelivery_and_a_restart(
                    system.worker_logs)  # fmt: skip
         wait_until(lambda: len(system.read_topic(topics.ALERTS)) >= len(EXPECTED), 30,
                    "the alerts", system.worker_logs)  # fmt: skip
+        # Then quiet: a late or repeated alert would still arrive; none may.
+        wait_until(lambda: system.metric("scorestream_alerts_total") >= len(EXPECTED), 30,
+                   "the worker to count its alerts", system.worker_logs)  # fmt: skip
+        time.sleep(QUIET_S)
 
     alerts = [CoachingAlert.model_validate(a) for a in system.read_topic(topics.ALERTS)]
     assert sorted((a.rep_id, a.rule) for a in alerts) == sorted(EXPECTED), [

@@ -63,20 +63,28 @@ def test_each_kind_of_bad_message_is_dead_lettered_with_its_reason(
         health = orjson.loads(urllib.request.urlopen(f"{base}/health", timeout=5).read())
         assert health == {"status": "ready", "clock": "event"}
         metrics = urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
-        for reason in ("invalid", "wrong_key", "unusable", "too_late"):
+        for reason in (
+            "invalid_json",
+            "invalid_event",
+            "wrong_key",
+            "unknown_currency",
+            "too_late",
+        ):
             assert f'scorestream_dead_letters_total{{reason="{reason}"}}' in metrics, reason
         assert "scorestream_duplicates_total 1.0" in metrics
         assert "scorestream_consumer_lag{partition=" in metrics
         assert "scorestream_event_to_redis_seconds_bucket" in metrics
-    letters = system.dead_letters()
-    reasons = sorted(letter["reason"] for letter in letters)
-    assert len(letters) == 5, reasons
-    assert any(r.startswith("not valid JSON") for r in reasons)
-    assert any(r.startswith("outcome:") for r in reasons)
-    assert any("is not the event's rep_id 'rep-ana'" in r for r in reasons)
-    assert any("no FX rate for 'JPY'" in r for r in reasons)
-    assert any(r.startswith("too late: occurred on 2025-01-02") for r in reasons)
-    html = next(x for x in letters if x["reason"].startswith("not valid JSON"))
+    letters = {letter["reason"]: letter for letter in system.dead_letters()}
+    assert sorted(letters) == [
+        "invalid_event", "invalid_json", "too_late", "unknown_currency", "wrong_key"
+    ]  # fmt: skip
+    assert letters["invalid_json"]["detail"].startswith("not valid JSON")
+    assert letters["invalid_event"]["detail"].startswith("outcome:")
+    assert "is not the event's rep_id 'rep-ana'" in letters["wrong_key"]["detail"]
+    assert "no FX rate for 'JPY'" in letters["unknown_currency"]["detail"]
+    assert letters["too_late"]["detail"].startswith("occurred on 2025-01-02")
+    html = letters["invalid_json"]
     assert base64.b64decode(html["original"]) == b"<html>502 Bad Gateway</html>"
+    assert base64.b64decode(html["original_key"]) == b"rep-ana"
     assert (html["topic"], html["key"]) == (topics.CALLS, "rep-ana")
     assert isinstance(html["partition"], int) and isinstance(html["offset"], int)

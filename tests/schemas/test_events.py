@@ -30,7 +30,11 @@ VALID: dict[str, dict[str, Any]] = {
 INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("deal_won", {"amount": -1}, "amount"),
     ("deal_won", {"amount": "lots"}, "amount"),
-    ("deal_won", {"opened_at": "2026-02-01T10:00:00"}, "opened_at: needs a UTC offset"),
+    (
+        "deal_won",
+        {"opened_at": "2026-02-01T10:00:00"},
+        "opened_at: needs an ISO 8601 date-time with a UTC offset",
+    ),
     ("deal_won", {"opened_at": "2026-04-01T10:00:00Z"}, "opened_at: is after occurred_at"),
     ("deal_won", {"currency": "dollars"}, "currency"),
     ("deal_lost", {"opened_at": None}, "opened_at"),
@@ -47,7 +51,24 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("course_completed", {"hours": -0.5}, "hours"),
     ("rep_upserted", {"team_id": None}, "team_id"),
     ("rep_upserted", {"monthly_quota": -10}, "monthly_quota"),
+    # Time is an ISO string with an offset: pydantic would read numbers as Unix time.
+    ("call_logged", {"occurred_at": 0}, "occurred_at: needs an ISO 8601"),
+    ("call_logged", {"occurred_at": "0"}, "occurred_at: needs an ISO 8601"),
+    ("call_logged", {"occurred_at": "1764000000"}, "occurred_at: needs an ISO 8601"),
+    ("deal_won", {"opened_at": 1.5e9}, "opened_at: needs an ISO 8601"),
+    ("deal_won", {"amount": 1e300}, "amount"),
+    ("call_logged", {"event_id": ""}, "event_id"),
+    ("call_logged", {"rep_id": "r" * 300}, "rep_id"),
 ]
+
+
+def test_infinite_and_not_a_number_amounts_are_invalid() -> None:
+    """1e400 is read as infinity and NaN is not JSON at all: neither reaches scoring."""
+    valid = message("deal_won").decode()
+    assert '"amount": 1200.5' in valid
+    for bad in ("1e400", "NaN", "-Infinity"):
+        with pytest.raises(EventError, match="amount: "):
+            parse_event(valid.replace('"amount": 1200.5', f'"amount": {bad}'))
 
 
 def message(event_type: str, **changes: Any) -> bytes:

@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 
 from schemas.events import Event, parse_event
+from scorers.fold import Folder, take
+from scorers.state import RepState
 
 _ids = itertools.count(1)
 
@@ -73,3 +75,12 @@ def _iso(day_or_time: str) -> str:
 
 def day(text: str) -> int:
     return datetime.fromisoformat(text).date().toordinal()
+
+
+def states_of(folder: Folder, events: list[Event]) -> dict[str, RepState]:
+    """Every event folded in order (duplicates too), as the replay does: state per rep."""
+    states: dict[str, RepState] = {}
+    for e in events:
+        state = states.setdefault(e.rep_id, RepState(e.rep_id))
+        take(state, folder.fold(state, e, folder.day(e)))
+    return states

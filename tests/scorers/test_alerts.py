@@ -10,9 +10,7 @@ import pytest
 from schemas.events import Event
 from schemas.scorecard_definition import ScorecardDefinition, load_definition
 from scorers.alerts import (
-    LastActiveDays,
     RepFacts,
-    RuleState,
     alert_id,
     idle_days,
     inactivity_kpis,
@@ -26,8 +24,8 @@ from scorers.alerts import (
 from scorers.evaluate import evaluate
 from scorers.fold import Folder
 from scorers.scoring import Scorecard
-from scorers.state import MemoryRepStore
-from tests.scorers.builders import call, directory, nps, reopened, won
+from scorers.state import RuleState
+from tests.scorers.builders import call, directory, nps, states_of, won
 
 DEFINITION = load_definition()
 
@@ -39,11 +37,9 @@ def d(text: str) -> int:
 def cards_for(
     events: list[Event], as_of: str, definition: ScorecardDefinition = DEFINITION
 ) -> dict[str, Scorecard]:
-    folder, store = Folder(definition), MemoryRepStore("ana")
-    for e in events:
-        folder.fold(store, e)
+    states = states_of(Folder(definition), events)
     windows = [*definition.windows, *rule_windows(definition)]
-    result = evaluate(definition, [store], d(as_of), windows)
+    result = evaluate(definition, states.values(), d(as_of), windows)
     return {c.window: c for c in result.reps}
 
 
@@ -191,33 +187,17 @@ def test_a_new_rep_is_not_idle_before_it_started() -> None:
 
 def test_last_active_day_looks_back_a_bounded_span() -> None:
     """The latest day with a call, within the look-back; None when there is none in it."""
-    folder, store = Folder(DEFINITION), MemoryRepStore("ana")
-    for e in [call("2026-05-04"), call("2026-05-20"), nps("2026-05-22", 9)]:
-        folder.fold(store, e)
+    state = states_of(
+        Folder(DEFINITION), [call("2026-05-04"), call("2026-05-20"), nps("2026-05-22", 9)]
+    )["ana"]
     assert inactivity_lookback_days(DEFINITION) == 13
-    assert last_active(store, "calls_logged", d("2026-05-25"), 13) == d("2026-05-20")
-    assert last_active(store, "calls_logged", d("2026-06-10"), 13) is None
+    assert last_active(state, "calls_logged", d("2026-05-25"), 13) == d("2026-05-20")
+    assert last_active(state, "calls_logged", d("2026-06-10"), 13) is None
 
 
-def test_last_active_days_kept_while_folding_equal_a_fresh_look_back() -> None:
-    """Followed event by event (late calls, one beyond the look-back, a reopened deal, the
-    as-of day moving), the kept days always equal reading the buckets back."""
-    folder, store = Folder(DEFINITION), MemoryRepStore("ana")
-    kept = LastActiveDays(DEFINITION)
-    steps = [
-        ("2026-05-10", call("2026-05-10")),
-        ("2026-05-12", nps("2026-05-12", 3)),
-        ("2026-05-12", call("2026-05-11")),  # late, but newer than what is kept
-        ("2026-05-12", call("2026-05-02")),  # late and older: changes nothing
-        ("2026-05-13", won("2026-05-13", "d1", 5_000, opened="2026-05-01")),
-        ("2026-05-13", reopened("2026-05-13T12:00:00Z", "d1")),  # a retraction
-        ("2026-05-30", call("2026-05-14")),  # beyond the look-back as of May 30
-        ("2026-05-30", call("2026-05-29")),
+def test_last_active_counts_deals_decided_on_a_day() -> None:
+    """An inactivity rule on a deal KPI sees the deals decided on each day, not only buckets."""
+    state = states_of(Folder(DEFINITION), [won("2026-05-13", "d1", 5_000, opened="2026-05-01")])[
+        "ana"
     ]
-    for as_of, e in steps:
-        kept.of(store, d(as_of))
-        result = folder.fold(store, e)
-        kept.folded("ana", result.changes)
-        fresh = {"calls_logged": last_active(store, "calls_logged", d(as_of), kept.lookback)}
-        assert kept.of(store, d(as_of)) == fresh, (as_of, e)
-    assert kept.of(store, d("2026-05-30")) == {"calls_logged": d("2026-05-29")}
+    assert last_active(state, "deals_won", d("2026-05-20"), 13) == d("2026-05-13")

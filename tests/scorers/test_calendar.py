@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from scorers.calendar import day_of, longest_window_days, window_span, zone_of
+from schemas.windows import most_days
+from scorers.calendar import FIRST_DAY, LAST_DAY, day_of, period_span, window_span, zone_of
 from scorers.exceptions import ScoringError
 
 
@@ -50,9 +54,7 @@ def test_unknown_window_is_an_error() -> None:
 
 def test_longest_window_days() -> None:
     """The state must keep the longest window any definition may ask for."""
-    assert longest_window_days(["7d", "30d"]) == 30
-    assert longest_window_days(["7d", "quarter"]) == 92
-    assert longest_window_days(["week", "month"]) == 31
+    assert [most_days(w) for w in ("7d", "30d", "week", "month", "quarter")] == [7, 30, 7, 31, 92]
 
 
 @pytest.mark.parametrize(
@@ -79,3 +81,25 @@ def test_utc_fast_path_agrees_with_zoneinfo() -> None:
     when = datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC)
     assert zone_of("UTC") is UTC
     assert day_of(when, UTC) == when.date().toordinal()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    when=st.datetimes(
+        min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59),
+        timezones=st.sampled_from([UTC, ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo"),
+                                   timezone(timedelta(hours=14)), timezone(timedelta(hours=-12))]),
+    ),
+    zone=st.sampled_from(["UTC", "America/New_York", "Pacific/Kiritimati", "Etc/GMT+12"]),
+    window=st.sampled_from(["1d", "7d", "999d", "week", "month", "quarter"]),
+)  # fmt: skip
+def test_every_date_of_the_contract_has_a_day_and_windows(
+    when: datetime, zone: str, window: str
+) -> None:
+    """Years 1 to 9999 in any zone: a day (the ends clamp), a window and a period, no overflow."""
+    day = day_of(when, zone_of(zone))
+    assert FIRST_DAY <= day <= LAST_DAY
+    span = window_span(window, day)
+    period = period_span(window, day)
+    assert FIRST_DAY <= span.first <= span.last == day
+    assert period.first == span.first and span.last <= period.last <= LAST_DAY

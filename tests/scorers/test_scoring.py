@@ -16,7 +16,6 @@ from schemas.scorecard_definition import (
 from scorers.evaluate import evaluate
 from scorers.fold import Folder
 from scorers.scoring import Scorecard, attainment
-from scorers.state import MemoryRepStore
 from tests.scorers.builders import (
     account,
     call,
@@ -26,6 +25,7 @@ from tests.scorers.builders import (
     lead,
     lost,
     nps,
+    states_of,
     won,
 )
 
@@ -55,11 +55,7 @@ SMALL: dict[str, Any] = {
 def scorecards(
     definition: ScorecardDefinition, events: list[Event], as_of: str
 ) -> dict[tuple[str | None, str | None, str], Scorecard]:
-    folder = Folder(definition)
-    stores: dict[str, MemoryRepStore] = {}
-    for e in events:
-        folder.fold(stores.setdefault(e.rep_id, MemoryRepStore(e.rep_id)), e)
-    result = evaluate(definition, stores.values(), day(as_of))
+    result = evaluate(definition, states_of(Folder(definition), events).values(), day(as_of))
     return {(s.rep_id, s.team_id, s.window): s for s in result.reps + result.teams}
 
 

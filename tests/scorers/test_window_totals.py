@@ -1,17 +1,16 @@
-"""Window totals kept current from fold changes equal totals rebuilt from the buckets."""
+"""Window totals kept current from fold changes equal totals built from the state."""
 
 from __future__ import annotations
 
 from datetime import date
 
-import orjson
 from hypothesis import given, settings
 
 from schemas.events import parse_event
 from scorers.calendar import from_date
-from scorers.fold import Folder, Outcome
-from scorers.state import MemoryRepStore
-from scorers.window_totals import WindowTotals
+from scorers.fold import Folder, take
+from scorers.state import RepState
+from scorers.window_totals import WindowTotals, build, moved, with_changes
 from tests.scorers.test_replay_properties import DEFINITION, WINDOWS, logs
 
 AS_OF = from_date(date(2026, 3, 15))  # the generated logs span 2026-01-20 .. 2026-03-11
@@ -19,62 +18,53 @@ AS_OF = from_date(date(2026, 3, 15))  # the generated logs span 2026-01-20 .. 20
 
 @settings(max_examples=60, deadline=None)
 @given(log=logs())
-def test_incremental_totals_equal_a_rebuild_after_every_event(log: list[bytes]) -> None:
-    """Apply each event's changes to cached totals: after every step they equal a rebuild."""
+def test_incremental_totals_equal_a_build_after_every_event(log: list[bytes]) -> None:
+    """Add each event's changes to the totals: after every step they equal a fresh build."""
     folder = Folder(DEFINITION)
-    stores: dict[str, MemoryRepStore] = {}
-    cached: dict[str, WindowTotals] = {}
+    states: dict[str, RepState] = {}
+    totals: dict[str, WindowTotals] = {}
     for raw in log:
         event = parse_event(raw)
-        store = stores.setdefault(event.rep_id, MemoryRepStore(event.rep_id))
-        totals = cached.setdefault(event.rep_id, WindowTotals(WINDOWS))
-        totals.current(store, AS_OF)
-        result = folder.fold(store, event)
-        if result.outcome is Outcome.APPLIED:
-            totals.apply(result.changes)
-        fresh = WindowTotals(WINDOWS)
-        fresh.rebuild(store, AS_OF)
-        assert totals.totals == fresh.totals
-        assert orjson.dumps(totals.totals) == orjson.dumps(fresh.totals)
+        state = states.setdefault(event.rep_id, RepState(event.rep_id))
+        current = totals.get(event.rep_id) or build(state, WINDOWS, AS_OF)
+        folded = folder.fold(state, event, folder.day(event))
+        take(state, folded)
+        totals[event.rep_id] = with_changes(current, folded.changes)
+        assert totals[event.rep_id].totals == build(state, WINDOWS, AS_OF).totals
 
 
-def test_current_rebuilds_only_when_the_day_moves() -> None:
-    """Same day: the cached object is reused; next day: rebuilt with the new spans."""
-    store = MemoryRepStore("ana")
-    totals = WindowTotals(["7d"])
-    first = totals.current(store, AS_OF)
-    assert totals.current(store, AS_OF) is first
-    totals.current(store, AS_OF + 1)
-    assert totals.spans["7d"].last == AS_OF + 1
+def test_totals_are_values_a_change_does_not_alter_the_old_ones() -> None:
+    """Totals are values: moving or changing them returns new totals, the old stay as they were."""
+    state = RepState("ana")
+    first = build(state, ["7d"], AS_OF)
+    assert moved(first, state, AS_OF) is first
+    later = moved(first, state, AS_OF + 1)
+    assert (first.spans["7d"].last, later.spans["7d"].last) == (AS_OF, AS_OF + 1)
 
 
 @settings(max_examples=60, deadline=None)
 @given(log=logs())
-def test_totals_moved_on_with_the_event_clock_equal_a_rebuild(log: list[bytes]) -> None:
+def test_totals_moved_on_with_the_event_clock_equal_a_build(log: list[bytes]) -> None:
     """As the worker does: move the totals to the event clock's day, fold, add the changes.
 
     After every event they equal totals built from scratch, across week, month and
     quarter boundaries and jumps of many days.
     """
     folder = Folder(DEFINITION)
-    stores: dict[str, MemoryRepStore] = {}
-    cached: dict[str, WindowTotals] = {}
+    states: dict[str, RepState] = {}
+    totals: dict[str, WindowTotals] = {}
     clock = 0
     for raw in sorted(log, key=lambda line: parse_event(line).occurred_at):
         event = parse_event(raw)
         day = folder.day(event)
         clock = max(clock, day)
-        store = stores.setdefault(event.rep_id, MemoryRepStore(event.rep_id))
-        totals = cached.setdefault(event.rep_id, WindowTotals(WINDOWS))
-        totals.current(store, clock)
-        result = folder.fold(store, event, day=day)
-        if result.outcome is Outcome.APPLIED:
-            totals.apply(result.changes)
-        fresh = WindowTotals(WINDOWS)
-        fresh.rebuild(store, clock)
-        assert totals.totals == fresh.totals, (event.event_id, clock)
-    for rep, totals in cached.items():  # and a quiet jump to a later day for everyone
-        totals.current(stores[rep], clock + 40)
-        fresh = WindowTotals(WINDOWS)
-        fresh.rebuild(stores[rep], clock + 40)
-        assert totals.totals == fresh.totals
+        state = states.setdefault(event.rep_id, RepState(event.rep_id))
+        current = totals.get(event.rep_id)
+        current = build(state, WINDOWS, clock) if current is None else moved(current, state, clock)
+        folded = folder.fold(state, event, day)
+        take(state, folded)
+        totals[event.rep_id] = with_changes(current, folded.changes)
+        assert totals[event.rep_id].totals == build(state, WINDOWS, clock).totals, clock
+    for rep, current in totals.items():  # and a quiet jump to a later day for everyone
+        later = moved(current, states[rep], clock + 40)
+        assert later.totals == build(states[rep], WINDOWS, clock + 40).totals

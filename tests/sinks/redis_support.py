@@ -10,7 +10,11 @@ from uuid import uuid4
 import orjson
 import redis.asyncio
 
+from scorers.changes import change
+from scorers.planner import CardUpdate
 from scorers.scoring import KpiScore, Scorecard
+from sinks.redis_calls import RedisCalls
+from sinks.redis_scorecards import RedisScorecardSink
 
 AS_OF = date(2026, 3, 11).toordinal()
 PERSPECTIVES = ("financial", "customer", "internal_process", "learning_growth")
@@ -93,3 +97,10 @@ async def prefixed(client: redis.asyncio.Redis) -> AsyncIterator[str]:
         yield prefix
     finally:
         await delete_prefix(client, prefix)
+
+
+async def write_cards(client: redis.asyncio.Redis, prefix: str, cards: list[Scorecard]) -> None:
+    """Write ``cards`` as the worker does (each as a first card), for tests of the readers."""
+    sink = RedisScorecardSink(RedisCalls(client), prefix)
+    updates = [CardUpdate(c, c.to_dict(), None, change(None, c)) for c in cards]
+    await sink.write(updates, "2026-03-11T10:00:00.000+00:00")

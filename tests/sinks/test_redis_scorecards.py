@@ -17,14 +17,23 @@ from redis.crc import key_slot
 from structlog.testing import capture_logs
 
 from scorers.changes import change
+from scorers.planner import CardUpdate
+from scorers.scoring import Scorecard
 from sinks.exceptions import RedisStoreError
+from sinks.redis_calls import RedisCalls, RetryPolicy
 from sinks.redis_keys import CHANGES_MAXLEN, RedisKeys
-from sinks.redis_scorecards import RedisScorecardSink, RetryPolicy
+from sinks.redis_scorecards import RedisScorecardSink
 from tests.sinks.redis_support import card, dump, prefixed, stored_json, stream_fields
 
 pytestmark = pytest.mark.redis
 
 FAST = RetryPolicy(first_delay_s=0.05, max_delay_s=0.3)
+AT = "2026-03-11T10:00:00.000+00:00"
+
+
+def update(new: Scorecard, previous: Scorecard | None = None) -> CardUpdate:
+    """A card as the planner hands it over: with the card it replaces and the move since."""
+    return CardUpdate(new, new.to_dict(), previous, change(previous, new))
 
 
 @pytest.fixture(name="prefix")
@@ -35,25 +44,21 @@ async def fixture_prefix(redis_client: redis.asyncio.Redis) -> AsyncIterator[str
 
 @pytest.fixture(name="sink")
 def fixture_sink(redis_client: redis.asyncio.Redis, prefix: str) -> RedisScorecardSink:
-    return RedisScorecardSink(redis_client, prefix, retry=FAST)
+    return RedisScorecardSink(RedisCalls(redis_client, FAST), prefix)
 
 
-async def test_flush_writes_card_boards_sets_and_change_stream(
+async def test_write_sets_card_boards_sets_and_change_stream(
     sink: RedisScorecardSink, redis_client: redis.asyncio.Redis, prefix: str
 ) -> None:
     """One rep card and one team card: every key of the layout, with the published JSON."""
     k = RedisKeys(prefix)
     rep = card("ana", "north", 62.5)
-    sink.add(rep, change(None, rep))
-    sink.add(card(None, "north", 55.0), None)
-    assert sink.pending == 2
-    assert await sink.flush() == 2
-    assert sink.pending == 0
+    assert await sink.write([update(rep), update(card(None, "north", 55.0))], AT) == 2
 
     stored = await stored_json(redis_client, k.rep_card("ana", "30d"))
     assert stored == {
         **orjson.loads(orjson.dumps(rep.to_dict())),
-        "updated_at": stored["updated_at"],
+        "updated_at": AT,
         "change": {
             "overall": 62.5,
             "perspectives": dict.fromkeys(rep.perspectives, 62.5),
@@ -63,9 +68,8 @@ async def test_flush_writes_card_boards_sets_and_change_stream(
             },
         },
     }
-    assert stored["updated_at"].endswith("+00:00")
     team = await stored_json(redis_client, k.team_card("north", "30d"))
-    assert "rep_id" not in team and team["change"] is None and team["overall"] == 55.0
+    assert "rep_id" not in team and team["change"]["overall"] == 55.0 and team["overall"] == 55.0
 
     assert await redis_client.zscore(k.leaderboard("30d", "overall"), "ana") == 62.5
     assert await redis_client.zscore(k.leaderboard("30d", "perspective:customer"), "ana") == 62.5
@@ -90,7 +94,7 @@ async def test_flush_writes_card_boards_sets_and_change_stream(
             "window": "30d",
             "as_of": "2026-03-11",
             "overall": "55.0",
-            "delta": "",
+            "delta": "55.0",
         },
     ]
 
@@ -111,43 +115,35 @@ def test_the_hash_tags_put_a_rep_and_a_window_in_one_slot() -> None:
     assert key_slot(k.leaderboard("7d", "overall").encode()) != key_slot(boards[0].encode())
 
 
-async def test_flushing_the_same_cards_twice_leaves_identical_keys(
+async def test_writing_the_same_batch_twice_leaves_the_same_keys(
     sink: RedisScorecardSink, redis_client: redis.asyncio.Redis, prefix: str
 ) -> None:
-    """A redelivered batch changes nothing, not even the change stream."""
+    """A retried or redelivered batch: every write is absolute, only the stream grows."""
     cards = [card("ana", "north", 70.0), card("bob", "south", None), card(None, "north", 64.0)]
-    for c in cards:
-        sink.add(c, change(None, c))
-    await sink.flush()
+    await sink.write([update(c) for c in cards], AT)
     first = await dump(redis_client, prefix)
-    for c in cards:
-        sink.add(c, change(c, c))
-    assert await sink.flush() == 0
-    assert await dump(redis_client, prefix) == first
-
-
-async def test_a_cold_sink_rewrites_the_same_values(
-    redis_client: redis.asyncio.Redis, prefix: str
-) -> None:
-    """After a restart (no memory of what was written) the rewrite is absolute: same values."""
-    cards = [card("ana", "north", 70.0), card("bob", "north", 40.0)]
-
-    async def write_with_a_new_sink() -> dict[str, object]:
-        sink = RedisScorecardSink(redis_client, prefix)
-        for c in cards:
-            sink.add(c, None)
-        assert await sink.flush() == 2
-        state = await dump(redis_client, prefix)
-        for key, value in state.items():
-            if ":card:" in key:
-                state[key] = {**orjson.loads(value), "updated_at": "-"}
-        return state
-
-    first, second = await write_with_a_new_sink(), await write_with_a_new_sink()
+    await sink.write([update(c) for c in cards], AT)
+    second = await dump(redis_client, prefix)
     changes = RedisKeys(prefix).changes
-    assert len(first.pop(changes)) == 2  # type: ignore[arg-type]
-    assert len(second.pop(changes)) == 4  # type: ignore[arg-type]
+    assert len(second.pop(changes)) == 2 * len(first.pop(changes))
     assert second == first
+
+
+async def test_a_card_replacing_another_moves_only_its_changed_scores(
+    sink: RedisScorecardSink, redis_client: redis.asyncio.Redis, prefix: str
+) -> None:
+    """Given the card it replaces, a write sends only the scores that moved; the boards then
+    hold the new card's scores either way."""
+    k = RedisKeys(prefix)
+    old = card("ana", "north", 50.0)
+    await sink.write([update(old)], AT)
+    await redis_client.zadd(k.leaderboard("30d", "kpi:sales_cycle_days"), {"ana": 99.0})
+    new = card("ana", "north", 60.0)  # same KPI values, new scores
+    await sink.write([update(new, old)], AT)
+    assert await redis_client.zscore(k.leaderboard("30d", "overall"), "ana") == 60.0
+    # an unchanged KPI value is not re-sent: the planted 99 shows the command was skipped
+    assert await redis_client.zscore(k.leaderboard("30d", "kpi:sales_cycle_days"), "ana") == 99.0
+    assert (await stored_json(redis_client, k.rep_card("ana", "30d")))["change"]["overall"] == 10.0
 
 
 async def test_a_null_score_leaves_the_leaderboards(
@@ -155,19 +151,12 @@ async def test_a_null_score_leaves_the_leaderboards(
 ) -> None:
     """No data is not a zero: the rep drops out of the boards of the null scores only."""
     k = RedisKeys(prefix)
-    sink.add(card("ana", "north", 70.0), None)
-    await sink.flush()
-    sink.add(
-        card(
-            "ana",
-            "north",
-            None,
-            perspectives={"financial": 80.0, "customer": None},
-            revenue=None,
-        ),
-        None,
+    old = card("ana", "north", 70.0)
+    await sink.write([update(old)], AT)
+    new = card(
+        "ana", "north", None, perspectives={"financial": 80.0, "customer": None}, revenue=None
     )
-    await sink.flush()
+    await sink.write([update(new, old)], AT)
     for board in (k.leaderboard("30d", "overall"), k.team_leaderboard("30d", "north", "overall")):
         assert await redis_client.zscore(board, "ana") is None
     assert await redis_client.zscore(k.leaderboard("30d", "perspective:customer"), "ana") is None
@@ -177,22 +166,14 @@ async def test_a_null_score_leaves_the_leaderboards(
     assert (await stream_fields(redis_client, k.changes))[-1]["overall"] == ""
 
 
-@pytest.mark.parametrize("cold", [False, True], ids=["warm", "cold-start"])
 async def test_a_team_move_leaves_the_old_teams_boards(
-    redis_client: redis.asyncio.Redis, prefix: str, cold: bool
+    sink: RedisScorecardSink, redis_client: redis.asyncio.Redis, prefix: str
 ) -> None:
-    """Moved north -> south: gone from every north board, in the south ones.
-
-    Cold start: a new sink never saw the north card; it reads the old card's team.
-    """
+    """Moved north -> south: gone from every north board, in the south ones."""
     k = RedisKeys(prefix)
-    first = RedisScorecardSink(redis_client, prefix)
-    first.add(card("ana", "north", 70.0), None)
-    first.add(card("bob", "north", 60.0), None)
-    await first.flush()
-    second = RedisScorecardSink(redis_client, prefix) if cold else first
-    second.add(card("ana", "south", 72.0), None)
-    await second.flush()
+    north = card("ana", "north", 70.0)
+    await sink.write([update(north), update(card("bob", "north", 60.0))], AT)
+    await sink.write([update(card("ana", "south", 72.0), north)], AT)
     for metric in ("overall", "perspective:financial", "kpi:revenue_won", "kpi:sales_cycle_days"):
         assert await redis_client.zrange(k.team_leaderboard("30d", "north", metric), 0, -1) == [
             "bob"
@@ -207,55 +188,44 @@ async def test_a_rep_leaving_every_team_leaves_the_old_teams_boards(
     sink: RedisScorecardSink, redis_client: redis.asyncio.Redis, prefix: str
 ) -> None:
     k = RedisKeys(prefix)
-    sink.add(card("ana", "north", 70.0), None)
-    await sink.flush()
-    sink.add(card("ana", None, 70.0), None)
-    await sink.flush()
+    north = card("ana", "north", 70.0)
+    await sink.write([update(north)], AT)
+    await sink.write([update(card("ana", None, 70.0), north)], AT)
     assert await redis_client.zcard(k.team_leaderboard("30d", "north", "overall")) == 0
     assert await redis_client.zscore(k.leaderboard("30d", "overall"), "ana") == 70.0
 
 
-async def test_only_the_latest_card_is_written_with_the_change_since_the_last_written(
+async def test_cards_read_back_equal_the_cards_written(
     sink: RedisScorecardSink, redis_client: redis.asyncio.Redis, prefix: str
 ) -> None:
-    """50 written; 60 then 65 buffered: one write of 65 whose change is +15, not +5."""
-    k = RedisKeys(prefix)
-    a, b, c = card("ana", overall=50.0), card("ana", overall=60.0), card("ana", overall=65.0)
-    sink.add(a, change(None, a))
-    await sink.flush()
-    sink.add(b, change(a, b))
-    sink.add(c, change(b, c))
-    assert sink.pending == 1
-    assert await sink.flush() == 1
-    stored = await stored_json(redis_client, k.rep_card("ana", "30d"))
-    assert stored["overall"] == 65.0
-    assert stored["change"]["overall"] == pytest.approx(15.0)
-    assert stored["change"]["perspectives"]["customer"] == pytest.approx(15.0)
-    assert [f["delta"] for f in await stream_fields(redis_client, k.changes)] == ["50.0", "15.0"]
+    """What a worker reads when it is assigned a partition: the cards it will replace. A card
+    that is not a scorecard is left out (it is rewritten), not an error."""
+    cards = [card("ana", "north", 70.0), card("ana", "north", 40.0, window="7d")]
+    await sink.write([update(c) for c in cards], AT)
+    await redis_client.set(RedisKeys(prefix).rep_card("bob", "30d"), b"{not json")
+    keys = [("ana", "30d"), ("ana", "7d"), ("bob", "30d"), ("cyd", "30d")]
+    assert await sink.read_cards(keys) == {("ana", "30d"): cards[0], ("ana", "7d"): cards[1]}
 
 
 async def test_the_change_stream_is_capped(redis_client: redis.asyncio.Redis, prefix: str) -> None:
     """MAXLEN ~ trims whole stream nodes (100 entries by default), so the cap is approximate."""
     assert CHANGES_MAXLEN == 10_000
-    sink = RedisScorecardSink(redis_client, prefix, changes_maxlen=10)
-    for i in range(500):
-        sink.add(card(f"rep-{i:03}", overall=float(i % 100)), None)
-    assert await sink.flush() == 500
+    sink = RedisScorecardSink(RedisCalls(redis_client), prefix, changes_maxlen=10)
+    updates = [update(card(f"rep-{i:03}", overall=float(i % 100))) for i in range(500)]
+    assert await sink.write(updates, AT) == 500
     length = await redis_client.xlen(RedisKeys(prefix).changes)
     assert 10 <= length <= 10 + 100
 
 
-async def test_a_refused_write_raises_a_typed_error_and_keeps_the_buffer(
+async def test_a_refused_write_raises_a_typed_error(
     sink: RedisScorecardSink, redis_client: redis.asyncio.Redis, prefix: str
 ) -> None:
-    """WRONGTYPE is not an outage: no retry loop, a RedisStoreError, nothing dropped."""
+    """WRONGTYPE is not an outage: no retry loop, a RedisStoreError naming the cause."""
     await redis_client.set(RedisKeys(prefix).reps, "not a set")
-    sink.add(card("ana"), None)
     with pytest.raises(RedisStoreError, match="WRONGTYPE"):
-        await sink.flush()
-    assert sink.pending == 1
+        await sink.write([update(card("ana"))], AT)
     await redis_client.delete(RedisKeys(prefix).reps)
-    assert await sink.flush() == 1
+    assert await sink.write([update(card("ana"))], AT) == 1
 
 
 async def test_delete_all_removes_only_the_prefix(
@@ -264,13 +234,10 @@ async def test_delete_all_removes_only_the_prefix(
     other = f"{prefix}x"  # a longer prefix must survive: SCAN matches "prefix:*"
     try:
         await redis_client.set(f"{other}:keep", "1")
-        sink.add(card("ana"), None)
-        await sink.flush()
+        await sink.write([update(card("ana"))], AT)
         assert await sink.delete_all() > 5
         assert [key async for key in redis_client.scan_iter(match=f"{prefix}:*")] == []
         assert await redis_client.get(f"{other}:keep") == "1"
-        sink.add(card("ana"), None)  # forgotten, so written again
-        assert await sink.flush() == 1
     finally:
         await redis_client.delete(f"{other}:keep")
 
@@ -332,58 +299,41 @@ def fixture_throwaway() -> Iterator[ThrowawayRedis]:
         server.stop()
 
 
-async def test_flush_waits_through_an_outage_and_loses_nothing(
+async def test_a_write_waits_through_an_outage_and_loses_nothing(
     throwaway: ThrowawayRedis,
 ) -> None:
-    """Server killed before flush: flush retries (logged), then completes once it is back."""
+    """Server killed before a write: the write retries (logged), then completes once it is
+    back; reads wait the same way."""
     throwaway.start()
     with capture_logs() as logs:
         sink = RedisScorecardSink.from_url(throwaway.url, "ss", retry=FAST)
         try:
-            sink.add(card("ana", overall=10.0), None)
-            assert await sink.flush() == 1  # connected once, so the pool holds a dead socket next
-            throwaway.stop()
-            sink.add(card("ana", overall=20.0), None)
-            sink.add(card("bob", overall=30.0), None)
-            flush = asyncio.create_task(sink.flush())
+            assert await sink.write([update(card("ana", overall=10.0))], AT) == 1
+            throwaway.stop()  # the pool now holds a dead socket
+            updates = [update(card("ana", overall=20.0)), update(card("bob", overall=30.0))]
+            write = asyncio.create_task(sink.write(updates, AT))
             await asyncio.sleep(1.0)
-            assert not flush.done()
-            retries = [e for e in logs if e["event"] == "redis.flush_retry"]
+            assert not write.done()
+            assert not sink.calls.available
+            retries = [e for e in logs if e["event"] == "redis.retry"]
             assert len(retries) >= 2
             assert [e["attempt"] for e in retries[:2]] == [1, 2]
-            assert retries[0]["log_level"] == "warning" and retries[0]["cards"] == 2
-
-            sink.add(card("cyd", overall=40.0), None)  # added mid-outage: waits its turn
+            assert retries[0]["log_level"] == "warning"
+            assert retries[0]["what"] == "writing 2 scorecards"
             throwaway.start()
-            assert await asyncio.wait_for(flush, timeout=15) == 2
-            assert sink.pending == 1
-            assert await sink.flush() == 1
+            assert await asyncio.wait_for(write, timeout=15) == 2
+            assert sink.calls.available
+            read = await sink.read_cards([("bob", "30d")])
+            assert read[("bob", "30d")].overall == 30.0
         finally:
             await sink.aclose()
-    assert any(e["event"] == "redis.flush_recovered" for e in logs)
+    assert any(e["event"] == "redis.recovered" for e in logs)
 
     check = redis.asyncio.Redis.from_url(throwaway.url, decode_responses=True)
     try:
         board = await check.zrange(
             RedisKeys("ss").leaderboard("30d", "overall"), 0, -1, withscores=True
         )
-        assert board == [("ana", 20.0), ("bob", 30.0), ("cyd", 40.0)]
+        assert board == [("ana", 20.0), ("bob", 30.0)]
     finally:
         await check.aclose()
-
-
-async def test_a_cancelled_flush_keeps_its_cards(throwaway: ThrowawayRedis) -> None:
-    """Shutdown while Redis is down: the cards stay buffered for whoever flushes next."""
-    sink = RedisScorecardSink.from_url(throwaway.url, "ss", retry=FAST)
-    try:
-        sink.add(card("ana", overall=10.0), None)
-        flush = asyncio.create_task(sink.flush())
-        await asyncio.sleep(0.3)
-        flush.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await flush
-        assert sink.pending == 1
-        throwaway.start()
-        assert await sink.flush() == 1
-    finally:
-        await sink.aclose()

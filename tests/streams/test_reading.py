@@ -8,9 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio
 
-from scorers.changes import change
 from sinks.exceptions import RedisUnavailableError
-from sinks.redis_scorecards import RedisScorecardSink
 from streams.reading import (
     RANK_BY,
     LeaderboardRow,
@@ -18,7 +16,7 @@ from streams.reading import (
     metric_for,
     public_card,
 )
-from tests.sinks.redis_support import card, prefixed
+from tests.sinks.redis_support import card, prefixed, write_cards
 
 pytestmark = pytest.mark.redis
 
@@ -41,17 +39,15 @@ async def fixture_reader(redis_url: str, prefix: str) -> AsyncIterator[RedisScor
 @pytest.fixture(name="board")
 async def fixture_board(redis_client: redis.asyncio.Redis, prefix: str) -> None:
     """Five reps in two teams; three tie on overall, one has no overall at all."""
-    sink = RedisScorecardSink(redis_client, prefix)
     perspectives = {"financial": 90.0, "customer": 10.0, "internal_process": 50.0}
-    for c in [
+    cards = [
         card("cyd", "north", 70.0, revenue=5_000.0, cycle_days=40.0),
         card("ana", "south", 70.0, revenue=9_000.0, cycle_days=12.0),
         card("bob", "north", 70.0, revenue=9_000.0, cycle_days=None),
         card("dan", "south", 80.0, perspectives={**perspectives, "learning_growth": 60.0}),
         card("eve", "north", None, revenue=None, cycle_days=30.0),
-    ]:
-        sink.add(c, None)
-    await sink.flush()
+    ]
+    await write_cards(redis_client, prefix, cards)
 
 
 def ids(rows: list[LeaderboardRow]) -> list[str]:
@@ -139,12 +135,8 @@ def test_rank_by_names_every_perspective_and_kpi() -> None:
 async def test_get_cards_all_windows_shortest_first(
     redis_client: redis.asyncio.Redis, prefix: str, reader: RedisScorecardReader
 ) -> None:
-    sink = RedisScorecardSink(redis_client, prefix)
-    for window in ("quarter", "30d", "7d"):
-        c = card("ana", window=window)
-        sink.add(c, change(None, c))
-    sink.add(card("bob", window="90d"), None)
-    await sink.flush()
+    cards = [card("ana", window=window) for window in ("quarter", "30d", "7d")]
+    await write_cards(redis_client, prefix, [*cards, card("bob", window="90d")])
 
     cards = await reader.get_cards("ana")
     assert [c["window"] for c in cards] == ["7d", "30d", "quarter"]
@@ -182,13 +174,10 @@ async def test_change_stream_follow(
 ) -> None:
     """A follower starts at the newest id and sees only what is written after it."""
     assert await reader.last_change_id() == "0-0"
-    sink = RedisScorecardSink(redis_client, prefix)
-    sink.add(card("ana"), None)
-    await sink.flush()
+    await write_cards(redis_client, prefix, [card("ana")])
     start = await reader.last_change_id()
     assert await reader.changes_after(start, block_ms=50) == []
-    sink.add(card("bob", overall=61.0), None)
-    await sink.flush()
+    await write_cards(redis_client, prefix, [card("bob", overall=61.0)])
     entries = await reader.changes_after(start, block_ms=50)
     assert [(e.fields["rep_id"], e.fields["overall"]) for e in entries] == [("bob", "61.0")]
 

@@ -59,10 +59,16 @@ def test_json_output_has_the_exact_contract(log_file: Path) -> None:
     }
     assert all("rep_id" not in t for t in out["teams"])
     assert {t["team_id"] for t in out["teams"]} == {"north"}
-    assert out["rejected"][0] == {"line": 4, "reason": out["rejected"][0]["reason"]}
-    assert "not valid JSON" in out["rejected"][0]["reason"]
+    assert out["rejected"][0] == {
+        "line": 4,
+        "reason": "invalid_json",
+        "detail": out["rejected"][0]["detail"],
+    }
+    assert "not valid JSON" in out["rejected"][0]["detail"]
     assert (
-        out["rejected"][1]["line"] == 7 and "no FX rate for 'JPY'" in out["rejected"][1]["reason"]
+        out["rejected"][1]["line"] == 7
+        and out["rejected"][1]["reason"] == "unknown_currency"
+        and "no FX rate for 'JPY'" in out["rejected"][1]["detail"]
     )
     assert out["duplicates"] == 1
     assert out["out_of_range"] == 1  # the June 2025 call is outside every window
@@ -90,7 +96,7 @@ def test_table_output_is_a_leaderboard_per_window(log_file: Path) -> None:
     assert "learning growth" in result.stdout
     assert result.stdout.index("ana") < result.stdout.index("bob")  # ana has revenue: ranks first
     assert "2 rejected, 1 duplicates, 1 out of range" in result.stderr
-    assert "line 4: not valid JSON" in result.stderr
+    assert "line 4: invalid_json: not valid JSON" in result.stderr
 
 
 @pytest.mark.parametrize(

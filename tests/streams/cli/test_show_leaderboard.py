@@ -27,11 +27,10 @@ from typer.testing import CliRunner
 from schemas.scorecard_definition import KpiName, load_definition
 from scorers.replay import Replay
 from scorers.scoring import Scorecard
-from sinks.redis_scorecards import RedisScorecardSink
 from streams.cli.leaderboard import _follow, leaderboard
 from streams.cli.show import show
 from streams.reading import LeaderboardRow, RedisScorecardReader
-from tests.sinks.redis_support import card, new_prefix
+from tests.sinks.redis_support import card, new_prefix, write_cards
 
 pytestmark = pytest.mark.redis
 
@@ -54,13 +53,11 @@ runner = CliRunner()
 
 def write(redis_url: str, prefix: str, cards: list[Scorecard]) -> None:
     async def go() -> None:
-        sink = RedisScorecardSink.from_url(redis_url, prefix)
+        client = redis.asyncio.Redis.from_url(redis_url)
         try:
-            for c in cards:
-                sink.add(c, None)
-            await sink.flush()
+            await write_cards(client, prefix, cards)
         finally:
-            await sink.aclose()
+            await client.aclose()
 
     asyncio.run(go())
 
@@ -246,12 +243,11 @@ def test_redis_down_names_the_url_and_the_fix(prefix: str) -> None:
 async def test_follow_emits_the_board_again_when_a_card_changes(
     redis_url: str, prefix: str
 ) -> None:
-    sink = RedisScorecardSink.from_url(redis_url, prefix)
+    client = redis.asyncio.Redis.from_url(redis_url)
     reader = RedisScorecardReader.from_url(redis_url, prefix)
     boards: list[list[LeaderboardRow]] = []
     try:
-        sink.add(card("ana", overall=50.0), None)
-        await sink.flush()
+        await write_cards(client, prefix, [card("ana", overall=50.0)])
 
         async def read(r: RedisScorecardReader) -> list[LeaderboardRow]:
             return await r.leaderboard("30d")
@@ -259,8 +255,7 @@ async def test_follow_emits_the_board_again_when_a_card_changes(
         stop = asyncio.Event()
         follow = asyncio.create_task(_follow(reader, read, boards.append, stop))
         await _until(lambda: len(boards) == 1)
-        sink.add(card("bob", overall=60.0), None)
-        await sink.flush()
+        await write_cards(client, prefix, [card("bob", overall=60.0)])
         await _until(lambda: len(boards) == 2)
         await asyncio.sleep(0.2)
         assert len(boards) == 2  # nothing new written: nothing new emitted
@@ -268,7 +263,7 @@ async def test_follow_emits_the_board_again_when_a_card_changes(
         await asyncio.wait_for(follow, timeout=3)  # ends after its current XREAD
     finally:
         await reader.aclose()
-        await sink.aclose()
+        await client.aclose()
     assert [[r.rep_id for r in b] for b in boards] == [["ana"], ["bob", "ana"]]
 
 

@@ -36,13 +36,14 @@ app.command("unused")(lambda: None)  # two commands: `tail` stays a subcommand n
 runner = CliRunner()
 
 
-def dead_letter(offset: int, reason: str, marker: str = "") -> dict[str, Any]:
+def dead_letter(offset: int, reason: str, marker: str = "", detail: str = "d") -> dict[str, Any]:
     return {
         "topic": "crm.deals",
         "partition": 2,
         "offset": offset,
         "key": "rep-7",
         "reason": reason,
+        "detail": detail,
         "failed_at": "2026-03-10T10:00:00Z",
         "original": "e30=",
         "original_text": f"{{{marker}}}",
@@ -212,9 +213,9 @@ def test_update_line() -> None:
 
 
 def test_dead_letter_line_shortens_the_original() -> None:
-    letter = dead_letter(5, "invalid") | {"original_text": "x" * 100}
+    letter = dead_letter(5, "invalid_json", detail="not valid JSON") | {"original_text": "x" * 100}
     line = format_dead_letter(letter)
-    assert line.startswith("crm.deals/2@5  key=rep-7  invalid  | xxx")
+    assert line.startswith("crm.deals/2@5  key=rep-7  invalid_json: not valid JSON  | xxx")
     assert line.endswith("…") and len(line.split("| ")[1]) == 60
 
 
@@ -224,7 +225,7 @@ def test_missing_fields_are_question_marks_never_errors() -> None:
     assert format_update({"team_id": "t", "change": {}, "overall": None}) == (
         "team t  ?  overall ? (?)  cause ?"
     )
-    assert format_dead_letter({"reason": "r"}) == "?/?@?  key=?  r"
+    assert format_dead_letter({"reason": "r"}) == "?/?@?  key=?  r: ?"
 
 
 # --- helpers -----------------------------------------------------------------------------

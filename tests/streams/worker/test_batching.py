@@ -1,116 +1,144 @@
-"""The worker's batching: when a batch ends, that acks follow the write, and that
-scoring runs without the folding message's context (faust's current event)."""
+"""The worker's batching: when a batch ends, and that acks follow the write.
+
+Time is a fake clock the tests move by hand, so no assertion depends on how long
+a sleep took on a busy machine; only the timer task's own test waits, for an event.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import time
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any
 
-from streams.worker.batching import Batcher
-from streams.worker.event_handler import EventHandler, Message
+from scorers.intake import Message
+from streams.worker.batching import Batcher, BatchLimits, Chore
 from streams.worker.metrics import WorkerMetrics
 
-current: contextvars.ContextVar[str | None] = contextvars.ContextVar("current", default=None)
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-class FakeHandler:
-    def __init__(self, log: list[str]) -> None:
-        self.log = log
+class Recorder:
+    """The shell and the stream's ack, as a log of what happened in which order."""
 
-    async def fold(self, msg: Message) -> None:
-        self.log.append(f"fold {msg.offset}")
+    def __init__(self, clock: Clock, write_s: float = 0.0) -> None:
+        self.log: list[str] = []
+        self.clock = clock
+        self.write_s = write_s
+        self.written = asyncio.Event()
 
-    async def end_batch(self) -> None:
-        self.log.append(f"end current={current.get()}")
+    async def handle(self, messages: Sequence[Message]) -> None:
+        self.clock.now += self.write_s
+        self.log.append(f"write {[m.offset for m in messages]}")
+        self.written.set()
+
+    async def ack(self, event: Any) -> None:
+        self.log.append(f"ack {event}")
 
 
 def message(offset: int, sent: float | None = None) -> Message:
     return Message(b"rep", b"{}", "crm.calls", 0, offset, sent)
 
 
-def batcher(log: list[str], *, max_messages: int = 3, max_age_s: float = 60.0) -> Batcher:
-    handler = cast(EventHandler, FakeHandler(log))
-    out = Batcher(
-        handler, WorkerMetrics(), max_messages=max_messages, max_age_s=max_age_s,
-        catch_up_age_s=max_age_s * 10, behind_s=1.0,
-    )  # fmt: skip
-
-    async def ack(event: Any) -> None:
-        log.append(f"ack {event}")
-
-    out.ack = ack
-    return out
+def batcher(
+    recorder: Recorder, clock: Clock, *, max_messages: int = 3, max_age_s: float = 60.0
+) -> Batcher:
+    limits = BatchLimits(max_messages, max_age_s, catch_up_age_s=max_age_s * 10, behind_s=1.0)
+    return Batcher(
+        recorder.handle, recorder.ack, limits, WorkerMetrics(), monotonic=clock, wall=clock
+    )
 
 
-async def test_a_full_batch_is_scored_once_then_acked_without_the_message_context() -> None:
-    log: list[str] = []
-    batches = batcher(log)
-    current.set("message")  # as faust sets its current event while a message is handled
+async def test_a_full_batch_is_written_once_then_acked() -> None:
+    clock = Clock()
+    rec = Recorder(clock)
+    batches = batcher(rec, clock)
     for offset in range(4):
-        await batches.add(offset, message(offset))
-    assert log == [
-        "fold 0", "fold 1", "fold 2", "end current=None", "ack 0", "ack 1", "ack 2", "fold 3",
-    ]  # fmt: skip
+        await batches.add(offset, message(offset, sent=clock.now))
+    assert rec.log == ["write [0, 1, 2]", "ack 0", "ack 1", "ack 2"]
+    await batches.end_open()
+    assert rec.log[-2:] == ["write [3]", "ack 3"]
 
 
-async def test_a_batch_no_message_follows_is_ended_by_the_timer_once_old_enough() -> None:
-    log: list[str] = []
-    batches = batcher(log, max_age_s=0.05)
-    await batches.add(7, message(7))
+async def test_a_batch_no_message_follows_is_ended_by_a_tick_once_old_enough() -> None:
+    clock = Clock()
+    rec = Recorder(clock)
+    batches = batcher(rec, clock, max_age_s=0.05)
+    await batches.add(7, message(7, sent=clock.now))
     await batches.tick()
-    assert log == ["fold 7"], "too young to end"
-    await asyncio.sleep(0.06)
+    assert rec.log == [], "too young to end"
+    clock.now += 0.06
     await batches.tick()
     await batches.tick()
-    assert log == ["fold 7", "end current=None", "ack 7"]
-
-
-async def test_the_batchers_own_timer_ends_an_old_batch() -> None:
-    log: list[str] = []
-    batches = batcher(log, max_age_s=0.02)
-    timer = batches.start_timer(0.01)
-    try:
-        await batches.add(1, message(1))
-        assert log == ["fold 1"]
-        await asyncio.sleep(0.1)
-        assert log == ["fold 1", "end current=None", "ack 1"]
-    finally:
-        timer.cancel()
+    assert rec.log == ["write [7]", "ack 7"]
 
 
 async def test_a_worker_behind_lets_its_batch_grow_older() -> None:
     """Messages sent 5 s ago: the batch waits for the catch-up age, not the usual one."""
-    log: list[str] = []
-    batches = batcher(log, max_age_s=0.02)
-    await batches.add(1, message(1, sent=time.time() - 5))
-    await asyncio.sleep(0.03)
+    clock = Clock()
+    rec = Recorder(clock)
+    batches = batcher(rec, clock, max_age_s=0.02)
+    await batches.add(1, message(1, sent=clock.now - 5))
+    clock.now += 0.03
     await batches.tick()
-    assert log == ["fold 1"], "behind: 0.03 s is young for a batch"
-    await batches.add(2, message(2, sent=time.time()))  # caught up again
-    assert log == ["fold 1", "fold 2", "end current=None", "ack 1", "ack 2"]
+    assert rec.log == [], "behind: 0.03 s is young for a batch"
+    await batches.add(2, message(2, sent=clock.now))  # caught up again
+    assert rec.log == ["write [1, 2]", "ack 1", "ack 2"]
 
 
 async def test_a_batch_gathers_for_as_long_as_the_last_one_took_to_write() -> None:
     """Under load batches grow: the next one waits as long as the last write took."""
-    log: list[str] = []
-    batches = batcher(log, max_age_s=0.01)
-    slow_end = batches.handler.end_batch
-
-    async def end_in_a_tenth() -> None:
-        await asyncio.sleep(0.1)
-        await slow_end()
-
-    batches.handler.end_batch = end_in_a_tenth  # type: ignore[method-assign]
-    await batches.add(1, message(1))
-    await asyncio.sleep(0.02)
+    clock = Clock()
+    rec = Recorder(clock, write_s=0.1)
+    batches = batcher(rec, clock, max_age_s=0.01)
+    await batches.add(1, message(1, sent=clock.now))
+    clock.now += 0.02
     await batches.tick()  # 0.02 s > max_age_s: ends, and takes 0.1 s
-    assert log[-2:] == ["end current=None", "ack 1"]
-    await batches.add(2, message(2))
-    await asyncio.sleep(0.03)
+    assert rec.log[-2:] == ["write [1]", "ack 1"]
+    await batches.add(2, message(2, sent=clock.now))
+    clock.now += 0.03
     await batches.tick()
-    assert log[-1] == "fold 2", "0.03 s is young next to a 0.1 s write"
-    await asyncio.sleep(0.09)
+    assert rec.log[-1] == "ack 1", "0.03 s is young next to a 0.1 s write"
+    clock.now += 0.08
     await batches.tick()
-    assert log[-1] == "ack 2"
+    assert rec.log[-1] == "ack 2"
+
+
+async def test_work_between_batches_runs_after_the_open_batch_is_written() -> None:
+    clock = Clock()
+    rec = Recorder(clock)
+    batches = batcher(rec, clock)
+    await batches.add(5, message(5, sent=clock.now))
+
+    async def chore() -> None:
+        rec.log.append("chore")
+
+    await batches.between_batches(chore)
+    assert rec.log == ["write [5]", "ack 5", "chore"]
+
+
+async def test_the_batchers_own_timer_ends_an_old_batch_and_does_its_chore() -> None:
+    """The timer is a task of the batcher's own (faust stops app timers before it waits for
+    acks): it ends the old batch, then runs the chore when it is needed."""
+    clock = Clock()
+    rec = Recorder(clock)
+    batches = batcher(rec, clock, max_age_s=1.0)
+    await batches.add(1, message(1, sent=clock.now))
+    clock.now += 2.0  # old enough now: only the timer is left to end it
+    done = asyncio.Event()
+
+    async def chore() -> None:
+        rec.log.append("chore")
+        done.set()
+
+    timer = batches.start_timer(0.001, Chore(0.0, lambda: True, chore))
+    try:
+        await asyncio.wait_for(done.wait(), timeout=10)
+    finally:
+        timer.cancel()
+    assert rec.log[:3] == ["write [1]", "ack 1", "chore"]

@@ -21,6 +21,7 @@ from schemas.scorecard_definition import ScorecardDefinition
 from scorers.calendar import Day
 from scorers.changes import change
 from scorers.evaluate import team_scorecards
+from scorers.planner import CardUpdate
 from scorers.scoring import Scorecard, WindowInput
 from sinks.redis_scorecards import RedisScorecardSink
 
@@ -68,18 +69,22 @@ class TeamHandler:
             log.info("team_member_left", team_id=team, rep_id=rep)
         self._marked[team] = max(update["as_of"], self._marked.get(team, update["as_of"]))
 
-    async def score_marked(self) -> int:
-        """Score every marked team once and write the cards; returns the teams scored."""
+    async def score_marked(self, updated_at: str) -> int:
+        """Score every marked team once and write the cards that changed, in one pipeline;
+        returns the teams scored."""
         marked, self._marked = self._marked, {}
+        updates = []
         for team, as_of in marked.items():
             members = self._members(team)
             inputs = [members[rep] for rep in sorted(members)]
             for card in team_scorecards(self.definition, team, as_of, inputs):
-                key = (team, card.window)
-                self.sink.add(card, change(self._previous.get(key), card))
-                self._previous[key] = card
-        if marked:
-            await self.sink.flush()
+                before = self._previous.get((team, card.window))
+                if card != before:
+                    updates.append(CardUpdate(card, card.to_dict(), before, change(before, card)))
+        await self.sink.write(updates, updated_at)
+        for update in updates:
+            assert update.card.team_id is not None
+            self._previous[(update.card.team_id, update.card.window)] = update.card
         return len(marked)
 
     def _members(self, team: str) -> dict[str, Inputs]:
