@@ -52,24 +52,28 @@ class Rejected:
     """The traceback of an ``internal_error``, for the log."""
 
 
-def decode(folder: Folder, message: Message, now_us: int) -> Accepted | Rejected:
-    """Parse and check one message; whatever it holds, never raise."""
+def decode(
+    folder: Folder, message: Message, now_us: int, *, keyed: bool = True
+) -> Accepted | Rejected:
+    """Parse and check one message; whatever it holds, never raise. ``keyed``: a Kafka
+    message, whose key must be the event's rep (a log line for the replay has none)."""
     try:
-        return _decode(folder, message, now_us)
+        return _decode(folder, message, now_us, keyed)
     except Exception as exc:  # a bug must cost one message, never the worker
         return Rejected(
             message, Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", traceback.format_exc()
         )
 
 
-def _decode(folder: Folder, message: Message, now_us: int) -> Accepted | Rejected:
+def _decode(folder: Folder, message: Message, now_us: int, keyed: bool) -> Accepted | Rejected:
     try:
         event = parse_event(message.value or b"")
     except EventError as exc:
         return Rejected(
             message, Reason.INVALID_JSON if exc.not_json else Reason.INVALID_EVENT, str(exc)
         )
-    if message.key is not None and message.key != event.rep_id.encode():
+    if keyed and message.key != event.rep_id.encode():
+        # Keyed otherwise, it lands on another rep's partition: its state would split.
         detail = f"key {message.key!r} is not the event's rep_id {event.rep_id!r}"
         return Rejected(message, Reason.WRONG_KEY, detail)
     limit = now_us + round(folder.definition.max_future_days * US_PER_DAY)

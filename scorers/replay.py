@@ -83,7 +83,8 @@ class Replay:
     def feed(self, line_no: int, raw: bytes | str) -> None:
         """Fold one line of the log; a bad line is recorded, not raised."""
         value = raw.encode() if isinstance(raw, str) else raw
-        decoded = decode(self.folder, Message(None, value, "replay", 0, line_no), self._now_us)
+        message = Message(None, value, "replay", 0, line_no)
+        decoded = decode(self.folder, message, self._now_us, keyed=False)
         if isinstance(decoded, Accepted):
             self.feed_event(line_no, decoded.event, decoded.day)
         else:

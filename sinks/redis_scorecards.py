@@ -228,4 +228,3 @@ def _change_entry(card: Scorecard, moved: ScorecardChange | None) -> dict[FieldT
 
 def _text(score: float | None) -> str:
     return "" if score is None else repr(score)
-

@@ -16,7 +16,8 @@ from rich.table import Table
 
 from streams.cli import load_settings
 from streams.exceptions import StreamsError
-from streams.topic_admin import ProvisionReport, TopicWatcher, WatchSnapshot, create_topics
+from streams.topic_admin import ProvisionReport, create_topics
+from streams.topic_watch import TopicWatcher, WatchSnapshot
 
 app = typer.Typer(help="Create and watch the Kafka topics.", no_args_is_help=True)
 

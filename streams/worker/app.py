@@ -7,12 +7,16 @@ Wiring only. A CRM message goes: the ``crm_events`` agent -> ``batching.Batcher`
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import faust
+import structlog
 from faust.types import TP
 
 from schemas import topics
@@ -28,6 +32,8 @@ from streams.worker.shell import Consumer, Shell, Topics
 from streams.worker.state_table import ROCKSDB_OPTIONS, StateTable
 from streams.worker.teams import TeamHandler
 
+log = structlog.get_logger()
+
 LIMITS: Final = BatchLimits(max_messages=2000, max_age_s=0.05, catch_up_age_s=1.0, behind_s=5.0)
 """A batch is written once its first message is 50 ms old (the latency a message may pay
 so that the reps of a busy stream are scored once for several events) or 2,000 long; a
@@ -37,6 +43,10 @@ TICK_S: Final = 1.0
 or scoring is due."""
 TEAM_INTERVAL_S: Final = 0.05
 """How often team scorecards are brought up to date with their members."""
+SESSION_TIMEOUT_S: Final = 10.0
+"""A worker that dies without leaving its group (kill -9, a lost machine) holds its
+partitions until the broker gives up on it: 10 s, not faust's 60, so another worker takes
+over soon. Heartbeats go every second from their own task, far inside it."""
 PRODUCER_BATCH_BYTES: Final = 512 * 1024
 """Largest record batch the worker's producer builds per partition: under the broker's
 default 1 MB ``message.max.bytes``. With aiokafka's 16 kB, each send of a batch's hundreds
@@ -111,6 +121,19 @@ def create_app(
         shell.forget()
         teams.forget()
 
+    _operations(app, options, shell, sink, metrics)
+    return app
+
+
+def _operations(
+    app: faust.App,
+    options: WorkerOptions,
+    shell: Shell,
+    sink: RedisScorecardSink,
+    metrics: WorkerMetrics,
+) -> None:
+    """/health, /metrics, and a stack dump on SIGUSR1."""
+
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
         ready = _ready(app)
@@ -125,7 +148,10 @@ def create_app(
             metrics.lag.labels(topic, str(partition)).set(-1 if lag is None else lag)
         return web.bytes(metrics.exposition(), content_type="text/plain; version=0.0.4")
 
-    return app
+    @app.task  # type: ignore[untyped-decorator]
+    async def stacks_on_sigusr1() -> None:
+        """``kill -USR1 PID`` logs where every task of the worker is waiting (a hung stop)."""
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _log_tasks)
 
 
 def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
@@ -141,6 +167,8 @@ def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         table_standby_replicas=0,
+        broker_session_timeout=SESSION_TIMEOUT_S,
+        broker_heartbeat_interval=1.0,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         producer_max_request_size=4 * PRODUCER_BATCH_BYTES,
         web_enabled=True,
@@ -148,6 +176,14 @@ def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
         web_port=options.web_port,
         web_in_thread=False,
     )
+
+
+def _log_tasks() -> None:
+    for task in asyncio.all_tasks():
+        frames = (
+            "".join(traceback.format_stack(task.get_stack(limit=8)[-1])) if task.get_stack() else ""
+        )
+        log.warning("task", name=task.get_name(), coro=repr(task.get_coro()), where=frames)
 
 
 def _table(app: faust.App, name: str) -> Any:

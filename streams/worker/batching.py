@@ -27,12 +27,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import structlog
+
 from scorers.intake import Message
 from streams.worker.metrics import WorkerMetrics
 
 Ack = Callable[[Any], Awaitable[object]]
 Handle = Callable[[Sequence[Message]], Awaitable[None]]
 T = TypeVar("T")
+
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +116,16 @@ class Batcher:
             last_chore_s = self._monotonic()
             while True:
                 await asyncio.sleep(interval_s)
-                await self.tick()
-                if chore is not None and self._monotonic() - last_chore_s >= chore.every_s:
-                    last_chore_s = self._monotonic()
-                    if chore.needed():
-                        await self.between_batches(chore.run)
+                try:
+                    await self.tick()
+                    if chore is not None and self._monotonic() - last_chore_s >= chore.every_s:
+                        last_chore_s = self._monotonic()
+                        if chore.needed():
+                            await self.between_batches(chore.run)
+                except Exception:
+                    # This task is what ends a batch no message comes to end: if it died,
+                    # faust would wait for that batch's acks forever at shutdown.
+                    log.exception("batch_timer_failed")
 
         return asyncio.create_task(end_old_batches(), context=contextvars.Context())
 

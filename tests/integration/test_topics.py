@@ -15,13 +15,8 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[at
 from schemas import topics
 from schemas.settings import Settings
 from streams.exceptions import KafkaUnavailableError, TopicsError
-from streams.topic_admin import (
-    TopicWatcher,
-    admin_client,
-    cluster_metadata,
-    create_topics,
-    topic_specs,
-)
+from streams.topic_admin import admin_client, cluster_metadata, create_topics, topic_specs
+from streams.topic_watch import TopicWatcher
 from tests.conftest import MakeTopic
 
 pytestmark = pytest.mark.kafka

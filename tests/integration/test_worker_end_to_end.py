@@ -28,11 +28,14 @@ pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 SCORESTREAM = str(Path(sys.executable).parent / "scorestream")
 
 
-def simulated_log(tmp_path: Path, days: int = 45, seed: int = 21) -> list[bytes]:
+def simulated_log(
+    tmp_path: Path, days: int = 45, seed: int = 21, malformed: float = 0.01
+) -> list[bytes]:
     out = tmp_path / "sim.jsonl"
     subprocess.run(
         [SCORESTREAM, "simulate", "--days", str(days), "--end", "2026-05-31", "--seed", str(seed),
-         "--teams", "3", "--reps-per-team", "4", "--malformed-share", "0.01", "--out", str(out)],
+         "--teams", "3", "--reps-per-team", "4", "--malformed-share", str(malformed),
+         "--out", str(out)],
         check=True, capture_output=True,
     )  # fmt: skip
     lines = out.read_bytes().splitlines()

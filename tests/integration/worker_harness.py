@@ -62,15 +62,22 @@ class System:
             "SCORESTREAM_LOG_FORMAT": "json",
         }
 
-    @contextmanager
-    def worker(self, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
-        """The real `scorestream worker --clock event`, stopped with SIGTERM on exit."""
+    def start_worker(self, *extra: str, clock: str = "event") -> subprocess.Popen[bytes]:
+        """The real `scorestream worker`, its output in a log file of its own."""
         log_file = (self.log_dir / f"worker-{time.monotonic_ns()}.log").open("wb")
-        proc = subprocess.Popen(
-            [SCORESTREAM, "worker", "--clock", "event", "--data-dir", str(self.data_dir),
-             "--app-id", self.app_id, "--web-port", str(self.web_port), *extra],
-            env=self.env(), stdout=log_file, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        try:
+            return subprocess.Popen(
+                [SCORESTREAM, "worker", "--clock", clock, "--data-dir", str(self.data_dir),
+                 "--app-id", self.app_id, "--web-port", str(self.web_port), *extra],
+                env=self.env(), stdout=log_file, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        finally:
+            log_file.close()  # the child has its own descriptor
+
+    @contextmanager
+    def worker(self, *extra: str, clock: str = "event") -> Iterator[subprocess.Popen[bytes]]:
+        """The real `scorestream worker` (event clock by default), stopped with SIGTERM on exit."""
+        proc = self.start_worker(*extra, clock=clock)
         try:
             yield proc
         finally:
@@ -78,9 +85,10 @@ class System:
             try:
                 proc.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGUSR1)  # the worker logs where its tasks wait
+                time.sleep(1)
                 proc.kill()
                 proc.wait()
-            log_file.close()
         # Only when the body passed: a worker that does not stop cleanly fails the test too
         # (a killed one stays in the consumer group, and the next waits out its session).
         assert proc.returncode == 0, (
