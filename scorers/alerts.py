@@ -266,6 +266,13 @@ def inactivity_lookback_days(definition: ScorecardDefinition) -> int:
 
 def last_active(state: RepState, kpi: str, as_of: Day, lookback_days: int) -> Day | None:
     """The last day up to ``as_of`` with a sample of ``kpi``, within ``lookback_days``."""
-    samples = FORMULAS[KpiName(kpi)].samples
-    days = day_counts(state, as_of - lookback_days + 1, as_of)
-    return max((d for d, counts in days.items() if samples(counts) > 0), default=None)
+    formula = FORMULAS[KpiName(kpi)]
+    first = as_of - lookback_days + 1
+    if formula.deals:
+        days = day_counts(state, first, as_of)
+        return max((d for d, counts in days.items() if formula.samples(counts) > 0), default=None)
+    for day in range(as_of, first - 1, -1):  # a few days, read from the buckets alone
+        bucket = state.buckets.get(day)
+        if bucket is not None and formula.samples(bucket.counters) > 0:
+            return day
+    return None

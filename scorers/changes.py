@@ -40,17 +40,20 @@ def change(previous: Scorecard | None, new: Scorecard) -> ScorecardChange:
             perspectives=dict(new.perspectives),
             kpis={n: KpiChange(k.value, k.attainment, k.contribution) for n, k in new.kpis.items()},
         )
+    before_p, before_k = previous.perspectives, previous.kpis
+    kpis: dict[str, KpiChange] = {}
+    for name, k in new.kpis.items():
+        old = before_k.get(name)
+        if old is None:
+            kpis[name] = KpiChange(None, None, k.contribution)
+        else:
+            kpis[name] = KpiChange(
+                _diff(k.value, old.value),
+                _diff(k.attainment, old.attainment),
+                k.contribution - old.contribution,
+            )
     return ScorecardChange(
         overall=_diff(new.overall, previous.overall),
-        perspectives={
-            p: _diff(s, previous.perspectives.get(p)) for p, s in new.perspectives.items()
-        },
-        kpis={
-            n: KpiChange(
-                _diff(k.value, previous.kpis[n].value if n in previous.kpis else None),
-                _diff(k.attainment, previous.kpis[n].attainment if n in previous.kpis else None),
-                k.contribution - (previous.kpis[n].contribution if n in previous.kpis else 0.0),
-            )
-            for n, k in new.kpis.items()
-        },
+        perspectives={p: _diff(v, before_p.get(p)) for p, v in new.perspectives.items()},
+        kpis=kpis,
     )

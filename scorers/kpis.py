@@ -20,6 +20,8 @@ class KpiFormula:
     """(window counts, quota over the window in reporting currency) -> value."""
     samples: Callable[[Sequence[int]], int]
     additive: bool
+    deals: bool = False
+    """Counted from the rep's deals (won, lost, revenue, cycle), not its day buckets."""
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -55,17 +57,24 @@ def _courses(t: Sequence[int]) -> int:
 
 
 FORMULAS: dict[KpiName, KpiFormula] = {
-    KpiName.REVENUE_WON: KpiFormula(lambda t, q: t[c.REVENUE] / c.MICRO, _won, additive=True),
-    KpiName.DEALS_WON: KpiFormula(lambda t, q: float(t[c.WON]), _won, additive=True),
+    KpiName.REVENUE_WON: KpiFormula(
+        lambda t, q: t[c.REVENUE] / c.MICRO, _won, additive=True, deals=True
+    ),
+    KpiName.DEALS_WON: KpiFormula(lambda t, q: float(t[c.WON]), _won, additive=True, deals=True),
     KpiName.AVG_DEAL_SIZE: KpiFormula(
-        lambda t, q: _ratio(t[c.REVENUE] / c.MICRO, t[c.WON]), _won, additive=False
+        lambda t, q: _ratio(t[c.REVENUE] / c.MICRO, t[c.WON]), _won, additive=False, deals=True
     ),
     KpiName.QUOTA_ATTAINMENT: KpiFormula(
-        lambda t, q: _ratio(t[c.REVENUE] / c.MICRO, q), _won, additive=False
+        lambda t, q: _ratio(t[c.REVENUE] / c.MICRO, q), _won, additive=False, deals=True
     ),
-    KpiName.WIN_RATE: KpiFormula(lambda t, q: _ratio(t[c.WON], _decided(t)), _decided, False),
+    KpiName.WIN_RATE: KpiFormula(
+        lambda t, q: _ratio(t[c.WON], _decided(t)), _decided, additive=False, deals=True
+    ),
     KpiName.SALES_CYCLE_DAYS: KpiFormula(
-        lambda t, q: _ratio(t[c.CYCLE_US] / c.US_PER_DAY, t[c.WON]), _won, additive=False
+        lambda t, q: _ratio(t[c.CYCLE_US] / c.US_PER_DAY, t[c.WON]),
+        _won,
+        additive=False,
+        deals=True,
     ),
     KpiName.CALLS_LOGGED: KpiFormula(lambda t, q: float(t[c.CALLS]), _calls, additive=True),
     KpiName.CALL_TO_MEETING: KpiFormula(

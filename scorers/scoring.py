@@ -12,7 +12,7 @@ score it brings; the contributions add up to the overall score.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,10 +22,11 @@ from schemas.scorecard_definition import (
     Direction,
     KpiDef,
     PerDayTarget,
+    QuotaTarget,
     ScorecardDefinition,
 )
 from scorers.calendar import Day, to_date
-from scorers.kpis import FORMULAS, KpiFormula
+from scorers.kpis import FORMULAS
 
 DAYS_PER_MONTH = 365 / 12
 """Quota per day = monthly quota x 12 / 365, for any window length."""
@@ -135,27 +136,57 @@ def attainment(value: float, target: float, direction: Direction, cap: float) ->
 
 
 @dataclass(frozen=True, slots=True)
+class _Kpi:
+    """One KPI of a definition, laid out for ``score``'s inner loop."""
+
+    name: str
+    value: Callable[[Sequence[int], float], float | None]
+    samples: Callable[[Sequence[int]], int]
+    per_day: float | None
+    absolute: float | None
+    quota_share: float | None
+    additive: bool
+    higher: bool
+    cap: float
+    min_samples: int
+    weight: float
+    perspective: int
+    """Index of its perspective in ``_Plan.perspectives``."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Plan:
     """A definition's KPIs and perspectives laid out once for ``score``, which runs for
-    every rep, window and batch: no lookups by name, no scans per KPI."""
+    every rep, window and batch: no lookups by name, no scans per KPI, no isinstance."""
 
-    kpis: tuple[tuple[str, KpiFormula, KpiDef], ...]
-    perspectives: tuple[tuple[str, float, tuple[int, ...]], ...]
-    """(perspective, weight, indexes of its KPIs in ``kpis``) in definition order."""
+    kpis: tuple[_Kpi, ...]
+    perspectives: tuple[tuple[str, float], ...]
+    """(perspective, weight) in definition order."""
 
     @classmethod
     def of(cls, definition: ScorecardDefinition) -> _Plan:
-        names = list(definition.kpis)
-        return cls(
-            kpis=tuple((n.value, FORMULAS[n], definition.kpis[n]) for n in names),
-            perspectives=tuple(
-                (
-                    str(p),
-                    d.weight,
-                    tuple(i for i, n in enumerate(names) if definition.kpis[n].perspective == p),
+        perspectives = list(definition.perspectives)
+        kpis = []
+        for name, kpi in definition.kpis.items():
+            target, formula = kpi.target, FORMULAS[name]
+            kpis.append(
+                _Kpi(
+                    name=name.value,
+                    value=formula.value,
+                    samples=formula.samples,
+                    per_day=target.per_day if isinstance(target, PerDayTarget) else None,
+                    absolute=target.absolute if isinstance(target, AbsoluteTarget) else None,
+                    quota_share=target.quota if isinstance(target, QuotaTarget) else None,
+                    additive=formula.additive,
+                    higher=kpi.direction is Direction.HIGHER,
+                    cap=kpi.cap,
+                    min_samples=kpi.min_samples,
+                    weight=kpi.weight,
+                    perspective=perspectives.index(kpi.perspective),
                 )
-                for p, d in definition.perspectives.items()
-            ),
+            )
+        return cls(
+            tuple(kpis), tuple((str(p), d.weight) for p, d in definition.perspectives.items())
         )
 
 
@@ -180,48 +211,59 @@ def score(
     window: str,
     as_of: Day,
 ) -> Scorecard:
+    """The scorecard of one subject and window (see the module's docstring for the rules).
+
+    The hot path of the worker: one loop over the KPIs, sums kept per perspective in KPI
+    order (so every float is the same as a weighted mean computed KPI by KPI)."""
     plan = _plan(definition)
-    values: list[tuple[float | None, float, float | None, int]] = []
-    for _, formula, kpi in plan.kpis:
-        value = formula.value(inp.totals, inp.quota)
-        samples = formula.samples(inp.totals)
-        target = target_for(kpi, formula.additive, inp)
-        att = (
-            attainment(value, target, kpi.direction, kpi.cap)
-            if value is not None and samples >= kpi.min_samples
-            else None
-        )
-        values.append((value, target, att, samples))
+    totals, quota, days, members = inp.totals, inp.quota, inp.days, inp.members
+    weights = [0.0] * len(plan.perspectives)
+    weighted = [0.0] * len(plan.perspectives)
+    rows: list[tuple[float | None, float, float | None, int]] = []
+    for k in plan.kpis:
+        value = k.value(totals, quota)
+        samples = k.samples(totals)
+        scale = members if k.additive else 1
+        if k.per_day is not None:
+            target = k.per_day * days * scale
+        elif k.absolute is not None:
+            target = k.absolute * scale
+        else:
+            target = k.quota_share * quota  # type: ignore[operator]
+        att: float | None = None
+        if value is not None and samples >= k.min_samples:
+            if k.higher:
+                raw = value / target if target > 0 else k.cap
+            else:
+                raw = target / value if value > 0 else k.cap
+            att = min(max(raw, 0.0), k.cap)
+            weights[k.perspective] += k.weight
+            weighted[k.perspective] += k.weight * att
+        rows.append((value, target, att, samples))
 
     # Raw weighted means first; then clamp to 1 and scale contributions to match.
-    raws: list[float | None] = []
-    clamped: list[float | None] = []
-    k_weight_totals: list[float] = []  # per perspective: weight of its KPIs with an attainment
-    for _, _, members in plan.perspectives:
-        raw = _weighted_mean([(plan.kpis[i][2].weight, values[i][2]) for i in members])
-        raws.append(raw)
-        clamped.append(None if raw is None else min(raw, 1.0))
-        k_weight_totals.append(
-            sum(plan.kpis[i][2].weight for i in members if values[i][2] is not None)
-        )
-    p_weights = [weight for _, weight, _ in plan.perspectives]
-    overall_raw = _weighted_mean(list(zip(p_weights, clamped, strict=True)))
+    raws = [wa / w if w else None for w, wa in zip(weights, weighted, strict=True)]
+    clamped = [None if r is None else min(r, 1.0) for r in raws]
+    p_total = 0.0
+    p_weighted = 0.0
+    for (_, p_weight), p in zip(plan.perspectives, clamped, strict=True):
+        if p is not None:
+            p_total += p_weight
+            p_weighted += p_weight * p
+    overall_raw = p_weighted / p_total if p_total else None
     overall = None if overall_raw is None else min(overall_raw, 1.0)
-    p_weight_total = sum(w for w, p in zip(p_weights, clamped, strict=True) if p is not None)
 
-    contributions = [0.0] * len(plan.kpis)
-    for j, (_, p_weight, members) in enumerate(plan.perspectives):
+    kpis: dict[str, KpiScore] = {}
+    for k, (value, target, att, samples) in zip(plan.kpis, rows, strict=True):
+        contribution = 0.0
+        j = k.perspective
         p_raw, p_score = raws[j], clamped[j]
-        if p_raw is None or p_score is None or overall is None:
-            continue
-        for i in members:
-            att = values[i][2]
-            if att is not None:
-                share = p_weight / p_weight_total * plan.kpis[i][2].weight / k_weight_totals[j]
-                contributions[i] = (
-                    100 * share * att * _shrink(p_score, p_raw) * _shrink(overall, overall_raw)
-                )
-
+        if att is not None and p_raw is not None and p_score is not None and overall is not None:
+            share = plan.perspectives[j][1] / p_total * k.weight / weights[j]
+            contribution = (
+                100 * share * att * _shrink(p_score, p_raw) * _shrink(overall, overall_raw)
+            )
+        kpis[k.name] = KpiScore(value, target, att, samples, contribution)
     return Scorecard(
         rep_id=rep_id,
         team_id=team_id,
@@ -230,21 +272,10 @@ def score(
         overall=None if overall is None else 100 * overall,
         perspectives={
             name: None if p is None else 100 * p
-            for (name, _, _), p in zip(plan.perspectives, clamped, strict=True)
+            for (name, _), p in zip(plan.perspectives, clamped, strict=True)
         },
-        kpis={
-            name: KpiScore(value, target, att, samples, contributions[i])
-            for i, ((name, _, _), (value, target, att, samples)) in enumerate(
-                zip(plan.kpis, values, strict=True)
-            )
-        },
+        kpis=kpis,
     )
-
-
-def _weighted_mean(pairs: list[tuple[float, float | None]]) -> float | None:
-    present = [(w, v) for w, v in pairs if v is not None]
-    total = sum(w for w, _ in present)
-    return sum(w * v for w, v in present) / total if total else None
 
 
 def _shrink(clamped: float, raw: float | None) -> float:

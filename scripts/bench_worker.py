@@ -256,6 +256,8 @@ class Scrape:
     batches: float = 0.0
     batch_messages: float = 0.0
     batch_reps: float = 0.0
+    histograms: dict[str, dict[float, float]] = field(default_factory=dict)
+    """Every histogram's buckets: name (without _bucket) -> le -> cumulative count."""
 
     @property
     def drained(self) -> bool:
@@ -299,6 +301,9 @@ def scrape(port: int) -> Scrape | None:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             name, labels, value = sample.name, sample.labels, sample.value
+            if name.endswith("_bucket") and "le" in labels:
+                hist = out.histograms.setdefault(name.removesuffix("_bucket"), {})
+                hist[float(labels["le"])] = value
             if name == "scorestream_events_in_total":
                 out.events_in += value
             elif name == "scorestream_consumer_lag":
@@ -709,6 +714,16 @@ def run(args: argparse.Namespace) -> None:
         print(f"latency mean (exact, from the histogram's sum): {mean * 1000:,.1f} ms"
               f" over {observed:,.0f} scored events")  # fmt: skip
         print(f"latency histogram (upper bound s: events in the bucket): {per_bucket(buckets)}")
+        for name, what in (
+            ("scorestream_arrival_seconds", "record timestamp -> worker holds it"),
+            ("scorestream_batch_seconds", "handling one batch"),
+            ("scorestream_batch_messages", "messages per batch"),
+        ):
+            part = [(le, after.histograms.get(name, {}).get(le, 0.0)
+                     - before.histograms.get(name, {}).get(le, 0.0))
+                    for le in sorted(after.histograms.get(name, {}))]  # fmt: skip
+            shown = ", ".join(f"p{round(q * 100)} {quantile(part, q)}" for q in (0.5, 0.99))
+            print(f"{what}: {shown.replace(' ms', '') if 'messages' in name else shown}")
 
         progress("6/6 memory and state")
         hwm = vm_status(worker.pid).get("VmHWM", float("nan"))

@@ -10,10 +10,11 @@ key                                         type          holds
 ``p:card:{REP}:WINDOW``                     string        a rep's scorecard (JSON)
 ``p:teamcard:{TEAM}:WINDOW``                string        a team's scorecard (JSON)
 ``p:lb:{WINDOW}:METRIC``                    sorted set    every rep, by METRIC
-``p:lb:{WINDOW}:team:TEAM:METRIC``          sorted set    one team's reps, by METRIC
 ``p:lb:{WINDOW}:teams:METRIC``              sorted set    the teams, by METRIC
+``p:team:{TEAM}:reps``                      set           a team's reps (its boards: the
+                                                          reps' scores in ``p:lb:``)
 ``p:reps`` / ``p:teams`` / ``p:windows``    set           every rep, team and window seen
-``p:changes``                               stream        one entry per written card
+``p:changes``                               stream        one entry per batch of cards
 ==========================================  ============  ==========================
 
 - A card's JSON is ``Scorecard.to_dict()`` plus ``updated_at`` (ISO, UTC) and
@@ -26,11 +27,14 @@ key                                         type          holds
   attainment). A member whose score is null is absent, not zero: "no data" must
   not rank last as if it were a bad score.
 - Every leaderboard of a window shares the ``{WINDOW}`` slot, so a page reads
-  the ranking and the perspectives of the same window from one node.
-- ``p:changes`` is capped (``XADD MAXLEN ~ 10000``); its fields are ``rep_id``
-  and ``team_id`` for a rep (``team_id`` only for a team), ``window``,
-  ``as_of``, ``overall`` and ``delta`` (the overall's change); a null is ``""``.
-  It notifies live pages; the cards and sorted sets are the truth.
+  the ranking and the perspectives of the same window from one node. A team's
+  ranking is its reps' scores on the window's board (``ZMSCORE``): one write per
+  score, whatever the number of teams.
+- ``p:changes`` is capped (``XADD MAXLEN ~ 10000``): one entry per write of a batch,
+  whose field ``cards`` is a JSON array with one object per card written:
+  ``rep_id`` (absent for a team card), ``team_id``, ``window``, ``as_of``,
+  ``overall`` and ``delta`` (the overall's change; null when unknown). It notifies
+  live pages; the cards and sorted sets are the truth.
 """
 
 from __future__ import annotations
@@ -72,9 +76,9 @@ class RedisKeys:
         """Every rep of ``window`` ranked by ``metric``."""
         return f"{self.prefix}:lb:{{{window}}}:{metric}"
 
-    def team_leaderboard(self, window: str, team_id: str, metric: str) -> str:
-        """The reps of one team."""
-        return f"{self.prefix}:lb:{{{window}}}:team:{team_id}:{metric}"
+    def team_reps(self, team_id: str) -> str:
+        """The reps of one team (their scores are on the window's boards)."""
+        return f"{self.prefix}:team:{{{team_id}}}:reps"
 
     def teams_leaderboard(self, window: str, metric: str) -> str:
         """The teams themselves (members are team ids)."""

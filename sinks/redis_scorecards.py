@@ -64,6 +64,8 @@ class RedisScorecardSink:
         commands = _Commands()
         for update in updates:
             self._card(commands, update, updated_at)
+        entry = orjson.dumps([_change_entry(u.card, u.change) for u in updates])
+        commands.xadd(self.keys.changes, {"cards": entry}, self._changes_maxlen)
         await self.calls.run(f"writing {len(updates)} scorecards", commands.execute)
         return len(updates)
 
@@ -120,7 +122,6 @@ class RedisScorecardSink:
     def _card(self, commands: _Commands, update: CardUpdate, updated_at: str) -> None:
         card, before = update.card, update.previous
         body = {**update.body, "updated_at": updated_at, "change": _change_dict(update.change)}
-        commands.xadd(self.keys.changes, _change_entry(card, update.change), self._changes_maxlen)
         metrics = card_metrics(card)
         if card.rep_id is None:
             assert card.team_id is not None, "a team card names its team"
@@ -142,18 +143,12 @@ class RedisScorecardSink:
             commands.member(self.keys.windows, window)
             if team is not None:
                 commands.member(self.keys.teams, team)
+                commands.member(self.keys.team_reps(team), rep)
         for metric, score in metrics.items():
-            if metric in known and known[metric] == score:
-                continue
-            commands.score(self.keys.leaderboard(window, metric), rep, score)
-            if team is not None:
-                commands.score(self.keys.team_leaderboard(window, team, metric), rep, score)
+            if metric not in known or known[metric] != score:
+                commands.score(self.keys.leaderboard(window, metric), rep, score)
         if before is not None and before.team_id is not None and before.team_id != team:
-            # A move: the rep leaves every board of its old team, whatever metrics it had.
-            for metric in dict.fromkeys((*card_metrics(before), *metrics)):
-                commands.score(
-                    self.keys.team_leaderboard(window, before.team_id, metric), rep, None
-                )
+            commands.leave(self.keys.team_reps(before.team_id), rep)
 
 
 class _Commands:
@@ -166,6 +161,7 @@ class _Commands:
         self._scores: dict[str, dict[str, float]] = {}
         self._removals: dict[str, set[str]] = {}
         self._members: dict[str, set[str]] = {}
+        self._leaving: dict[str, set[str]] = {}
 
     def set(self, key: str, value: bytes) -> None:
         self._sets[key] = value
@@ -183,7 +179,12 @@ class _Commands:
             self._scores.setdefault(board, {})[member] = score
 
     def member(self, key: str, member: str) -> None:
+        self._leaving.get(key, set()).discard(member)
         self._members.setdefault(key, set()).add(member)
+
+    def leave(self, key: str, member: str) -> None:
+        self._members.get(key, set()).discard(member)
+        self._leaving.setdefault(key, set()).add(member)
 
     async def execute(self, client: redis.asyncio.Redis) -> None:
         async with client.pipeline(transaction=False) as pipe:
@@ -196,7 +197,11 @@ class _Commands:
                 if removed:
                     pipe.zrem(board, *removed)
             for key, members in self._members.items():
-                pipe.sadd(key, *members)
+                if members:
+                    pipe.sadd(key, *members)
+            for key, members in self._leaving.items():
+                if members:
+                    pipe.srem(key, *members)
             for key, fields, maxlen in self._streams:
                 pipe.xadd(key, fields, maxlen=maxlen, approximate=True)
             await pipe.execute()
@@ -213,18 +218,14 @@ def _change_dict(moved: ScorecardChange) -> dict[str, object]:
     }
 
 
-def _change_entry(card: Scorecard, moved: ScorecardChange | None) -> dict[FieldT, EncodableT]:
-    """The change stream's fields; stream values are strings, so a null is ``""``."""
-    who: dict[FieldT, EncodableT] = {} if card.rep_id is None else {"rep_id": card.rep_id}
+def _change_entry(card: Scorecard, moved: ScorecardChange) -> dict[str, object]:
+    """One card in the change stream's entry (see ``sinks.redis_keys``)."""
+    who: dict[str, object] = {} if card.rep_id is None else {"rep_id": card.rep_id}
     return {
         **who,
-        "team_id": card.team_id or "",
+        "team_id": card.team_id,
         "window": card.window,
         "as_of": to_date(card.as_of).isoformat(),
-        "overall": _text(card.overall),
-        "delta": _text(None if moved is None else moved.overall),
+        "overall": card.overall,
+        "delta": moved.overall,
     }
-
-
-def _text(score: float | None) -> str:
-    return "" if score is None else repr(score)

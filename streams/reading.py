@@ -148,15 +148,17 @@ class RedisScorecardReader:
         a few thousand members, which a leaderboard is. ``ascending`` ranks the
         smallest first (a lower-is-better KPI such as sales_cycle_days).
         """
-        metric = metric_for(by)
-        board = (
-            self.keys.leaderboard(window, metric)
-            if team is None
-            else self.keys.team_leaderboard(window, team, metric)
-        )
+        board = self.keys.leaderboard(window, metric_for(by))
         with _translated(f"leaderboard {board}"):
-            # withscores=True answers (member, score) pairs; the stubs type it loosely.
-            members: list[Any] = await self._client.zrange(board, 0, -1, withscores=True)
+            if team is None:
+                # withscores=True answers (member, score) pairs; the stubs type it loosely.
+                members: list[Any] = await self._client.zrange(board, 0, -1, withscores=True)
+            else:  # the team's reps' scores on the window's board (absent: no score)
+                reps = sorted(
+                    _text(r) for r in await self._client.smembers(self.keys.team_reps(team))
+                )
+                scores = await self._client.zmscore(board, reps) if reps else []
+                members = [(r, sc) for r, sc in zip(reps, scores, strict=True) if sc is not None]
         sign = 1.0 if ascending else -1.0
         ranked = sorted(
             ((_text(rep), float(score)) for rep, score in members),

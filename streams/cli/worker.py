@@ -46,9 +46,7 @@ def worker(
 ) -> None:
     """Consume the crm.* topics and keep every rep's scorecards and the leaderboards in Redis."""
     # faust takes 0.3 s to import: only this command pays for it.
-    from faust.worker import Worker
-
-    from streams.worker.app import WorkerOptions, create_app
+    from streams.worker.app import WorkerOptions, create_app, run
 
     settings = load_settings()
     definition = definition_or_exit(scorecard)
@@ -62,7 +60,4 @@ def worker(
     )
     app = create_app(settings, definition, options)
     quiet_gc()
-    # Our structlog set-up stays: faust must not replace the root logger or stdout.
-    Worker(
-        app, loglevel="WARNING", override_logging=False, redirect_stdouts=False
-    ).execute_from_commandline()
+    run(app)

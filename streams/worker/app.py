@@ -7,17 +7,17 @@ Wiring only. A CRM message goes: the ``crm_events`` agent -> ``batching.Batcher`
 
 from __future__ import annotations
 
-import asyncio
-import signal
-import traceback
+import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import faust
 import structlog
 from faust.types import TP
+from faust.worker import Worker
 
 from schemas import topics
 from schemas.scorecard_definition import ScorecardDefinition
@@ -29,7 +29,7 @@ from sinks.redis_scorecards import RedisScorecardSink
 from streams.worker.batching import Batcher, BatchLimits, Chore
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.shell import Consumer, Shell, Topics
-from streams.worker.state_table import ROCKSDB_OPTIONS, StateTable
+from streams.worker.state_table import StateTable, declare_table
 from streams.worker.teams import TeamHandler
 
 log = structlog.get_logger()
@@ -41,12 +41,17 @@ worker whose newest message is over 5 s old is catching up and lets batches grow
 TICK_S: Final = 1.0
 """How often the worker checks, between batches, whether the as-of day moved, it caught up
 or scoring is due."""
-TEAM_INTERVAL_S: Final = 0.05
-"""How often team scorecards are brought up to date with their members."""
+TEAM_INTERVAL_S: Final = 0.5
+"""How often team scorecards are brought up to date with their members: each run sums every
+member's inputs per team and window, so twice a second, not after every batch."""
 SESSION_TIMEOUT_S: Final = 10.0
 """A worker that dies without leaving its group (kill -9, a lost machine) holds its
 partitions until the broker gives up on it: 10 s, not faust's 60, so another worker takes
 over soon. Heartbeats go every second from their own task, far inside it."""
+REBALANCE_TIMEOUT_S: Final = 20.0
+"""How long a rebalance waits for every member to rejoin (faust's default is 60 s): members
+rejoin within a batch (at most a second or two), and a worker started or stopped during a
+rebalance waits out at most this."""
 PRODUCER_BATCH_BYTES: Final = 512 * 1024
 """Largest record batch the worker's producer builds per partition: under the broker's
 default 1 MB ``message.max.bytes``. With aiokafka's 16 kB, each send of a batch's hundreds
@@ -85,7 +90,8 @@ def create_app(
         StateTable(app, settings.partitions, _produce(app)), sink, _send(app), outputs,
         consumer, metrics, behind_s=LIMITS.behind_s,
     )  # fmt: skip
-    teams = TeamHandler(definition, _table(app, "team-members"), _table(app, "team-index"), sink)
+    members, index = (declare_table(app, name, str) for name in ("team-members", "team-index"))
+    teams = TeamHandler(definition, members, index, sink)
 
     @app.agent(crm, concurrency=1)
     async def crm_events(stream: Any) -> None:
@@ -132,7 +138,8 @@ def _operations(
     sink: RedisScorecardSink,
     metrics: WorkerMetrics,
 ) -> None:
-    """/health, /metrics, and a stack dump on SIGUSR1."""
+    """/health and /metrics. (``kill -USR1 PID`` has mode, under faust, print every thread's
+    and task's stack: where a hung worker waits.)"""
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
@@ -148,10 +155,33 @@ def _operations(
             metrics.lag.labels(topic, str(partition)).set(-1 if lag is None else lag)
         return web.bytes(metrics.exposition(), content_type="text/plain; version=0.0.4")
 
-    @app.task  # type: ignore[untyped-decorator]
-    async def stacks_on_sigusr1() -> None:
-        """``kill -USR1 PID`` logs where every task of the worker is waiting (a hung stop)."""
-        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _log_tasks)
+
+STOP_DEADLINE_S: Final = 25.0
+"""A stop that takes longer than this ends the process: nothing is lost (the open batch is
+not acked, so it is redelivered, and every state write is one a redelivery can repeat), and a
+worker that hangs in its stop would hold its partitions until someone kills it."""
+
+
+class _Worker(Worker):
+    """faust's worker with a deadline on stopping (SIGTERM, Ctrl-C)."""
+
+    def _schedule_shutdown(self, signal: Any) -> None:
+        deadline = threading.Timer(STOP_DEADLINE_S, _stop_overdue)
+        deadline.daemon = True
+        deadline.start()
+        super()._schedule_shutdown(signal)
+
+
+def _stop_overdue() -> None:
+    log.error("stop_overdue", seconds=STOP_DEADLINE_S, exit_code=3)
+    os._exit(3)
+
+
+def run(app: faust.App) -> NoReturn:
+    """Run the worker until stopped. Our structlog set-up stays: faust must not replace the
+    root logger or stdout."""
+    worker = _Worker(app, loglevel="WARNING", override_logging=False, redirect_stdouts=False)
+    worker.execute_from_commandline()
 
 
 def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
@@ -169,6 +199,7 @@ def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
         table_standby_replicas=0,
         broker_session_timeout=SESSION_TIMEOUT_S,
         broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=REBALANCE_TIMEOUT_S,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         producer_max_request_size=4 * PRODUCER_BATCH_BYTES,
         web_enabled=True,
@@ -176,18 +207,6 @@ def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
         web_port=options.web_port,
         web_in_thread=False,
     )
-
-
-def _log_tasks() -> None:
-    for task in asyncio.all_tasks():
-        frames = (
-            "".join(traceback.format_stack(task.get_stack(limit=8)[-1])) if task.get_stack() else ""
-        )
-        log.warning("task", name=task.get_name(), coro=repr(task.get_coro()), where=frames)
-
-
-def _table(app: faust.App, name: str) -> Any:
-    return app.Table(name, key_type=str, value_type=bytes, options=dict(ROCKSDB_OPTIONS))
 
 
 def _ready(app: faust.App) -> bool:

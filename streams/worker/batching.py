@@ -91,6 +91,8 @@ class Batcher:
             self._events.append(event)
             self._messages.append(message)
             self.metrics.events_in.labels(message.topic).inc()
+            if message.timestamp is not None:
+                self.metrics.arrival.observe(max(0.0, self._wall() - message.timestamp))
             behind = (
                 message.timestamp is not None and self._wall() - message.timestamp > limits.behind_s
             )
@@ -153,5 +155,6 @@ class Batcher:
         begin = self._monotonic()
         await self.handle(messages)
         self._last_end_s = self._monotonic() - begin
+        self.metrics.batch_seconds.observe(self._last_end_s)
         for event in events:
             await self.ack(event)

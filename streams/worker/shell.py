@@ -199,6 +199,8 @@ class Shell:
             await self.send(self.topics.updates, key, value)
         for key, value in plan.team_updates:
             await self.send(self.topics.teams, key, value)
+        if plan.scored:
+            metrics.batch_reps.observe(len(plan.scored))
         done_s = time.time()
         for arrived_s in memory.absorb(plan):
             metrics.latency.observe(max(0.0, done_s - arrived_s))

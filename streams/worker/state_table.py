@@ -51,6 +51,17 @@ class Loaded:
     clock: dict[str, Day] = field(default_factory=dict)
 
 
+def declare_table(app: Any, name: str, key_type: type, partitions: int | None = None) -> Any:
+    """A changelog-backed RocksDB table of raw bytes values, with small RocksDB caches."""
+    return app.Table(
+        name,
+        key_type=key_type,
+        value_type=bytes,
+        partitions=partitions,
+        options=dict(ROCKSDB_OPTIONS),
+    )
+
+
 class StateStore(Protocol):
     """Where the worker keeps its state: the faust table, or a fake in unit tests."""
 
@@ -63,13 +74,7 @@ class StateTable:
     """``StateStore`` over the faust table ``state`` (RocksDB, changelog-backed)."""
 
     def __init__(self, app: Any, partitions: int, produce: Produce) -> None:
-        self.table = app.Table(
-            TABLE_NAME,
-            key_type=bytes,
-            value_type=bytes,
-            partitions=partitions,
-            options=dict(ROCKSDB_OPTIONS),
-        )
+        self.table = declare_table(app, TABLE_NAME, bytes, partitions)
         self._produce = produce
         self._changelog = self.table.changelog_topic.get_topic_name()
 

@@ -20,11 +20,10 @@ from typing import Any
 import orjson
 
 from schemas.scorecard_definition import ScorecardDefinition
-from scorers.clock import ClockMode
 from scorers.intake import Message
-from scorers.planner import BatchInput, plan_batch
 from scorers.rep_scoring import Layout
 from streams.worker.memory import Memory
+from tests.streams.worker.planning import plan_into
 
 REPS = ("rep-nps", "rep-quiet", "rep-star", "rep-slow", "rep-drop", "rep-calm")
 EXPECTED = {
@@ -113,17 +112,6 @@ def reference_alerts(definition: ScorecardDefinition, lines: list[bytes]) -> lis
             Message(orjson.loads(line)["rep_id"].encode(), line, "crm.calls", 0, offset)
             for line in batch
         ]
-        inp = BatchInput(
-            messages=messages,
-            now=now,
-            today=LAST_DAY.toordinal(),
-            mode=ClockMode.EVENT,
-            clock=memory.clock,
-            carried=memory.dirty,
-            scored_as_of=memory.scored_as_of,
-            rescore_all=memory.rescore_all,
-        )
-        plan = plan_batch(layout, inp, memory.states, memory.totals, memory.previous)
-        memory.absorb(plan)
+        plan = plan_into(layout, memory, messages, now)
         raised += [(str(a["rep_id"]), str(a["rule"])) for a in plan.alerts]
     return raised

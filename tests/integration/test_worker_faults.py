@@ -55,6 +55,9 @@ def test_kill_9_at_random_moments_still_equals_the_replay(
             worker.wait()
     producing.join()
     with system.worker():
+        # The last worker must itself join, recover and take part: not pass on the cards
+        # the one before it wrote.
+        wait_until(system.ready, 120, "the last worker to be ready", system.worker_logs)
         wait_until(lambda: assert_same(system.cards(), want), 240,
                    "Redis to equal the replay after three kill -9", system.worker_logs)  # fmt: skip
 

@@ -100,6 +100,14 @@ class System:
         logs = sorted(self.log_dir.glob("worker-*.log"))
         return "\n".join(p.read_text(errors="replace")[-4000:] for p in logs)
 
+    def ready(self) -> bool:
+        """The running worker answers /health with 200: recovered, assigned, Redis there."""
+        url = f"http://127.0.0.1:{self.web_port}/health"
+        try:
+            return bool(urllib.request.urlopen(url, timeout=2).status == 200)
+        except OSError:
+            return False
+
     def events_in(self) -> float:
         """The running worker's count of consumed CRM messages."""
         return self.metric("scorestream_events_in_total")

@@ -15,14 +15,13 @@ import orjson
 from schemas.events import TOPIC_OF_EVENT_TYPE
 from schemas.scorecard_definition import load_definition
 from scorers.calendar import from_date
-from scorers.clock import ClockMode
 from scorers.intake import Message
-from scorers.planner import BatchInput, plan_batch
 from scorers.rep_scoring import Layout
 from scorers.state import RepState
 from streams.sources.simulator import SimulationConfig, Simulator
 from streams.worker import codec
 from streams.worker.memory import Memory
+from tests.streams.worker.planning import plan_into
 
 DEFINITION = load_definition()
 DAYS = 3 * DEFINITION.history_days() + 30  # three times the longest reach, and then some
@@ -53,11 +52,8 @@ def test_state_per_rep_stops_growing_after_the_longest_reach() -> None:
             body = orjson.loads(line)
             topic = TOPIC_OF_EVENT_TYPE[body["event_type"]]
             messages.append(Message(body["rep_id"].encode(), line, topic, 0, offset))
-        inp = BatchInput(messages, now, from_date(now.date()), ClockMode.EVENT, memory.clock,
-                         carried=memory.dirty, scored_as_of=memory.scored_as_of)  # fmt: skip
-        plan = plan_batch(layout, inp, memory.states, memory.totals, memory.previous)
+        plan = plan_into(layout, memory, messages, now)
         assert not [letter for _, letter in plan.dead_letters if letter.reason != "too_late"]
-        memory.absorb(plan)
         sizes.append(sum(map(state_bytes, memory.states.values())) / len(memory.states))
     kept = DEFINITION.history_days() + DEFINITION.allowed_lateness_days
     oldest = min(d for s in memory.states.values() for d in s.buckets)

@@ -16,14 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.events import TOPIC_OF_EVENT_TYPE
-from scorers.calendar import from_date
-from scorers.clock import ClockMode
 from scorers.intake import Message
-from scorers.planner import BatchInput, BatchPlan, plan_batch
+from scorers.planner import BatchPlan
 from scorers.rep_scoring import Layout
 from scorers.state import RepState, RepWrites
 from streams.worker.memory import Memory
 from tests.scorers.test_replay_properties import DEFINITION, logs
+from tests.streams.worker.planning import plan_into
 
 LAYOUT = Layout.of(DEFINITION)
 NOW = datetime(2026, 3, 12, 9, 0, tzinfo=UTC)  # the generated logs end on 2026-03-11
@@ -40,20 +39,7 @@ def messages(log: list[bytes]) -> list[Message]:
 
 
 def run(memory: Memory, batch: list[Message]) -> BatchPlan:
-    """One batch, planned and absorbed as the shell does (caught up: score and run rules)."""
-    inp = BatchInput(
-        messages=batch,
-        now=NOW,
-        today=from_date(NOW.date()),
-        mode=ClockMode.EVENT,
-        clock=memory.clock,
-        carried=memory.dirty,
-        scored_as_of=memory.scored_as_of,
-        rescore_all=memory.rescore_all,
-    )
-    plan = plan_batch(LAYOUT, inp, memory.states, memory.totals, memory.previous)
-    memory.absorb(plan)
-    return plan
+    return plan_into(LAYOUT, memory, batch, NOW)
 
 
 def cards(memory: Memory) -> dict[tuple[str, str], object]:
