@@ -64,6 +64,13 @@ class RetryPolicy:
         return min(self.max_delay_s, self.first_delay_s * 2.0 ** min(attempt - 1, 30))
 
 
+def client_options() -> dict[str, Any]:
+    """How the sink's own Redis client is made (``streams.connections.scorecard_sink``)."""
+    # The client's own retries are off: the sink's loop is the one place that
+    # retries, logs each attempt, and never gives up.
+    return {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 5, "socket_timeout": 10}
+
+
 @dataclass(frozen=True, slots=True)
 class _Pending:
     card: Scorecard
@@ -108,18 +115,6 @@ class RedisScorecardSink:
         self._lock = asyncio.Lock()
         # A logger of its own, bound now: the prefix tells two sinks in one process apart.
         self._log = structlog.get_logger(__name__).bind(prefix=prefix)
-
-    @classmethod
-    def from_url(
-        cls, url: str, prefix: str, *, retry: RetryPolicy | None = None
-    ) -> RedisScorecardSink:
-        """A sink with its own client; ``aclose`` closes it."""
-        # The client's own retries are off: the sink's loop is the one place that
-        # retries, logs each attempt, and never gives up.
-        client = redis.asyncio.Redis.from_url(
-            url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5, socket_timeout=10
-        )
-        return cls(client, prefix, retry=retry, owns_client=True)
 
     async def aclose(self) -> None:
         """Close the client if the sink made it; buffered cards are not flushed."""

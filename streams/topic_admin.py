@@ -12,7 +12,6 @@ event loop.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -33,6 +32,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from schemas import topics
+from schemas.settings import Settings
+from streams import connections
 from streams.exceptions import KafkaUnavailableError, TopicsError
 
 log = structlog.get_logger()
@@ -47,9 +48,6 @@ TOPIC_CONFIGS: Final[Mapping[str, Mapping[str, str]]] = {
     # The rep directory: latest record per rep is all that matters, forever.
     topics.REPS: {"cleanup.policy": "compact"},
 }
-
-_CLIENT_LOGGER: Final = logging.getLogger("confluent_kafka")
-"""librdkafka's own log lines go through stdlib logging (and so structlog), not raw stderr."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +140,6 @@ def topic_specs(partitions: int) -> tuple[TopicSpec, ...]:
     )
 
 
-def admin_client(bootstrap: str) -> AdminClient:
-    """An AdminClient whose librdkafka logs go through stdlib logging."""
-    return AdminClient({"bootstrap.servers": bootstrap}, logger=_CLIENT_LOGGER)
-
-
 def cluster_metadata(
     admin: AdminClient, bootstrap: str, timeout_s: float = 10.0
 ) -> ClusterMetadata:
@@ -160,7 +153,9 @@ def cluster_metadata(
         ) from None
 
 
-def create_topics(bootstrap: str, partitions: int, *, timeout_s: float = 30.0) -> ProvisionReport:
+def create_topics(
+    settings: Settings, partitions: int, *, timeout_s: float = 30.0
+) -> ProvisionReport:
     """Create the missing Scorestream topics; report, never alter, the ones that exist.
 
     Idempotent: a second run reports every topic as existing. An existing
@@ -169,7 +164,8 @@ def create_topics(bootstrap: str, partitions: int, *, timeout_s: float = 30.0) -
     topic (data loss), a decision for a person, not for this function.
     """
     specs = topic_specs(partitions)
-    admin = admin_client(bootstrap)
+    bootstrap = settings.kafka_bootstrap
+    admin = connections.kafka_admin(settings)
     metadata = cluster_metadata(admin, bootstrap)
     missing = [s for s in specs if s.name not in metadata.topics]
     created = _create(admin, missing, timeout_s)
@@ -342,8 +338,8 @@ class TopicWatcher:
     its lag. New matching topics or partitions are picked up every ``rescan_s``.
     """
 
-    def __init__(self, bootstrap: str, prefix: str = "crm.", *, rescan_s: float = 10.0) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, settings: Settings, prefix: str = "crm.", *, rescan_s: float = 10.0) -> None:
+        self._settings = settings
         self._prefix = prefix
         self._rescan_s = rescan_s
         self._consumer: Consumer | None = None
@@ -371,16 +367,15 @@ class TopicWatcher:
 
     def open(self) -> None:
         """Connect and assign every matching partition at its end offset."""
-        self._consumer = Consumer(
+        self._consumer = connections.kafka_consumer(
+            self._settings,
             {
-                "bootstrap.servers": self._bootstrap,
                 # Required by the client even for assign(); never joined, never committed.
                 "group.id": f"scorestream-watch-{uuid.uuid4().hex[:12]}",
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "latest",
-                "logger": _CLIENT_LOGGER,
-            }
+            },
         )
         self._started = time.monotonic()
         self._rescan()
@@ -397,7 +392,8 @@ class TopicWatcher:
             metadata = consumer.list_topics(timeout=10)
         except KafkaException as exc:
             raise KafkaUnavailableError(
-                f"Kafka at {self._bootstrap} did not answer a metadata request ({exc}); "
+                f"Kafka at {self._settings.kafka_bootstrap} did not answer a metadata request"
+                f" ({exc}); "
                 "start it with `make up`"
             ) from None
         new: list[TopicPartition] = []
@@ -458,13 +454,14 @@ class TopicWatcher:
 
 
 def delete_project_topics(
-    bootstrap: str, app_id: str, *, timeout_s: float = 60.0
+    settings: Settings, app_id: str, *, timeout_s: float = 60.0
 ) -> tuple[str, ...]:
     """Delete every Scorestream topic and the worker's internal topics (``<app_id>-*``).
 
     Waits until the broker no longer lists them, so they can be created again at once.
     """
-    admin = admin_client(bootstrap)
+    bootstrap = settings.kafka_bootstrap
+    admin = connections.kafka_admin(settings)
     existing = cluster_metadata(admin, bootstrap).topics
     doomed = sorted(
         name for name in existing if name in topics.ALL_TOPICS or name.startswith(f"{app_id}-")
@@ -487,13 +484,13 @@ def delete_project_topics(
     return tuple(doomed)
 
 
-def delete_consumer_group(bootstrap: str, group: str, *, timeout_s: float = 90.0) -> bool:
+def delete_consumer_group(settings: Settings, group: str, *, timeout_s: float = 90.0) -> bool:
     """Delete a consumer group's committed offsets; False when it did not exist.
 
     A worker that was killed stays a member until its session times out, so a group
     that is not empty is retried until ``timeout_s``; a live worker must be stopped.
     """
-    admin = admin_client(bootstrap)
+    admin = connections.kafka_admin(settings)
     deadline = time.monotonic() + timeout_s
     while True:
         future = admin.delete_consumer_groups([group], request_timeout=30)[group]
@@ -513,17 +510,17 @@ def delete_consumer_group(bootstrap: str, group: str, *, timeout_s: float = 90.0
         time.sleep(2)
 
 
-def wait_for_topics(bootstrap: str, names: Iterable[str], *, timeout_s: float = 30.0) -> None:
+def wait_for_topics(settings: Settings, names: Iterable[str], *, timeout_s: float = 30.0) -> None:
     """Wait until every topic is listed with a leader for each partition.
 
     A consumer that starts while a topic is missing (or just re-created) skips it until
     its next metadata refresh, minutes later; failing here says what to do instead.
     """
-    admin = admin_client(bootstrap)
+    admin = connections.kafka_admin(settings)
     wanted = set(names)
     deadline = time.monotonic() + timeout_s
     while True:
-        listed = cluster_metadata(admin, bootstrap).topics
+        listed = cluster_metadata(admin, settings.kafka_bootstrap).topics
         missing = sorted(
             name
             for name in wanted

@@ -47,7 +47,7 @@ def create(
     settings = load_settings()
     count = partitions if partitions is not None else settings.partitions
     try:
-        report = create_topics(settings.kafka_bootstrap, count)
+        report = create_topics(settings, count)
     except StreamsError as exc:
         _errors.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -98,7 +98,7 @@ def watch(
     """Live messages per topic and rate on the crm.* topics, until Ctrl-C. Joins no group."""
     settings = load_settings()
     try:
-        with TopicWatcher(settings.kafka_bootstrap, prefix) as watcher:
+        with TopicWatcher(settings, prefix) as watcher:
             if not watcher.topics:
                 _errors.print(
                     f"[yellow]no topics start with {prefix!r} yet;"

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from pathlib import Path
 from typing import Annotated, Final
 
+import structlog
 import typer
 
 from schemas import topics
-from streams.cli import definition_or_exit, load_settings
+from schemas.settings import Settings
+from sinks.exceptions import RedisUnavailableError
+from streams import connections
+from streams.cli import definition_or_exit, fail, load_settings
 from streams.exceptions import StreamsError
 from streams.topic_admin import wait_for_topics
 from streams.worker.clock import ClockMode
+
+log = structlog.get_logger()
 
 GC_THRESHOLDS: Final = (20_000, 50, 100)
 """Python's default (700, 10, 10) ran a full collection every ~3 s under load, each
@@ -24,6 +31,22 @@ def quiet_gc() -> None:
     (modules, the app): young garbage is still collected as it comes."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def preflight(settings: Settings) -> None:
+    """Fail before faust starts when Kafka or Redis refuses us or the topics are missing.
+
+    faust (aiokafka) would retry a wrong password or an untrusted certificate forever, and
+    the Redis writer waits through errors; both are set-up mistakes, so they end the command
+    with the setting to check. Redis merely down is not: the worker starts and waits for it.
+    """
+    try:
+        wait_for_topics(settings, topics.CRM_INPUTS)
+        asyncio.run(connections.check_redis(settings))
+    except StreamsError as exc:
+        fail(str(exc), code=2)
+    except RedisUnavailableError as exc:
+        log.warning("redis_unavailable_at_start", error=str(exc), fix="the worker waits for it")
 
 
 def worker(
@@ -52,11 +75,7 @@ def worker(
 
     settings = load_settings()
     definition = definition_or_exit(scorecard)
-    try:
-        wait_for_topics(settings.kafka_bootstrap, topics.CRM_INPUTS)
-    except StreamsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    preflight(settings)
     options = WorkerOptions(
         clock=clock, data_dir=data_dir, web_host=web_host, web_port=web_port, app_id=app_id
     )

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import faust
-import redis.asyncio
 import structlog
 
 from schemas import topics
@@ -20,7 +19,7 @@ from schemas.scorecard_definition import ScorecardDefinition
 from schemas.settings import Settings
 from scorers.calendar import zone_of
 from scorers.rep_scoring import RepScoring
-from sinks.redis_scorecards import RedisScorecardSink
+from streams import connections
 from streams.worker.alerting import Alerting
 from streams.worker.batching import Batcher
 from streams.worker.clock import Clock, ClockMode
@@ -76,7 +75,7 @@ def create_app(
     rocksdb = options.store.startswith("rocksdb")
     app = faust.App(
         options.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        **connections.faust_app_kwargs(settings),
         store=options.store,
         datadir=str(options.data_dir),
         topic_partitions=settings.partitions,
@@ -120,8 +119,8 @@ def create_app(
         )
 
     team_members, team_index = table("team-members"), table("team-index")
-    sink = RedisScorecardSink.from_url(settings.redis_url, settings.redis_prefix)
-    client = redis.asyncio.Redis.from_url(settings.redis_url)
+    sink = connections.scorecard_sink(settings)
+    client = connections.redis_client(settings)
     metrics = WorkerMetrics()
     scoring = RepScoring(definition)
     clock = Clock(options.clock, zone_of(definition.timezone))

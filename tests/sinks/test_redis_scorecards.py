@@ -16,10 +16,12 @@ import redis.asyncio
 from redis.crc import key_slot
 from structlog.testing import capture_logs
 
+from schemas.settings import Settings
 from scorers.changes import change
 from sinks.exceptions import RedisStoreError
 from sinks.redis_keys import CHANGES_MAXLEN, RedisKeys
 from sinks.redis_scorecards import RedisScorecardSink, RetryPolicy
+from streams.connections import scorecard_sink
 from tests.sinks.redis_support import card, dump, prefixed, stored_json, stream_fields
 
 pytestmark = pytest.mark.redis
@@ -338,7 +340,7 @@ async def test_flush_waits_through_an_outage_and_loses_nothing(
     """Server killed before flush: flush retries (logged), then completes once it is back."""
     throwaway.start()
     with capture_logs() as logs:
-        sink = RedisScorecardSink.from_url(throwaway.url, "ss", retry=FAST)
+        sink = scorecard_sink(Settings(redis_url=throwaway.url), retry=FAST)
         try:
             sink.add(card("ana", overall=10.0), None)
             assert await sink.flush() == 1  # connected once, so the pool holds a dead socket next
@@ -374,7 +376,7 @@ async def test_flush_waits_through_an_outage_and_loses_nothing(
 
 async def test_a_cancelled_flush_keeps_its_cards(throwaway: ThrowawayRedis) -> None:
     """Shutdown while Redis is down: the cards stay buffered for whoever flushes next."""
-    sink = RedisScorecardSink.from_url(throwaway.url, "ss", retry=FAST)
+    sink = scorecard_sink(Settings(redis_url=throwaway.url), retry=FAST)
     try:
         sink.add(card("ana", overall=10.0), None)
         flush = asyncio.create_task(sink.flush())

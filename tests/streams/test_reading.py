@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio
 
+from schemas.settings import Settings
 from scorers.changes import change
 from sinks.exceptions import RedisUnavailableError
 from sinks.redis_scorecards import RedisScorecardSink
+from streams.connections import scorecard_reader
 from streams.reading import (
     RANK_BY,
     LeaderboardRow,
@@ -31,7 +33,7 @@ async def fixture_prefix(redis_client: redis.asyncio.Redis) -> AsyncIterator[str
 
 @pytest.fixture(name="reader")
 async def fixture_reader(redis_url: str, prefix: str) -> AsyncIterator[RedisScorecardReader]:
-    reader = RedisScorecardReader.from_url(redis_url, prefix)
+    reader = scorecard_reader(Settings(redis_url=redis_url, redis_prefix=prefix))
     try:
         yield reader
     finally:
@@ -197,7 +199,7 @@ async def test_redis_down_is_unavailable_not_empty() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    reader = RedisScorecardReader.from_url(f"redis://127.0.0.1:{port}/0", "ss", timeout_s=1)
+    reader = scorecard_reader(Settings(redis_url=f"redis://127.0.0.1:{port}/0"), timeout_s=1)
     try:
         with pytest.raises(RedisUnavailableError):
             await reader.get_cards("ana")

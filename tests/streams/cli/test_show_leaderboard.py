@@ -25,11 +25,12 @@ import typer
 from typer.testing import CliRunner
 
 from schemas.scorecard_definition import KpiName, load_definition
+from schemas.settings import Settings
 from scorers.replay import Replay
 from scorers.scoring import Scorecard
-from sinks.redis_scorecards import RedisScorecardSink
 from streams.cli.leaderboard import _follow, leaderboard
 from streams.cli.show import show
+from streams.connections import scorecard_reader, scorecard_sink
 from streams.reading import LeaderboardRow, RedisScorecardReader
 from tests.sinks.redis_support import card, new_prefix
 
@@ -54,7 +55,7 @@ runner = CliRunner()
 
 def write(redis_url: str, prefix: str, cards: list[Scorecard]) -> None:
     async def go() -> None:
-        sink = RedisScorecardSink.from_url(redis_url, prefix)
+        sink = scorecard_sink(Settings(redis_url=redis_url, redis_prefix=prefix))
         try:
             for c in cards:
                 sink.add(c, None)
@@ -246,8 +247,8 @@ def test_redis_down_names_the_url_and_the_fix(prefix: str) -> None:
 async def test_follow_emits_the_board_again_when_a_card_changes(
     redis_url: str, prefix: str
 ) -> None:
-    sink = RedisScorecardSink.from_url(redis_url, prefix)
-    reader = RedisScorecardReader.from_url(redis_url, prefix)
+    settings = Settings(redis_url=redis_url, redis_prefix=prefix)
+    sink, reader = scorecard_sink(settings), scorecard_reader(settings)
     boards: list[list[LeaderboardRow]] = []
     try:
         sink.add(card("ana", overall=50.0), None)
