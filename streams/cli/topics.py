@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from streams.cli import load_settings
+from streams.cli import fail, load_settings
 from streams.exceptions import StreamsError
 from streams.topic_admin import ProvisionReport, TopicWatcher, WatchSnapshot, create_topics
 
@@ -49,8 +49,8 @@ def create(
     try:
         report = create_topics(settings, count)
     except StreamsError as exc:
-        _errors.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        # Plain text: rich would wrap it at 80 columns and read brackets in it as markup.
+        fail(str(exc), code=1)
     if as_json:
         _json_line(report.to_dict())
     else:
@@ -114,8 +114,7 @@ def watch(
     except KeyboardInterrupt:
         pass
     except StreamsError as exc:
-        _errors.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        fail(str(exc), code=1)
 
 
 def _watch_table(snapshot: WatchSnapshot | None) -> Table:

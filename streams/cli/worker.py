@@ -41,12 +41,15 @@ def preflight(settings: Settings) -> None:
     with the setting to check. Redis merely down is not: the worker starts and waits for it.
     """
     try:
-        wait_for_topics(settings, topics.CRM_INPUTS)
         asyncio.run(connections.check_redis(settings))
-    except StreamsError as exc:
-        fail(str(exc), code=2)
     except RedisUnavailableError as exc:
         log.warning("redis_unavailable_at_start", error=str(exc), fix="the worker waits for it")
+    except StreamsError as exc:
+        fail(str(exc), code=2)
+    try:
+        wait_for_topics(settings, topics.CRM_INPUTS)
+    except StreamsError as exc:
+        fail(str(exc), code=2)
 
 
 def worker(
