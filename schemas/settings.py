@@ -103,6 +103,10 @@ class Settings(BaseModel):
     redis_password_file: ReadableFile | None = None
     redis_ca_file: ReadableFile | None = None
     partitions: Annotated[int, Field(ge=1, le=1000)] = 6
+    replication_factor: Annotated[int, Field(ge=1, le=32)] = 1
+    """Copies of every topic we create, ours and the worker's internal ones: 1 for the one
+    local broker; managed clusters want 3 (Confluent Cloud refuses less, and MSK's
+    min.insync.replicas=2 refuses writes to fewer)."""
     redis_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$")] = "ss"
     log_format: Literal["auto", "json", "console"] = "auto"
 

@@ -197,17 +197,19 @@ def aiokafka_kwargs(settings: Settings) -> dict[str, Any]:
 
 
 def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
-    """``broker`` and ``broker_credentials`` for ``faust.App(...)``.
+    """``broker``, ``broker_credentials`` and ``topic_replication_factor`` for ``faust.App``.
 
     faust hands the credentials to every aiokafka client it makes: the consumer, the
-    producer (outputs and changelogs) and the admin requests that declare topics.
+    producer (outputs and changelogs) and the admin requests that declare its internal
+    topics, which get the replication factor of ours.
     """
     # faust takes 0.3 s to import: only the worker pays for it.
     from faust import SASLCredentials, SSLCredentials
 
     # One URL per host: "kafka://a:9092,b:9092" would read as one host with a bad port.
     kwargs: dict[str, Any] = {
-        "broker": [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")]
+        "broker": [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        "topic_replication_factor": settings.replication_factor,
     }
     context = kafka_ssl_context(settings)
     if settings.kafka_sasl:

@@ -38,8 +38,10 @@ from streams.exceptions import KafkaUnavailableError, TopicsError
 
 log = structlog.get_logger()
 
-REPLICATION_FACTOR: Final = 1
-"""One local broker in development and CI; a production cluster provisions its own."""
+_REPLICATION_CODES: Final = frozenset(
+    {KafkaError.INVALID_REPLICATION_FACTOR, KafkaError.POLICY_VIOLATION}
+)
+"""A cluster with fewer brokers than copies, or one whose policy wants more (3 on managed)."""
 
 COPARTITIONED: Final = topics.CRM_INPUTS
 """Keyed by rep_id and read side by side by the worker: one partition count or wrong joins."""
@@ -168,7 +170,7 @@ def create_topics(
     admin = connections.kafka_admin(settings)
     metadata = cluster_metadata(admin, bootstrap)
     missing = [s for s in specs if s.name not in metadata.topics]
-    created = _create(admin, missing, timeout_s)
+    created = _create(admin, missing, settings.replication_factor, timeout_s)
     actual_configs = _describe_configs(
         admin, [s for s in specs if s.config and s.name not in created], timeout_s
     )
@@ -210,7 +212,9 @@ def create_topics(
     return report
 
 
-def _create(admin: AdminClient, specs: list[TopicSpec], timeout_s: float) -> set[str]:
+def _create(
+    admin: AdminClient, specs: list[TopicSpec], replication_factor: int, timeout_s: float
+) -> set[str]:
     """Create topics in one request; the names created (losing an 'already exists' race is fine)."""
     if not specs:
         return set()
@@ -218,7 +222,7 @@ def _create(admin: AdminClient, specs: list[TopicSpec], timeout_s: float) -> set
         NewTopic(
             s.name,
             num_partitions=s.partitions,
-            replication_factor=REPLICATION_FACTOR,
+            replication_factor=replication_factor,
             config=dict(s.config),
         )
         for s in specs
@@ -234,7 +238,10 @@ def _create(admin: AdminClient, specs: list[TopicSpec], timeout_s: float) -> set
             error = exc.args[0] if exc.args else None
             if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 continue
-            raise TopicsError(f'cannot create topic "{name}": {error or exc}') from None
+            fix = ""
+            if isinstance(error, KafkaError) and error.code() in _REPLICATION_CODES:
+                fix = f"; set SCORESTREAM_REPLICATION_FACTOR (now {replication_factor})"
+            raise TopicsError(f'cannot create topic "{name}": {error or exc}{fix}') from None
         created.add(name)
     return created
 

@@ -91,6 +91,29 @@ def test_create_topics_flags_partition_mismatch(kafka_bootstrap: str, settings: 
     assert not report.ok
 
 
+def test_a_replication_factor_the_cluster_cannot_hold_names_the_setting(
+    settings: Settings, kafka_admin: AdminClient
+) -> None:
+    """Managed clusters want 3 copies; our one broker cannot hold 2: the error says which
+    variable sets it, and nothing is half made (the topic is created once it fits)."""
+    for future in kafka_admin.delete_topics([topics.DLQ], operation_timeout=30).values():
+        future.result(timeout=35)
+    wait_gone(kafka_admin, topics.DLQ)
+    too_many = settings.model_copy(update={"replication_factor": 2})
+    with pytest.raises(
+        TopicsError, match=r'"crm\.dlq": .*set SCORESTREAM_REPLICATION_FACTOR \(now 2\)'
+    ):
+        create_topics(too_many, settings.partitions)
+    assert create_topics(settings, settings.partitions).created == (topics.DLQ,)
+
+
+def wait_gone(admin: AdminClient, name: str) -> None:
+    deadline = time.monotonic() + 30
+    while name in admin.list_topics(timeout=10).topics:
+        assert time.monotonic() < deadline, f"{name} still listed 30 s after deletion"
+        time.sleep(0.2)
+
+
 def test_create_topics_unreachable_broker() -> None:
     """A broker that does not answer gives an error naming the address and the fix."""
     with pytest.raises(KafkaUnavailableError, match=r"127\.0\.0\.1:1 .*make up"):

@@ -94,7 +94,15 @@ def test_faust_over_tls_without_sasl(pem_files: PemFiles) -> None:
 
 
 def test_faust_plaintext_has_no_credentials() -> None:
-    assert connections.faust_app_kwargs(Settings()) == {"broker": ["kafka://127.0.0.1:9092"]}
+    assert connections.faust_app_kwargs(Settings()) == {
+        "broker": ["kafka://127.0.0.1:9092"],
+        "topic_replication_factor": 1,
+    }
+
+
+def test_faust_creates_its_topics_with_our_replication_factor() -> None:
+    kwargs = connections.faust_app_kwargs(Settings(replication_factor=3))
+    assert kwargs["topic_replication_factor"] == 3
 
 
 async def test_redis_client_carries_the_acl_user_and_the_ca(
