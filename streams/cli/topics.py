@@ -1,7 +1,7 @@
 """``scorestream topics``: create the topics, watch the traffic on them.
 
-Rendering only; the Kafka work is in ``streams.topic_admin``. Every command has a
-``--json`` form for scripts and CI.
+Rendering only; the Kafka work is in ``streams.topic_admin`` and ``streams.topic_watch``.
+Every command has a ``--json`` form for scripts and CI.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from rich.table import Table
 
 from streams.cli import fail, load_settings
 from streams.exceptions import StreamsError
-from streams.topic_admin import ProvisionReport, TopicWatcher, WatchSnapshot, create_topics
+from streams.topic_admin import ProvisionReport, create_topics
+from streams.topic_watch import TopicWatcher, WatchSnapshot
 
 app = typer.Typer(help="Create and watch the Kafka topics.", no_args_is_help=True)
 

@@ -17,11 +17,11 @@ from schemas.settings import Settings
 from streams.connections import kafka_admin
 from streams.exceptions import KafkaUnavailableError, TopicsError
 from streams.topic_admin import (
-    TopicWatcher,
     cluster_metadata,
     create_topics,
     topic_specs,
 )
+from streams.topic_watch import TopicWatcher
 from tests.conftest import MakeTopic
 
 pytestmark = pytest.mark.kafka
