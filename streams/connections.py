@@ -22,7 +22,12 @@ from urllib.parse import urlsplit
 import redis.asyncio
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
-from redis.exceptions import AuthenticationError, AuthorizationError, RedisError
+from redis.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    NoPermissionError,
+    RedisError,
+)
 
 from schemas.settings import Settings, env_name, masked_url
 from sinks import redis_scorecards
@@ -121,7 +126,7 @@ def _answered(client: Client, seen: _AccessErrors, settings: Settings, timeout_s
         except KafkaException as exc:
             client.poll(0)  # serves the error callback
             if seen.first is not None:
-                raise AccessError(kafka_access_message(settings, seen.first)) from None
+                raise AccessError(_refused(settings, seen.first)) from None
             if time.monotonic() >= deadline:
                 raise KafkaUnavailableError(_unanswered(settings, timeout_s, seen, exc)) from None
 
@@ -145,7 +150,7 @@ def _unanswered(
     )
 
 
-def kafka_access_message(settings: Settings, error: KafkaError) -> str:
+def _refused(settings: Settings, error: KafkaError) -> str:
     """Why Kafka refused us, in the settings' words: which variables to check."""
     where = f"Kafka at {settings.kafka_bootstrap}"
     if error.code() == KafkaError._AUTHENTICATION:
@@ -155,15 +160,13 @@ def kafka_access_message(settings: Settings, error: KafkaError) -> str:
             f" {env_name('kafka_password_file')}) and"
             f" {env_name('kafka_sasl_mechanism')}={settings.kafka_sasl_mechanism}"
         )
-    checks = [
-        env_name("kafka_ca_file") + " (the CA that signed the broker's certificate)",
-        f"{env_name('kafka_cert_file')} and {env_name('kafka_key_file')} (mutual TLS)",
-    ]
-    checks.append(
-        f"{env_name('kafka_security_protocol')}={settings.kafka_security_protocol}"
+    checks = (
+        f"{env_name('kafka_ca_file')} (the CA that signed the broker's certificate),"
+        f" {env_name('kafka_cert_file')} and {env_name('kafka_key_file')} (mutual TLS),"
+        f" {env_name('kafka_security_protocol')}={settings.kafka_security_protocol}"
         " (does this listener speak TLS?)"
     )
-    return f"TLS with {where} failed ({error.str()}); check {', '.join(checks)}"
+    return f"TLS with {where} failed ({error.str()}); check {checks}"
 
 
 # --- Kafka: aiokafka and faust ----------------------------------------------------------
@@ -183,7 +186,7 @@ def kafka_ssl_context(settings: Settings) -> ssl.SSLContext | None:
 def aiokafka_kwargs(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for an AIOKafkaConsumer or AIOKafkaProducer on the configured Kafka."""
     kwargs: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap.split(","),
+        "bootstrap_servers": _hosts(settings),
         "security_protocol": settings.kafka_security_protocol,
         "ssl_context": kafka_ssl_context(settings),
     }
@@ -208,7 +211,7 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
 
     # One URL per host: "kafka://a:9092,b:9092" would read as one host with a bad port.
     kwargs: dict[str, Any] = {
-        "broker": [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        "broker": [f"kafka://{host}" for host in _hosts(settings)],
         "topic_replication_factor": settings.replication_factor,
     }
     context = kafka_ssl_context(settings)
@@ -222,6 +225,10 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
     elif context is not None:
         kwargs["broker_credentials"] = SSLCredentials(context)
     return kwargs
+
+
+def _hosts(settings: Settings) -> list[str]:
+    return [host.strip() for host in settings.kafka_bootstrap.split(",") if host.strip()]
 
 
 # --- Redis --------------------------------------------------------------------------------
@@ -263,7 +270,7 @@ async def check_redis(settings: Settings, *, timeout_s: float = REDIS_CHECK_TIME
     where = f"Redis at {masked_url(settings.redis_url)}"
     try:
         await client.ping()
-    except (AuthenticationError, AuthorizationError) as exc:
+    except (AuthenticationError, AuthorizationError, NoPermissionError) as exc:
         user = settings.redis_username or urlsplit(settings.redis_url).username or "default"
         raise AccessError(
             f"{where} refused user {user!r} ({exc}); check {env_name('redis_username')} and"
