@@ -121,6 +121,7 @@ render_config() {
   sed -e "s#^log\.dirs=.*#log.dirs=$DATA#" -e "s#:9092#:$PORT#g" -e "s#:9093#:$CONTROLLER_PORT#g" \
     "$BASE_CONFIG" >"$CONFIG.tmp"
   if secure; then
+    chmod 600 "$CONFIG.tmp"  # it will hold the keystore's password
     sed -i -e "s#^\(listeners=.*\)#\1,SECURE://$HOST:$SECURE_PORT#" \
       -e "s#^\(advertised\.listeners=.*\)#\1,SECURE://$HOST:$SECURE_PORT#" \
       -e "s#^\(listener\.security\.protocol\.map=.*\)#\1,SECURE:SASL_SSL#" "$CONFIG.tmp"
