@@ -15,7 +15,11 @@ COPY schemas ./schemas
 COPY scorers ./scorers
 COPY sinks ./sinks
 COPY streams ./streams
-RUN pip install . && useradd --create-home --uid 10001 scorestream
+# The worker's state directory exists in the image, owned by the user that writes it: a
+# named volume mounted there is created with this owner (an absent path would be root's).
+RUN pip install . \
+    && useradd --create-home --uid 10001 scorestream \
+    && install -d -o scorestream -g scorestream /data/worker
 
 USER scorestream
 CMD ["scorestream", "--help"]

@@ -3,8 +3,9 @@
 #
 #   make install   .venv with the package and dev tools (fast when pyproject.toml is unchanged)
 #   make up        Kafka 4.1 (KRaft) on 127.0.0.1:9092 and Redis on 127.0.0.1:6379
+#   make up SECURE=1  also Kafka SASL_SSL on :9094 and Redis TLS on :6380; .local/secure.env
 #   make down      stop both
-#   make test      install + up + pytest
+#   make test      install + up SECURE=1 + pytest (the secured tests need the secured listeners)
 #   make demo      install + up + topics + worker and live simulator + a live leaderboard
 #   make bench-replay  replay of a 1,000,000-event log beside a bare orjson loop (EVENTS=N)
 #   make bench     the worker end to end beside a bare consumer (N=200000 BENCH_RATE=2000 DURATION=60)
@@ -20,6 +21,8 @@ BIN := $(VENV)/bin
 INSTALL_STAMP := $(VENV)/.install-stamp
 RATE ?= 50
 WINDOW ?= 7d
+# 1: the secured listeners too (scripts/secure.sh writes .local/secure.env to reach them).
+SECURE ?=
 
 .PHONY: help install up down kafka-jars test demo bench bench-replay clean
 
@@ -42,13 +45,16 @@ kafka-jars:
 	scripts/kafka.sh jars
 
 up:
-	scripts/kafka.sh start
-	scripts/redis.sh start
+	SECURE=$(SECURE) scripts/kafka.sh start
+	SECURE=$(SECURE) scripts/redis.sh start
 
 down:
 	scripts/kafka.sh stop
 	scripts/redis.sh stop
 
+# Always with the secured listeners: CI runs `make test` on a clean clone, and the secured
+# end-to-end and secret-leak tests must run there (they fail, never skip, without them).
+test: SECURE = 1
 test: install up
 	$(BIN)/pytest
 

@@ -57,12 +57,13 @@ from typing import IO, Final
 import orjson
 import yaml
 from bench_common import BENCH_DIR, ROOT, SIMULATED_ORG, backfill_days, machine
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import topics
 from schemas.scorecard_definition import MAX_LATENESS_DAYS, load_definition
 from schemas.settings import Settings
+from streams.connections import aiokafka_kwargs, kafka_consumer
 from streams.topic_admin import delete_consumer_group
 
 APP_ID: Final = "bench"
@@ -146,12 +147,11 @@ def scorestream(*args: str, capture: bool = False) -> str:
 # --- Kafka: what is on the input topics --------------------------------------------------
 
 
-def watermarks(bootstrap: str, names: Sequence[str]) -> dict[tuple[str, int], tuple[int, int]]:
+def watermarks(settings: Settings, names: Sequence[str]) -> dict[tuple[str, int], tuple[int, int]]:
     """(low, high) offsets of every partition of ``names`` that exists."""
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"{APP_ID}-watermarks",
-         "enable.auto.commit": False}
-    )  # fmt: skip
+    consumer = kafka_consumer(
+        settings, {"group.id": f"{APP_ID}-watermarks", "enable.auto.commit": False}
+    )
     try:
         metadata = consumer.list_topics(timeout=10)
         out: dict[tuple[str, int], tuple[int, int]] = {}
@@ -169,8 +169,8 @@ def watermarks(bootstrap: str, names: Sequence[str]) -> dict[tuple[str, int], tu
         consumer.close()
 
 
-def input_messages(bootstrap: str) -> int:
-    return sum(high - low for low, high in watermarks(bootstrap, topics.CRM_INPUTS).values())
+def input_messages(settings: Settings) -> int:
+    return sum(high - low for low, high in watermarks(settings, topics.CRM_INPUTS).values())
 
 
 @dataclass(frozen=True)
@@ -182,11 +182,11 @@ class InputGuard:
     would then wait forever for messages that are gone.
     """
 
-    bootstrap: str
+    settings: Settings
     expected: int
 
     def check(self) -> None:
-        now = input_messages(self.bootstrap)
+        now = input_messages(self.settings)
         if now < self.expected:
             raise BenchError(
                 f"the input topics hold {now:,} messages, fewer than the {self.expected:,}"
@@ -195,8 +195,8 @@ class InputGuard:
             )
 
 
-def changelog_topics(bootstrap: str) -> list[str]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{APP_ID}-meta"})
+def changelog_topics(settings: Settings) -> list[str]:
+    consumer = kafka_consumer(settings, {"group.id": f"{APP_ID}-meta"})
     try:
         names = consumer.list_topics(timeout=10).topics
     finally:
@@ -207,13 +207,13 @@ def changelog_topics(bootstrap: str) -> list[str]:
 # --- step 3: the bare consumer -----------------------------------------------------------
 
 
-async def bare_consume(bootstrap: str, ranges: dict[tuple[str, int], tuple[int, int]]) -> int:
+async def bare_consume(settings: Settings, ranges: dict[tuple[str, int], tuple[int, int]]) -> int:
     """Read every message in ``ranges`` with aiokafka and orjson-decode it; returns the count."""
     from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import TopicPartition as AioTopicPartition
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **aiokafka_kwargs(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -264,15 +264,15 @@ class Scrape:
         return bool(self.lag) and max(self.lag.values()) == 0
 
 
-def faust_floor(bootstrap: str, messages: int) -> dict[str, float] | None:
+def faust_floor(settings: Settings, messages: int) -> dict[str, float] | None:
     """Run scripts/faust_floor_app.py until it has read ``messages``; None if it failed."""
     out = BENCH_DIR / "faust_floor.json"
     out.unlink(missing_ok=True)
     # "bench-*" topics (faust's leader topic) go with the next run's reset; the group now.
     app_id = f"{APP_ID}-floor"
-    delete_consumer_group(bootstrap, app_id)
+    delete_consumer_group(settings, app_id)
     env = {
-        **bench_env(), "FLOOR_APP_ID": app_id, "FLOOR_BOOTSTRAP": bootstrap,
+        **bench_env(), "FLOOR_APP_ID": app_id,
         "FLOOR_MESSAGES": str(messages), "FLOOR_OUT": str(out),
         "FLOOR_DATADIR": str(BENCH_DIR / "floor"), "PYTHONPATH": str(ROOT),
     }  # fmt: skip
@@ -459,7 +459,7 @@ class Live:
 
 def live_phase(
     worker: subprocess.Popen[bytes],
-    bootstrap: str,
+    settings: Settings,
     rate: float,
     duration: float,
     seed: int,
@@ -470,15 +470,15 @@ def live_phase(
     before = scrape(WEB_PORT)
     if before is None:
         raise BenchError(f"the worker stopped answering; see {WORKER_LOG}")
-    before_messages = input_messages(bootstrap)
+    before_messages = input_messages(settings)
     begin = time.perf_counter()
     scorestream(
         "simulate", "--rate", f"{rate:g}", "--duration", f"{duration:g}", "--seed", str(seed),
         "--org-seed", str(org_seed), *SIMULATED_ORG, "--json", "--no-progress", capture=True,
     )  # fmt: skip
     seconds = time.perf_counter() - begin
-    messages = input_messages(bootstrap) - before_messages
-    guard = InputGuard(bootstrap, before_messages + messages)
+    messages = input_messages(settings) - before_messages
+    guard = InputGuard(settings, before_messages + messages)
     drained = wait_drained(worker, before.events_in + messages, max(300.0, messages / 50), guard)
     return Live(messages, seconds, drained)
 
@@ -577,12 +577,11 @@ def mb(n: float) -> str:
 
 def run(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
-    bootstrap = settings.kafka_bootstrap
     n: int = args.events
     print(f"machine: {machine()}")
     print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}")
     print(
-        f"kafka: {bootstrap}, {settings.partitions} partitions a topic;"
+        f"kafka: {settings.kafka_bootstrap}, {settings.partitions} partitions a topic;"
         f" redis prefix: {REDIS_PREFIX}"
     )
 
@@ -613,7 +612,7 @@ def run(args: argparse.Namespace) -> None:
         )
     )  # fmt: skip
     produce_s = time.perf_counter() - begin
-    ranges = watermarks(bootstrap, topics.CRM_INPUTS)
+    ranges = watermarks(settings, topics.CRM_INPUTS)
     produced = sum(high - low for low, high in ranges.values())
     reps = int(summary.get("reps", 0))
     print(
@@ -627,12 +626,12 @@ def run(args: argparse.Namespace) -> None:
 
     progress("3/6 bare baseline: aiokafka, no group, orjson.loads each value")
     begin = time.perf_counter()
-    bare_count = asyncio.run(bare_consume(bootstrap, ranges))
+    bare_count = asyncio.run(bare_consume(settings, ranges))
     bare_s = time.perf_counter() - begin
     bare_eps = bare_count / bare_s
     print(f"bare consumer: {bare_count:,} messages in {bare_s:.2f} s = {bare_eps:,.0f} msg/s")
     progress("3b/6 faust floor: a faust agent that only decodes (no tables, no output)")
-    floor = faust_floor(bootstrap, produced)
+    floor = faust_floor(settings, produced)
     if floor is not None:
         floor_eps = floor["messages"] / floor["seconds"]
         print(
@@ -648,7 +647,7 @@ def run(args: argparse.Namespace) -> None:
     )
     session = None if args.profile is None else args.profile.with_suffix(".pyisession")
     with running_worker(session) as worker:
-        guard = InputGuard(bootstrap, produced)
+        guard = InputGuard(settings, produced)
         drained = wait_drained(worker, produced, max(600.0, produced / 50), guard)
         catch_up = drained.scrape
         worker_eps = produced / drained.done_s
@@ -685,9 +684,9 @@ def run(args: argparse.Namespace) -> None:
         warm_s = min(WARM_UP_S, args.duration)
         progress(f"5/6 live: {warm_s:g} s warm-up, then simulate --rate {args.rate:g}"
                  f" --duration {args.duration:g}")  # fmt: skip
-        warm = live_phase(worker, bootstrap, args.rate, warm_s, args.seed + 2, args.seed)
+        warm = live_phase(worker, settings, args.rate, warm_s, args.seed + 2, args.seed)
         before = warm.drained.scrape
-        measured = live_phase(worker, bootstrap, args.rate, args.duration, args.seed + 1, args.seed)
+        measured = live_phase(worker, settings, args.rate, args.duration, args.seed + 1, args.seed)
         live, live_s, drained_live = measured.messages, measured.seconds, measured.drained
         after = drained_live.scrape
         buckets = histogram_delta(before, after)
@@ -734,8 +733,8 @@ def run(args: argparse.Namespace) -> None:
             f"worker state on disk: {mb(state_end)} for {reps} reps{per_rep}"
             f" ({mb(state_bytes)} after the pre-produced phase)"
         )
-        changelogs = changelog_topics(bootstrap)
-        records = sum(h - lo for lo, h in watermarks(bootstrap, changelogs).values())
+        changelogs = changelog_topics(settings)
+        records = sum(h - lo for lo, h in watermarks(settings, changelogs).values())
         kafka_data = local_kafka_data()
         on_disk = (
             sum(disk_usage(d, ".log") for t in changelogs for d in kafka_data.glob(f"{t}-*"))

@@ -3,8 +3,9 @@
 Same transport, topics and agent shape as ``scorestream worker`` (kafka://, raw bytes,
 concurrency=1, acks), no tables and no processing: what faust itself costs per message
 on this machine, the ceiling of any faust worker. Run by bench_worker.py as
-``python scripts/faust_floor_app.py worker``; configured by FLOOR_* variables, it
-writes {"messages", "seconds"} (first message to last) to FLOOR_OUT and exits.
+``python scripts/faust_floor_app.py worker``; configured by FLOOR_* variables (and the
+SCORESTREAM_* ones for the connection, like the worker), it writes {"messages", "seconds"}
+(first message to last) to FLOOR_OUT and exits.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import faust
 import orjson
 
 from schemas import topics
+from schemas.settings import Settings
+from streams import connections
 
 EXPECTED = int(os.environ["FLOOR_MESSAGES"])
 OUT = os.environ["FLOOR_OUT"]
 
 app = faust.App(
     os.environ["FLOOR_APP_ID"],
-    broker=f"kafka://{os.environ['FLOOR_BOOTSTRAP']}",
+    **connections.faust_app_kwargs(Settings.from_env()),
     store="memory://",
     datadir=os.environ["FLOOR_DATADIR"],
     web_enabled=False,

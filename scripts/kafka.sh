@@ -7,6 +7,9 @@
 #   scripts/kafka.sh status   exit 0 when 127.0.0.1:9092 answers a metadata request
 #
 # KAFKA_PORT and KAFKA_CONTROLLER_PORT (default 9092, 9093) move the listeners.
+# SECURE=1 adds a SASL_SSL listener (SCRAM-SHA-512) on 127.0.0.1:$KAFKA_SECURE_PORT (default
+# 9094) with the certificates and user of scripts/secure.sh; a broker running without it is
+# restarted to add it. The plaintext listener stays as it is.
 #
 # No Docker on our machines: the broker runs from jars with the machine's Java 17.
 # Everything it writes lives in the git-ignored .local/kafka/. Every command is idempotent.
@@ -18,10 +21,15 @@ HOST=127.0.0.1
 PORT="${KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 BOOTSTRAP="$HOST:$PORT"
+SECURE="${SECURE:-}"
+SECURE_PORT="${KAFKA_SECURE_PORT:-9094}"
+SECURE_DIR="$ROOT/.local/secure"
+SCRAM_USER=scorestream
 
 POM="$ROOT/infra/kafka/pom.xml"
 BASE_CONFIG="$ROOT/infra/kafka/server.properties"
 LOG4J_CONFIG="$ROOT/infra/kafka/log4j2.properties"
+SECURE_CONFIG="$ROOT/infra/kafka/secure.properties"
 STATE="$ROOT/.local/kafka"
 LIBS="$STATE/libs"
 LIBS_STAMP="$LIBS/.pom.sha256"
@@ -30,6 +38,7 @@ LOGS="$STATE/logs"
 CONFIG="$STATE/server.properties"
 CLUSTER_ID_FILE="$STATE/cluster-id"
 PID_FILE="$STATE/kafka.pid"
+SCRAM_MARK="$DATA/.scram-user.sha256"
 
 READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-90}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-60}"
@@ -39,8 +48,10 @@ log() { echo "kafka: $*" >&2; }
 die() { echo "kafka: error: $*" >&2; exit 1; }
 
 port_open() {
-  timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$PORT" 2>/dev/null
+  timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/${1:-$PORT}" 2>/dev/null
 }
+
+secure() { [[ "$SECURE" == 1 ]]; }
 
 # True when process $1 is a JVM running kafka.Kafka with our rendered config.
 is_our_broker() {
@@ -109,7 +120,19 @@ render_config() {
   # log.dirs must not depend on the working directory of whoever starts the broker.
   sed -e "s#^log\.dirs=.*#log.dirs=$DATA#" -e "s#:9092#:$PORT#g" -e "s#:9093#:$CONTROLLER_PORT#g" \
     "$BASE_CONFIG" >"$CONFIG.tmp"
+  if secure; then
+    chmod 600 "$CONFIG.tmp"  # it will hold the keystore's password
+    sed -i -e "s#^\(listeners=.*\)#\1,SECURE://$HOST:$SECURE_PORT#" \
+      -e "s#^\(advertised\.listeners=.*\)#\1,SECURE://$HOST:$SECURE_PORT#" \
+      -e "s#^\(listener\.security\.protocol\.map=.*\)#\1,SECURE:SASL_SSL#" "$CONFIG.tmp"
+    sed -e "s#@SECURE_DIR@#$SECURE_DIR#g" -e "s#@KEYSTORE_PASSWORD@#$(cat "$SECURE_DIR/keystore-password")#g" \
+      "$SECURE_CONFIG" >>"$CONFIG.tmp"
+  fi
   mv "$CONFIG.tmp" "$CONFIG"
+}
+
+scram_password_mark() {
+  sha256sum "$SECURE_DIR/kafka-password" | cut -d' ' -f1
 }
 
 format_storage() {
@@ -123,11 +146,34 @@ format_storage() {
   fi
   local cluster_id
   cluster_id="$(cat "$CLUSTER_ID_FILE")"
-  log "formatting $DATA (cluster id $cluster_id, standalone controller)"
+  local users=()
+  if secure; then
+    # The SCRAM user exists from the first start: no window where the listener refuses it.
+    users=(--add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$(cat "$SECURE_DIR/kafka-password")]")
+  fi
+  log "formatting $DATA (cluster id $cluster_id, standalone controller${users:+, SCRAM user $SCRAM_USER})"
   # shellcheck disable=SC2046
   java -Xmx256m $(java_opts) -cp "$LIBS/*" kafka.tools.StorageTool format \
-    --standalone --ignore-formatted -t "$cluster_id" -c "$CONFIG" >>"$LOGS/storage-format.log" 2>&1 \
+    --standalone --ignore-formatted -t "$cluster_id" -c "$CONFIG" "${users[@]}" \
+    >>"$LOGS/storage-format.log" 2>&1 \
     || { tail -n 20 "$LOGS/storage-format.log" >&2; die "StorageTool format failed"; }
+  if secure; then
+    scram_password_mark >"$SCRAM_MARK"
+  fi
+}
+
+# Storage formatted before SECURE=1 (or a new password in .local/secure/): add or update the
+# SCRAM user over the plaintext listener, once per password.
+ensure_scram_user() {
+  [[ -f "$SCRAM_MARK" && "$(cat "$SCRAM_MARK")" == "$(scram_password_mark)" ]] && return 0
+  log "setting the SCRAM-SHA-512 password of user $SCRAM_USER"
+  # shellcheck disable=SC2046
+  java -Xmx256m $(java_opts) -cp "$LIBS/*" kafka.admin.ConfigCommand --bootstrap-server "$BOOTSTRAP" \
+    --alter --entity-type users --entity-name "$SCRAM_USER" \
+    --add-config "SCRAM-SHA-512=[password=$(cat "$SECURE_DIR/kafka-password")]" \
+    >>"$LOGS/scram-user.log" 2>&1 \
+    || { tail -n 20 "$LOGS/scram-user.log" >&2; die "could not set the SCRAM user (see $LOGS/scram-user.log)"; }
+  scram_password_mark >"$SCRAM_MARK"
 }
 
 # A real metadata request: the broker must list itself, not only accept TCP.
@@ -167,9 +213,18 @@ fail_start() {
 }
 
 cmd_start() {
+  if secure; then
+    "$ROOT/scripts/secure.sh"
+  fi
   if port_open; then
-    log "already answering on $BOOTSTRAP"
-    return 0
+    if ! secure || port_open "$SECURE_PORT"; then
+      log "already answering on $BOOTSTRAP"
+      secure && ensure_scram_user
+      return 0
+    fi
+    [[ -n "$(broker_pid)" ]] || die "$BOOTSTRAP answers but is not the broker started from $ROOT; cannot add the SASL_SSL listener to it"
+    log "restarting to add the SASL_SSL listener on $HOST:$SECURE_PORT"
+    cmd_stop
   fi
   local stale
   stale="$(broker_pid)"
@@ -189,7 +244,7 @@ cmd_start() {
   local pid deadline
   pid="$(broker_pid)"
   deadline=$((SECONDS + READY_TIMEOUT))
-  until port_open && metadata_ok; do
+  until port_open && metadata_ok && { ! secure || port_open "$SECURE_PORT"; }; do
     if [[ -z "$pid" ]] || ! kill -0 "$pid" 2>/dev/null; then
       rm -f "$PID_FILE"
       fail_start "the broker exited during start-up"
@@ -199,7 +254,12 @@ cmd_start() {
     fi
     sleep 1
   done
-  log "ready on $BOOTSTRAP (pid $pid)"
+  if secure; then
+    ensure_scram_user
+    log "ready on $BOOTSTRAP and SASL_SSL $HOST:$SECURE_PORT (pid $pid)"
+  else
+    log "ready on $BOOTSTRAP (pid $pid)"
+  fi
 }
 
 cmd_stop() {

@@ -5,6 +5,11 @@
 #   scripts/redis.sh stop     SHUTDOWN NOSAVE (only the server this script started)
 #   scripts/redis.sh status   exit 0 when 127.0.0.1:6379 answers PING
 #
+# SECURE=1 also opens a TLS port on 127.0.0.1:$REDIS_TLS_PORT (default 6380; certificate from
+# scripts/secure.sh, no client certificate asked) and sets the ACL user `scorestream` with the
+# password in .local/secure/. Both are applied to the running server (CONFIG SET, ACL SETUSER),
+# so its data survives. The plaintext port and its password-less default user stay as they are.
+#
 # Not via systemd (containers and CI runners have none): our own config, pid file,
 # log and working directory under the git-ignored .local/redis/. No persistence:
 # scorecards are rebuilt from Kafka. Every command is idempotent.
@@ -13,6 +18,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 HOST=127.0.0.1
 PORT="${REDIS_PORT:-6379}"  # another port lets a second checkout run its own
+SECURE="${SECURE:-}"
+TLS_PORT="${REDIS_TLS_PORT:-6380}"
+SECURE_DIR="$ROOT/.local/secure"
+ACL_USER=scorestream
 STATE="$ROOT/.local/redis"
 CONFIG="$STATE/redis.conf"
 PID_FILE="$STATE/redis.pid"
@@ -74,9 +83,25 @@ EOF
   mv "$CONFIG.tmp" "$CONFIG"
 }
 
+# Commands go through stdin, so the password is never on a command line.
+cli() {
+  timeout 10 redis-cli -h "$HOST" -p "$PORT"
+}
+
+secure_on() {
+  "$ROOT/scripts/secure.sh"
+  local reply
+  reply="$(printf 'CONFIG SET tls-cert-file %s tls-key-file %s tls-ca-cert-file %s tls-auth-clients no tls-port %s\nACL SETUSER %s reset on >%s ~* &* +@all\n' \
+    "$SECURE_DIR/server.pem" "$SECURE_DIR/server.key" "$SECURE_DIR/ca.pem" "$TLS_PORT" \
+    "$ACL_USER" "$(cat "$SECURE_DIR/redis-password")" | cli)"
+  [[ "$reply" == $'OK\nOK' ]] || die "could not open the TLS port or set the ACL user: $reply"
+  log "TLS on $HOST:$TLS_PORT, ACL user $ACL_USER"
+}
+
 cmd_start() {
   if ping_ok; then
     log "already answering PING on $HOST:$PORT"
+    [[ "$SECURE" == 1 ]] && secure_on
     return 0
   fi
   ensure_installed
@@ -92,6 +117,8 @@ cmd_start() {
     sleep 0.2
   done
   log "ready on $HOST:$PORT (pid $(our_pid))"
+  [[ "$SECURE" == 1 ]] && secure_on
+  return 0
 }
 
 cmd_stop() {

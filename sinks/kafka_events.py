@@ -7,8 +7,8 @@ acknowledged everything. Never call them from an asyncio event loop.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
@@ -22,7 +22,6 @@ from sinks.wire import WireMessage, as_wire
 
 log = structlog.get_logger(__name__)
 
-_CLIENT_LOGGER: Final = logging.getLogger("confluent_kafka")
 _MAX_LOGGED_ERRORS: Final = 5
 
 PRODUCER_DEFAULTS: Final[dict[str, Any]] = {
@@ -82,20 +81,16 @@ class KafkaEventProducer:
 
     def __init__(
         self,
-        bootstrap: str,
+        connection: Mapping[str, Any],
         *,
         client_id: str = "scorestream-producer",
         config: dict[str, Any] | None = None,
     ) -> None:
-        self.bootstrap = bootstrap
+        """``connection``: the librdkafka properties that reach the broker (bootstrap, TLS,
+        SASL; ``streams.connections.kafka_config``); ``config`` tunes this producer."""
+        self.bootstrap = str(connection["bootstrap.servers"])
         self._producer = Producer(
-            {
-                **PRODUCER_DEFAULTS,
-                "bootstrap.servers": bootstrap,
-                "client.id": client_id,
-                "logger": _CLIENT_LOGGER,
-                **(config or {}),
-            }
+            {**PRODUCER_DEFAULTS, **connection, "client.id": client_id, **(config or {})}
         )
         self.report = DeliveryReport()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis.asyncio
 import structlog
@@ -40,12 +40,11 @@ class RetryPolicy:
         return min(self.max_delay_s, self.first_delay_s * 2.0 ** min(attempt - 1, 30))
 
 
-def worker_client(url: str) -> redis.asyncio.Redis:
-    """A client whose own retries are off: ``RedisCalls`` is the one place that retries,
-    logs each attempt and never gives up. Timeouts bound a call to a hung server."""
-    return redis.asyncio.Redis.from_url(
-        url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5, socket_timeout=10
-    )
+def client_options() -> dict[str, Any]:
+    """How a worker's Redis client is made (``streams.connections``): its own retries off,
+    since ``RedisCalls`` is the one place that retries, logs each attempt and never gives
+    up; timeouts bound a call to a hung server."""
+    return {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 5, "socket_timeout": 10}
 
 
 class RedisCalls:

@@ -25,7 +25,7 @@ from scorers.calendar import to_date
 from scorers.changes import ScorecardChange
 from scorers.planner import CardKey, CardUpdate
 from scorers.scoring import Scorecard
-from sinks.redis_calls import RedisCalls, RetryPolicy, worker_client
+from sinks.redis_calls import RedisCalls
 from sinks.redis_keys import CHANGES_MAXLEN, RedisKeys, card_metrics
 
 log = structlog.get_logger(__name__)
@@ -42,13 +42,6 @@ class RedisScorecardSink:
         self.calls = calls
         self.keys = RedisKeys(prefix)
         self._changes_maxlen = changes_maxlen
-
-    @classmethod
-    def from_url(
-        cls, url: str, prefix: str, *, retry: RetryPolicy | None = None
-    ) -> RedisScorecardSink:
-        """A sink with its own client; ``aclose`` closes it."""
-        return cls(RedisCalls(worker_client(url), retry), prefix)
 
     async def aclose(self) -> None:
         await self.calls.aclose()

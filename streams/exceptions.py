@@ -11,6 +11,11 @@ class KafkaUnavailableError(StreamsError):
     """The broker did not answer in time; the text names the address and how to start it."""
 
 
+class AccessError(StreamsError):
+    """Kafka or Redis refused our credentials or certificate: waiting will not help, so it
+    fails at once; the text names the setting to check."""
+
+
 class TopicsError(StreamsError):
     """A topic could not be created, described or watched; the text names the topic."""
 

@@ -55,6 +55,17 @@ def public_card(card: dict[str, Any]) -> dict[str, Any]:
     return {k: card[k] for k in SCORECARD_FIELDS if k in card}
 
 
+def client_options(timeout_s: float) -> dict[str, Any]:
+    """How a reader's own Redis client is made (``streams.connections.scorecard_reader``):
+    it fails fast, since a CLI should not hang on a dead server."""
+    return {
+        "decode_responses": True,
+        "socket_connect_timeout": timeout_s,
+        # Reads block on XREAD up to their own limit; the socket timeout must be longer.
+        "socket_timeout": timeout_s + 30,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class LeaderboardRow:
     rank: int
@@ -92,18 +103,6 @@ class RedisScorecardReader:
         self.keys = RedisKeys(prefix)
         self._client = client
         self._owns_client = owns_client
-
-    @classmethod
-    def from_url(cls, url: str, prefix: str, *, timeout_s: float = 5.0) -> RedisScorecardReader:
-        """A reader with its own client that fails fast (a CLI should not hang on a dead server)."""
-        client = redis.asyncio.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_connect_timeout=timeout_s,
-            # Reads block on XREAD up to their own limit; the socket timeout must be longer.
-            socket_timeout=timeout_s + 30,
-        )
-        return cls(client, prefix, owns_client=True)
 
     async def aclose(self) -> None:
         if self._owns_client:

@@ -1,4 +1,4 @@
-"""Topic provisioning, deletion and waiting, with confluent-kafka's AdminClient.
+"""Creating, checking and deleting topics, with confluent-kafka's AdminClient.
 
 Why explicit provisioning: the broker runs with ``auto.create.topics.enable=false``,
 so a producer typo fails loudly instead of creating a one-partition topic, and the
@@ -12,7 +12,6 @@ event loop.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,12 +29,16 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from schemas import topics
+from schemas.settings import Settings
+from streams import connections
 from streams.exceptions import KafkaUnavailableError, TopicsError
 
 log = structlog.get_logger()
 
-REPLICATION_FACTOR: Final = 1
-"""One local broker in development and CI; a production cluster provisions its own."""
+_REPLICATION_CODES: Final = frozenset(
+    {KafkaError.INVALID_REPLICATION_FACTOR, KafkaError.POLICY_VIOLATION}
+)
+"""A cluster with fewer brokers than copies, or one whose policy wants more (3 on managed)."""
 
 COPARTITIONED: Final = topics.CRM_INPUTS
 """Keyed by rep_id and read side by side by the worker: one partition count or wrong joins."""
@@ -46,9 +49,6 @@ TOPIC_CONFIGS: Final[Mapping[str, Mapping[str, str]]] = {
     # One record per dead letter sent back: the redrive's memory, kept as long as the DLQ.
     topics.DLQ_REDRIVEN: {"cleanup.policy": "compact"},
 }
-
-CLIENT_LOGGER: Final = logging.getLogger("confluent_kafka")
-"""librdkafka's own log lines go through stdlib logging (and so structlog), not raw stderr."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +141,6 @@ def topic_specs(partitions: int) -> tuple[TopicSpec, ...]:
     )
 
 
-def admin_client(bootstrap: str) -> AdminClient:
-    """An AdminClient whose librdkafka logs go through stdlib logging."""
-    return AdminClient({"bootstrap.servers": bootstrap}, logger=CLIENT_LOGGER)
-
-
 def cluster_metadata(
     admin: AdminClient, bootstrap: str, timeout_s: float = 10.0
 ) -> ClusterMetadata:
@@ -159,7 +154,9 @@ def cluster_metadata(
         ) from None
 
 
-def create_topics(bootstrap: str, partitions: int, *, timeout_s: float = 30.0) -> ProvisionReport:
+def create_topics(
+    settings: Settings, partitions: int, *, timeout_s: float = 30.0
+) -> ProvisionReport:
     """Create the missing Scorestream topics; report, never alter, the ones that exist.
 
     Idempotent: a second run reports every topic as existing. An existing
@@ -168,10 +165,11 @@ def create_topics(bootstrap: str, partitions: int, *, timeout_s: float = 30.0) -
     topic (data loss), a decision for a person, not for this function.
     """
     specs = topic_specs(partitions)
-    admin = admin_client(bootstrap)
+    bootstrap = settings.kafka_bootstrap
+    admin = connections.kafka_admin(settings)
     metadata = cluster_metadata(admin, bootstrap)
     missing = [s for s in specs if s.name not in metadata.topics]
-    created = _create(admin, missing, timeout_s)
+    created = _create(admin, missing, settings.replication_factor, timeout_s)
     actual_configs = _describe_configs(
         admin, [s for s in specs if s.config and s.name not in created], timeout_s
     )
@@ -213,7 +211,9 @@ def create_topics(bootstrap: str, partitions: int, *, timeout_s: float = 30.0) -
     return report
 
 
-def _create(admin: AdminClient, specs: list[TopicSpec], timeout_s: float) -> set[str]:
+def _create(
+    admin: AdminClient, specs: list[TopicSpec], replication_factor: int, timeout_s: float
+) -> set[str]:
     """Create topics in one request; the names created (losing an 'already exists' race is fine)."""
     if not specs:
         return set()
@@ -221,7 +221,7 @@ def _create(admin: AdminClient, specs: list[TopicSpec], timeout_s: float) -> set
         NewTopic(
             s.name,
             num_partitions=s.partitions,
-            replication_factor=REPLICATION_FACTOR,
+            replication_factor=replication_factor,
             config=dict(s.config),
         )
         for s in specs
@@ -237,7 +237,10 @@ def _create(admin: AdminClient, specs: list[TopicSpec], timeout_s: float) -> set
             error = exc.args[0] if exc.args else None
             if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 continue
-            raise TopicsError(f'cannot create topic "{name}": {error or exc}') from None
+            fix = ""
+            if isinstance(error, KafkaError) and error.code() in _REPLICATION_CODES:
+                fix = f"; set SCORESTREAM_REPLICATION_FACTOR (now {replication_factor})"
+            raise TopicsError(f'cannot create topic "{name}": {error or exc}{fix}') from None
         created.add(name)
     return created
 
@@ -282,13 +285,14 @@ def _log_outcome(outcome: TopicOutcome) -> None:
 
 
 def delete_project_topics(
-    bootstrap: str, app_id: str, *, timeout_s: float = 60.0
+    settings: Settings, app_id: str, *, timeout_s: float = 60.0
 ) -> tuple[str, ...]:
     """Delete every Scorestream topic and the worker's internal topics (``<app_id>-*``).
 
     Waits until the broker no longer lists them, so they can be created again at once.
     """
-    admin = admin_client(bootstrap)
+    bootstrap = settings.kafka_bootstrap
+    admin = connections.kafka_admin(settings)
     existing = cluster_metadata(admin, bootstrap).topics
     doomed = sorted(
         name for name in existing if name in topics.ALL_TOPICS or name.startswith(f"{app_id}-")
@@ -311,13 +315,13 @@ def delete_project_topics(
     return tuple(doomed)
 
 
-def delete_consumer_group(bootstrap: str, group: str, *, timeout_s: float = 90.0) -> bool:
+def delete_consumer_group(settings: Settings, group: str, *, timeout_s: float = 90.0) -> bool:
     """Delete a consumer group's committed offsets; False when it did not exist.
 
     A worker that was killed stays a member until its session times out, so a group
     that is not empty is retried until ``timeout_s``; a live worker must be stopped.
     """
-    admin = admin_client(bootstrap)
+    admin = connections.kafka_admin(settings)
     deadline = time.monotonic() + timeout_s
     while True:
         future = admin.delete_consumer_groups([group], request_timeout=30)[group]
@@ -337,17 +341,17 @@ def delete_consumer_group(bootstrap: str, group: str, *, timeout_s: float = 90.0
         time.sleep(2)
 
 
-def wait_for_topics(bootstrap: str, names: Iterable[str], *, timeout_s: float = 30.0) -> None:
+def wait_for_topics(settings: Settings, names: Iterable[str], *, timeout_s: float = 30.0) -> None:
     """Wait until every topic is listed with a leader for each partition.
 
     A consumer that starts while a topic is missing (or just re-created) skips it until
     its next metadata refresh, minutes later; failing here says what to do instead.
     """
-    admin = admin_client(bootstrap)
+    admin = connections.kafka_admin(settings)
     wanted = set(names)
     deadline = time.monotonic() + timeout_s
     while True:
-        listed = cluster_metadata(admin, bootstrap).topics
+        listed = cluster_metadata(admin, settings.kafka_bootstrap).topics
         missing = sorted(
             name
             for name in wanted

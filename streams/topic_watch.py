@@ -1,8 +1,7 @@
-"""Live message counts per topic, for ``scorestream topics watch``.
+"""A traffic counter for ``scorestream topics watch``: messages per topic and rate, live.
 
-Partitions are assigned directly from their end offsets: no consumer group joins,
-nothing is committed, so watching never disturbs the worker's group or its lag.
-Blocking confluent-kafka calls only: for the CLI, never for an event loop.
+It assigns partitions directly at their end offsets with confluent-kafka's Consumer: no
+consumer group joins, nothing is committed. Blocking calls only, for the CLI.
 """
 
 from __future__ import annotations
@@ -17,8 +16,9 @@ from typing import Any
 import structlog
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
+from schemas.settings import Settings
+from streams import connections
 from streams.exceptions import KafkaUnavailableError, TopicsError
-from streams.topic_admin import CLIENT_LOGGER
 
 log = structlog.get_logger()
 
@@ -80,8 +80,8 @@ class TopicWatcher:
     its lag. New matching topics or partitions are picked up every ``rescan_s``.
     """
 
-    def __init__(self, bootstrap: str, prefix: str = "crm.", *, rescan_s: float = 10.0) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, settings: Settings, prefix: str = "crm.", *, rescan_s: float = 10.0) -> None:
+        self._settings = settings
         self._prefix = prefix
         self._rescan_s = rescan_s
         self._consumer: Consumer | None = None
@@ -109,16 +109,15 @@ class TopicWatcher:
 
     def open(self) -> None:
         """Connect and assign every matching partition at its end offset."""
-        self._consumer = Consumer(
+        self._consumer = connections.kafka_consumer(
+            self._settings,
             {
-                "bootstrap.servers": self._bootstrap,
                 # Required by the client even for assign(); never joined, never committed.
                 "group.id": f"scorestream-watch-{uuid.uuid4().hex[:12]}",
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "latest",
-                "logger": CLIENT_LOGGER,
-            }
+            },
         )
         self._started = time.monotonic()
         self._rescan()
@@ -135,7 +134,8 @@ class TopicWatcher:
             metadata = consumer.list_topics(timeout=10)
         except KafkaException as exc:
             raise KafkaUnavailableError(
-                f"Kafka at {self._bootstrap} did not answer a metadata request ({exc}); "
+                f"Kafka at {self._settings.kafka_bootstrap} did not answer a metadata request"
+                f" ({exc}); "
                 "start it with `make up`"
             ) from None
         new: list[TopicPartition] = []

@@ -20,6 +20,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from schemas.settings import Settings
+from tests.pem_files import PemFiles, make_pem_files
 
 MakeTopic = Callable[..., str]
 """``make_topic(partitions=3, config=None) -> name``: a new topic, deleted after the test."""
@@ -96,6 +97,12 @@ def fixture_make_topic(
     if created:
         for future in kafka_admin.delete_topics(created, operation_timeout=30).values():
             future.result(timeout=35)
+
+
+@pytest.fixture(scope="session", name="pem_files")
+def fixture_pem_files(tmp_path_factory: pytest.TempPathFactory) -> PemFiles:
+    """A CA, a client certificate and key it signed, and TLS files that must not load."""
+    return make_pem_files(tmp_path_factory.mktemp("pem"))
 
 
 def wait_for_topic(admin: AdminClient, name: str, partitions: int, timeout_s: float = 30) -> None:

@@ -1,13 +1,16 @@
 """docker-compose.yml and the Dockerfile: checked statically, since no Docker engine runs here.
 
 What can break silently for a user is checked: the pinned images, the listener
-wiring between containers and host, start order, healthchecks, and that every
-``scorestream`` command the compose file runs exists with those options.
+wiring between containers and host, start order, healthchecks, that every
+``scorestream`` command the compose file runs exists with those options, that settings
+and secrets come from an env file, and the image's layout (users, owned directories).
 """
 
 from __future__ import annotations
 
 import re
+import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +36,32 @@ def fixture_services(compose: dict[str, Any]) -> dict[str, Any]:
     services = compose["services"]
     assert isinstance(services, dict)
     return services
+
+
+SCORESTREAM_SERVICES = ("topics", "worker", "simulator")
+
+
+def env_file_lines(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines as Compose reads an env file (comments and blanks skipped)."""
+    return dict(
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
+
+
+def default_env_file(service: dict[str, Any]) -> Path:
+    """The service's ``env_file``, with ``${VAR:-default}`` resolved to its default."""
+    interpolated = re.fullmatch(r"\$\{(\w+):-([^}]+)\}", service["env_file"])
+    assert interpolated is not None, service["env_file"]
+    assert interpolated[1] == "SCORESTREAM_ENV_FILE"
+    return ROOT / interpolated[2]
+
+
+def container_env(service: dict[str, Any]) -> dict[str, str]:
+    """What the container gets by default: its env file, then its ``environment`` on top."""
+    environment = {key: str(value) for key, value in service["environment"].items()}
+    return env_file_lines(default_env_file(service)) | environment
 
 
 def scorestream_commands(services: dict[str, Any]) -> dict[str, list[str]]:
@@ -89,8 +118,8 @@ def test_listeners_serve_containers_and_host(services: dict[str, Any]) -> None:
     assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] in advertised
     assert "localhost:9092" in advertised.values()
     assert "9092:9092" in kafka["ports"]
-    for name in ("topics", "simulator"):
-        bootstrap = services[name]["environment"]["SCORESTREAM_KAFKA_BOOTSTRAP"]
+    for name in SCORESTREAM_SERVICES:
+        bootstrap = container_env(services[name])["SCORESTREAM_KAFKA_BOOTSTRAP"]
         assert bootstrap in advertised.values() and bootstrap.startswith("kafka:")
 
 
@@ -130,10 +159,39 @@ def test_healthchecks(services: dict[str, Any]) -> None:
 
 def test_service_environment_is_valid_settings(services: dict[str, Any]) -> None:
     """The SCORESTREAM_* variables the containers get pass the same validation as at start."""
-    for name in ("topics", "simulator"):
-        env = {key: str(value) for key, value in services[name]["environment"].items()}
-        settings = Settings.from_env(env)
+    for name in SCORESTREAM_SERVICES:
+        settings = Settings.from_env(container_env(services[name]))
         assert settings.kafka_bootstrap == "kafka:19092"
+        assert settings.redis_url == "redis://redis:6379/0"
+
+
+def test_connection_settings_and_secrets_come_from_an_env_file(services: dict[str, Any]) -> None:
+    """Every scorestream service reads the one env file SCORESTREAM_ENV_FILE names; the
+    compose file itself sets no connection or secret variable, so a managed env file is
+    never overridden and no password is ever written into it."""
+    env_files = {services[name]["env_file"] for name in SCORESTREAM_SERVICES}
+    assert len(env_files) == 1
+    for name in SCORESTREAM_SERVICES:
+        inline = set(services[name]["environment"])
+        assert not {n for n in inline if n.startswith(("SCORESTREAM_KAFKA", "SCORESTREAM_REDIS"))}
+    compose_text = (ROOT / "docker-compose.yml").read_text()
+    assert "PASSWORD" not in compose_text
+
+
+def test_the_managed_example_is_valid_sasl_ssl_with_scram(services: dict[str, Any]) -> None:
+    """The template a user copies for a managed Kafka and Redis passes the settings' checks,
+    is SASL_SSL with SCRAM and TLS Redis with an ACL user, and its copy is git-ignored."""
+    example = ROOT / "infra" / "compose" / "managed.env.example"
+    settings = Settings.from_env(env_file_lines(example))
+    assert settings.kafka_security_protocol == "SASL_SSL"
+    assert settings.kafka_sasl_mechanism == "SCRAM-SHA-512"
+    assert settings.redis_tls and settings.redis_username and settings.redis_secret
+    run = re.search(r"^#\s+(SCORESTREAM_ENV_FILE=\S+) docker compose up (.*)$",
+                    example.read_text(), re.MULTILINE)  # fmt: skip
+    assert run is not None
+    assert run[1] == "SCORESTREAM_ENV_FILE=managed.env"
+    assert "--no-deps" in run[2].split()  # the local kafka and redis stay down
+    assert "managed.env" in (ROOT / ".gitignore").read_text().split()
 
 
 def test_every_compose_command_is_a_real_cli_command(services: dict[str, Any]) -> None:
@@ -158,3 +216,45 @@ def test_dockerfile_installs_the_package() -> None:
     assert "pip install ." in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".venv" in ignored and ".git" in ignored
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
+    lines = [
+        line for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if not line.lstrip().startswith("#")
+    ]  # fmt: skip
+    joined = re.sub(r"\\\n\s*", " ", "\n".join(lines))
+    return [
+        (word.upper(), rest.strip())
+        for word, _, rest in (line.partition(" ") for line in joined.splitlines() if line.strip())
+    ]
+
+
+def test_the_worker_can_write_its_state_volume(services: dict[str, Any]) -> None:
+    """The image runs as an unprivileged user, and the worker's --data-dir exists in the
+    image owned by that user: Docker creates a new named volume with the owner of the path
+    it is mounted on, so a path missing from the image would be root's and unwritable."""
+    instructions = dockerfile_instructions()
+    users = [args for word, args in instructions if word == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    user = users[-1]
+    commands = [
+        shlex.split(part)
+        for word, args in instructions if word == "RUN"
+        for part in args.split("&&")
+    ]  # fmt: skip
+    created = [c for c in commands if c[0] == "useradd" and c[-1] == user]
+    assert created and created[0][created[0].index("--uid") + 1] == "10001"
+
+    worker = services["worker"]
+    command = [str(arg) for arg in worker["command"]]
+    data_dir = command[command.index("--data-dir") + 1]
+    mounted = [v.split(":", 1)[1] for v in worker["volumes"]]
+    assert data_dir in mounted
+    owned = [
+        c for c in commands
+        if c[:2] == ["install", "-d"] and c[-1] == data_dir
+        and c[c.index("-o") + 1] == user and c[c.index("-g") + 1] == user
+    ]  # fmt: skip
+    assert owned, f"{data_dir} is not created owned by {user} in the Dockerfile"

@@ -12,13 +12,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import NoReturn, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
 from schemas.scorecard_definition import DefinitionError, ScorecardDefinition, load_definition
-from schemas.settings import Settings, SettingsError
+from schemas.settings import Settings, SettingsError, masked_url
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
+from streams import connections
+from streams.exceptions import AccessError
 from streams.logs import configure_logging
 from streams.reading import RedisScorecardReader
 
@@ -55,7 +56,8 @@ def run_read(settings: Settings, read: Callable[[RedisScorecardReader], Awaitabl
     """
 
     async def with_reader() -> T:
-        reader = RedisScorecardReader.from_url(settings.redis_url, settings.redis_prefix)
+        await connections.check_redis(settings)
+        reader = connections.scorecard_reader(settings)
         try:
             return await read(reader)
         finally:
@@ -63,22 +65,13 @@ def run_read(settings: Settings, read: Callable[[RedisScorecardReader], Awaitabl
 
     try:
         return asyncio.run(with_reader())
+    except AccessError as exc:
+        fail(str(exc), code=2)
     except RedisUnavailableError as exc:
         fail(
-            f"Redis at {safe_url(settings.redis_url)} does not answer ({exc.__cause__ or exc});"
+            f"Redis at {masked_url(settings.redis_url)} does not answer ({exc.__cause__ or exc});"
             " start it with `make up`",
             code=2,
         )
     except RedisStoreError as exc:
         fail(str(exc), code=1)
-
-
-def safe_url(url: str) -> str:
-    """``url`` without its password: error messages end up in logs and CI output."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -50,7 +50,7 @@ def import_crm(
     settings = load_settings()
     try:
         converted = load_crm_export(directory)
-        sink = open_sink(out, settings.kafka_bootstrap, client_id="scorestream-import-crm")
+        sink = open_sink(out, settings, client_id="scorestream-import-crm")
     except (StreamsError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from sinks.redis_scorecards import RedisScorecardSink
-from streams.cli import load_settings
+from sinks.exceptions import RedisUnavailableError
+from streams import connections
+from streams.cli import fail, load_settings
 from streams.exceptions import StreamsError
 from streams.topic_admin import create_topics, delete_consumer_group, delete_project_topics
 
@@ -36,11 +37,12 @@ def reset(
 
     settings = load_settings()
     try:
-        group = delete_consumer_group(settings.kafka_bootstrap, app_id)
-        deleted = delete_project_topics(settings.kafka_bootstrap, app_id)
-    except StreamsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        # Both servers first: a reset that fails half way leaves a system nobody asked for.
+        asyncio.run(connections.check_redis(settings))
+        group = delete_consumer_group(settings, app_id)
+        deleted = delete_project_topics(settings, app_id)
+    except (StreamsError, RedisUnavailableError) as exc:
+        fail(str(exc), code=2)
     typer.echo(f"deleted {len(deleted)} topics")
     typer.echo(f"consumer group {app_id}: {'deleted' if group else 'absent'}")
     if data_dir.exists():
@@ -48,12 +50,12 @@ def reset(
         typer.echo(f"removed {data_dir}")
 
     async def clear_redis() -> int:
-        sink = RedisScorecardSink.from_url(settings.redis_url, settings.redis_prefix)
+        sink = connections.scorecard_sink(settings)
         try:
             return await sink.delete_all()
         finally:
             await sink.aclose()
 
     typer.echo(f"deleted {asyncio.run(clear_redis())} Redis keys under {settings.redis_prefix}:")
-    report = create_topics(settings.kafka_bootstrap, settings.partitions)
+    report = create_topics(settings, settings.partitions)
     typer.echo(f"created {len(report.created)} topics")

@@ -148,7 +148,7 @@ def simulate(
         duration,
     )
     try:
-        sink = open_sink(out, settings.kafka_bootstrap, client_id="scorestream-simulator")
+        sink = open_sink(out, settings, client_id="scorestream-simulator")
     except (StreamsError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

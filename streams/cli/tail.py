@@ -13,7 +13,6 @@ Blocking confluent-kafka calls only; this runs from the CLI, never on an event l
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import signal
@@ -38,7 +37,10 @@ from confluent_kafka import (
 )
 
 from schemas import topics
+from schemas.settings import Settings
+from streams import connections
 from streams.cli import load_settings
+from streams.exceptions import StreamsError
 
 
 class Stream(StrEnum):
@@ -59,7 +61,6 @@ METADATA_TIMEOUT_S: Final = 10.0
 POLL_S: Final = 0.5
 """Longest blocking poll: Ctrl-C and SIGTERM are seen within this."""
 
-_CLIENT_LOGGER: Final = logging.getLogger("confluent_kafka")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -88,7 +89,7 @@ def tail(
     topic = TOPIC_OF_STREAM[stream]
     render = _json_line if as_json else _READABLE[stream]
     try:
-        with _stop_on_sigterm(), _consumer(settings.kafka_bootstrap) as consumer:
+        with _stop_on_sigterm(), _consumer(settings) as consumer:
             partitions = _assign(consumer, settings.kafka_bootstrap, topic, from_beginning)
             where = "the beginning" if from_beginning else "the end"
             typer.echo(
@@ -110,18 +111,22 @@ def tail(
 
 
 @contextmanager
-def _consumer(bootstrap: str) -> Iterator[Consumer]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            # Required by the client even with assign(); never joined, never committed.
-            "group.id": f"scorestream-tail-{uuid.uuid4().hex[:12]}",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "client.id": "scorestream-tail",
-            "logger": _CLIENT_LOGGER,
-        }
-    )
+def _consumer(settings: Settings) -> Iterator[Consumer]:
+    """A consumer the broker answered; down, refusing us or untrusted ends the command."""
+    try:
+        consumer = connections.kafka_consumer(
+            settings,
+            {
+                # Required by the client even with assign(); never joined, never committed.
+                "group.id": f"scorestream-tail-{uuid.uuid4().hex[:12]}",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "client.id": "scorestream-tail",
+            },
+            timeout_s=METADATA_TIMEOUT_S,
+        )
+    except StreamsError as exc:
+        _fail(str(exc))
     try:
         yield consumer
     finally:

@@ -1,7 +1,7 @@
 """``scorestream topics``: create the topics, watch the traffic on them.
 
-Rendering only; the Kafka work is in ``streams.topic_admin``. Every command has a
-``--json`` form for scripts and CI.
+Rendering only; the Kafka work is in ``streams.topic_admin`` and ``streams.topic_watch``.
+Every command has a ``--json`` form for scripts and CI.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from streams.cli import load_settings
+from streams.cli import fail, load_settings
 from streams.exceptions import StreamsError
 from streams.topic_admin import ProvisionReport, create_topics
 from streams.topic_watch import TopicWatcher, WatchSnapshot
@@ -48,10 +48,10 @@ def create(
     settings = load_settings()
     count = partitions if partitions is not None else settings.partitions
     try:
-        report = create_topics(settings.kafka_bootstrap, count)
+        report = create_topics(settings, count)
     except StreamsError as exc:
-        _errors.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        # Plain text: rich would wrap it at 80 columns and read brackets in it as markup.
+        fail(str(exc), code=1)
     if as_json:
         _json_line(report.to_dict())
     else:
@@ -99,7 +99,7 @@ def watch(
     """Live messages per topic and rate on the crm.* topics, until Ctrl-C. Joins no group."""
     settings = load_settings()
     try:
-        with TopicWatcher(settings.kafka_bootstrap, prefix) as watcher:
+        with TopicWatcher(settings, prefix) as watcher:
             if not watcher.topics:
                 _errors.print(
                     f"[yellow]no topics start with {prefix!r} yet;"
@@ -115,8 +115,7 @@ def watch(
     except KeyboardInterrupt:
         pass
     except StreamsError as exc:
-        _errors.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        fail(str(exc), code=1)
 
 
 def _watch_table(snapshot: WatchSnapshot | None) -> Table:

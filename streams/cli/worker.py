@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from pathlib import Path
 from typing import Annotated, Final
 
+import structlog
 import typer
 
 from schemas import topics
+from schemas.settings import Settings
 from scorers.clock import ClockMode
-from streams.cli import definition_or_exit, load_settings
+from sinks.exceptions import RedisUnavailableError
+from streams import connections
+from streams.cli import definition_or_exit, fail, load_settings
 from streams.exceptions import StreamsError
 from streams.topic_admin import wait_for_topics
+
+log = structlog.get_logger()
 
 GC_THRESHOLDS: Final = (20_000, 50, 100)
 """Python's default (700, 10, 10) ran a full collection every ~3 s under load, each
@@ -26,9 +33,29 @@ def quiet_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def preflight(settings: Settings) -> None:
+    """Fail before faust starts when Kafka or Redis refuses us or the topics are missing.
+
+    faust (aiokafka) would retry a wrong password or an untrusted certificate forever, and
+    the Redis writer waits through errors; both are set-up mistakes, so they end the command
+    with the setting to check. Redis merely down is not: the worker starts and waits for it.
+    """
+    try:
+        asyncio.run(connections.check_redis(settings))
+    except RedisUnavailableError as exc:
+        log.warning("redis_unavailable_at_start", error=str(exc), fix="the worker waits for it")
+    except StreamsError as exc:
+        fail(str(exc), code=2)
+    try:
+        wait_for_topics(settings, topics.CRM_INPUTS)
+    except StreamsError as exc:
+        fail(str(exc), code=2)
+
+
 def worker(
     clock: Annotated[
-        ClockMode, typer.Option(help="wall: as-of is today; event: the latest event day seen.")
+        ClockMode,
+        typer.Option(help="wall: as-of is today; event: a watermark of the event days read."),
     ] = ClockMode.WALL,
     data_dir: Annotated[
         Path, typer.Option(help="Local state (RocksDB); rebuilt from the changelog if empty.")
@@ -50,11 +77,7 @@ def worker(
 
     settings = load_settings()
     definition = definition_or_exit(scorecard)
-    try:
-        wait_for_topics(settings.kafka_bootstrap, topics.CRM_INPUTS)
-    except StreamsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    preflight(settings)
     options = WorkerOptions(
         clock=clock, data_dir=data_dir, web_host=web_host, web_port=web_port, app_id=app_id
     )

@@ -19,12 +19,14 @@ from typing import Any, Protocol, TypeAlias
 import structlog
 
 from schemas.events import TOPIC_OF_EVENT_TYPE, Event
+from schemas.settings import Settings
 from sinks.jsonl_events import JsonlEventWriter
 from sinks.kafka_events import DeliveryReport, KafkaEventProducer
 from sinks.wire import WireMessage
+from streams import connections
 from streams.exceptions import TopicsError
 from streams.sources.event_stats import EventStats
-from streams.topic_admin import admin_client, cluster_metadata
+from streams.topic_admin import cluster_metadata
 
 log = structlog.get_logger(__name__)
 
@@ -64,13 +66,16 @@ class PublishResult:
         }
 
 
-def require_topics(bootstrap: str, timeout_s: float = 10.0) -> None:
-    """Fail fast, before producing anything, if the broker is down or a CRM topic is missing.
+def require_topics(settings: Settings, timeout_s: float = 10.0) -> None:
+    """Fail fast, before producing anything, if the broker is down, refuses our credentials
+    or certificate, or a CRM topic is missing.
 
     The broker does not auto-create topics, so without this check every message to a
     missing topic would wait out librdkafka's delivery timeout and then fail.
     """
-    metadata = cluster_metadata(admin_client(bootstrap), bootstrap, timeout_s)
+    bootstrap = settings.kafka_bootstrap
+    admin = connections.kafka_admin(settings, timeout_s=timeout_s)
+    metadata = cluster_metadata(admin, bootstrap, timeout_s)
     missing = sorted(set(TOPIC_OF_EVENT_TYPE.values()) - set(metadata.topics))
     if missing:
         raise TopicsError(
@@ -79,12 +84,12 @@ def require_topics(bootstrap: str, timeout_s: float = 10.0) -> None:
         )
 
 
-def open_sink(out: Path | None, bootstrap: str, client_id: str) -> EventSink:
+def open_sink(out: Path | None, settings: Settings, client_id: str) -> EventSink:
     """A JSONL writer when ``out`` is given, else a Kafka producer (topics checked first)."""
     if out is not None:
         return JsonlEventWriter(out)
-    require_topics(bootstrap)
-    return KafkaEventProducer(bootstrap, client_id=client_id)
+    require_topics(settings)
+    return KafkaEventProducer(connections.kafka_config(settings), client_id=client_id)
 
 
 def publish(

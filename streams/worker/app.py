@@ -26,6 +26,7 @@ from scorers.clock import ClockMode
 from scorers.intake import Message
 from scorers.rep_scoring import Layout
 from sinks.redis_scorecards import RedisScorecardSink
+from streams import connections
 from streams.worker.batching import Batcher, BatchLimits, Chore
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.shell import Consumer, Shell, Topics
@@ -80,7 +81,7 @@ def create_app(
     crm = app.topic(*topics.CRM_INPUTS, **raw)
     teams_topic = app.topic(team_topic_name(options.app_id), internal=True, **raw)
     metrics = WorkerMetrics()
-    sink = RedisScorecardSink.from_url(settings.redis_url, settings.redis_prefix)
+    sink = connections.scorecard_sink(settings)
     outputs = Topics(topics.CRM_INPUTS, topics.DLQ, topics.UPDATES, topics.ALERTS,
                      teams_topic.get_topic_name())  # fmt: skip
     consumer = Consumer(lambda: _assigned(app), lambda tp: app.consumer.highwater(TP(*tp)),
@@ -187,7 +188,7 @@ def run(app: faust.App) -> NoReturn:
 def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
     return faust.App(
         options.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        **connections.faust_app_kwargs(settings),
         store="rocksdb://",
         datadir=str(options.data_dir),
         topic_partitions=settings.partitions,

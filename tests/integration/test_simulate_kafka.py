@@ -81,8 +81,9 @@ def test_backfill_reaches_kafka_as_written_to_file(
     event type's topic, keyed by rep_id, malformed bytes included, and each rep on the
     partition the Java/aiokafka murmur2 partitioner picks (so faust agrees on co-partitioning)."""
     monkeypatch.setenv("SCORESTREAM_KAFKA_BOOTSTRAP", kafka_bootstrap)
-    create_topics(kafka_bootstrap, Settings.from_env().partitions)
-    wait_for_topics(kafka_bootstrap, CRM_TOPICS)  # a fresh broker lists new topics a moment later
+    settings = Settings.from_env()
+    create_topics(settings, settings.partitions)
+    wait_for_topics(settings, CRM_TOPICS)  # a fresh broker lists new topics a moment later
     app = typer.Typer()
     app.command("simulate")(simulate)
     app.command("noop")(lambda: None)

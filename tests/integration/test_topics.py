@@ -14,8 +14,13 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[at
 
 from schemas import topics
 from schemas.settings import Settings
+from streams.connections import kafka_admin
 from streams.exceptions import KafkaUnavailableError, TopicsError
-from streams.topic_admin import admin_client, cluster_metadata, create_topics, topic_specs
+from streams.topic_admin import (
+    cluster_metadata,
+    create_topics,
+    topic_specs,
+)
 from streams.topic_watch import TopicWatcher
 from tests.conftest import MakeTopic
 
@@ -41,7 +46,7 @@ def test_create_topics_provisions_all(
 ) -> None:
     """After provisioning every topic exists with the partition count, crm.reps is compacted,
     and the report accounts for every topic exactly once."""
-    report = create_topics(kafka_bootstrap, settings.partitions)
+    report = create_topics(settings, settings.partitions)
 
     assert set(report.created) | set(report.existing) == set(topics.ALL_TOPICS)
     assert not set(report.created) & set(report.existing)
@@ -69,8 +74,8 @@ def test_create_topics_provisions_all(
 
 def test_create_topics_is_idempotent(kafka_bootstrap: str, settings: Settings) -> None:
     """A second run creates nothing and reports every topic as existing."""
-    create_topics(kafka_bootstrap, settings.partitions)
-    again = create_topics(kafka_bootstrap, settings.partitions)
+    create_topics(settings, settings.partitions)
+    again = create_topics(settings, settings.partitions)
     assert again.created == ()
     assert again.existing == tuple(topics.ALL_TOPICS)
     assert again.ok
@@ -79,30 +84,56 @@ def test_create_topics_is_idempotent(kafka_bootstrap: str, settings: Settings) -
 def test_create_topics_flags_partition_mismatch(kafka_bootstrap: str, settings: Settings) -> None:
     """Asking for another partition count never alters existing topics; it flags the
     co-partitioned ones (activity topics, crm.reps) as mismatched."""
-    create_topics(kafka_bootstrap, settings.partitions)
+    create_topics(settings, settings.partitions)
     other = settings.partitions + 1
-    report = create_topics(kafka_bootstrap, other)
+    report = create_topics(settings, other)
     assert report.created == ()
     assert {t.name for t in report.mismatched} == set(topics.CRM_INPUTS)
     assert all(t.partitions == settings.partitions for t in report.mismatched)
     assert not report.ok
 
 
+def test_a_replication_factor_the_cluster_cannot_hold_names_the_setting(
+    settings: Settings, kafka_admin: AdminClient
+) -> None:
+    """Managed clusters want 3 copies; our one broker cannot hold 2: the error says which
+    variable sets it, and nothing is half made (the topic is created once it fits)."""
+    for future in kafka_admin.delete_topics([topics.DLQ], operation_timeout=30).values():
+        future.result(timeout=35)
+    wait_gone(kafka_admin, topics.DLQ)
+    too_many = settings.model_copy(update={"replication_factor": 2})
+    with pytest.raises(
+        TopicsError, match=r'"crm\.dlq": .*set SCORESTREAM_REPLICATION_FACTOR \(now 2\)'
+    ):
+        create_topics(too_many, settings.partitions)
+    assert create_topics(settings, settings.partitions).created == (topics.DLQ,)
+
+
+def wait_gone(admin: AdminClient, name: str) -> None:
+    deadline = time.monotonic() + 30
+    while name in admin.list_topics(timeout=10).topics:
+        assert time.monotonic() < deadline, f"{name} still listed 30 s after deletion"
+        time.sleep(0.2)
+
+
 def test_create_topics_unreachable_broker() -> None:
     """A broker that does not answer gives an error naming the address and the fix."""
-    admin = admin_client("127.0.0.1:1")
     with pytest.raises(KafkaUnavailableError, match=r"127\.0\.0\.1:1 .*make up"):
-        cluster_metadata(admin, "127.0.0.1:1", timeout_s=1)
+        kafka_admin(Settings(kafka_bootstrap="127.0.0.1:1"), timeout_s=1)
+    with pytest.raises(KafkaUnavailableError, match=r"127\.0\.0\.1:1 .*make up"):
+        cluster_metadata(AdminClient({"bootstrap.servers": "127.0.0.1:1"}), "127.0.0.1:1", 1)
 
 
-def test_watcher_counts_new_messages(kafka_bootstrap: str, make_topic: MakeTopic) -> None:
+def test_watcher_counts_new_messages(
+    kafka_bootstrap: str, settings: Settings, make_topic: MakeTopic
+) -> None:
     """The watcher counts only messages produced after it started, per topic, without a group."""
     topic = make_topic(partitions=2)
     producer = Producer({"bootstrap.servers": kafka_bootstrap})
     producer.produce(topic, key=b"old", value=b"before the watch")
     assert producer.flush(10) == 0
 
-    with TopicWatcher(kafka_bootstrap, prefix=topic) as watcher:
+    with TopicWatcher(settings, prefix=topic) as watcher:
         assert watcher.topics == (topic,)
         watcher.poll_for(1.0)  # let the assignment resolve the end offsets
         for i in range(20):

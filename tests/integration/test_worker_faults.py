@@ -34,12 +34,13 @@ def test_kill_9_at_random_moments_still_equals_the_replay(
     lines = simulated_log(tmp_path, days=90, seed=11)
     want, _ = expected_cards(lines)
     rng = random.Random(7)
-    producing = threading.Thread(
-        target=lambda: [
-            (produce_lines(settings.kafka_bootstrap, lines[i : i + 200]), time.sleep(0.25))
-            for i in range(0, len(lines), 200)
-        ]
-    )
+
+    def produce_slowly() -> None:
+        for i in range(0, len(lines), 200):
+            produce_lines(settings.kafka_bootstrap, lines[i : i + 200])
+            time.sleep(0.25)
+
+    producing = threading.Thread(target=produce_slowly)
     producing.start()
     for kill in range(3):
         if kill == 1:

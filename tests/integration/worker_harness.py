@@ -49,10 +49,10 @@ class System:
         system = cls(
             settings, f"test-{run}", f"test-{run}", tmp_path / "worker", tmp_path, free_port()
         )
-        delete_project_topics(settings.kafka_bootstrap, system.app_id)
-        report = create_topics(settings.kafka_bootstrap, settings.partitions)
+        delete_project_topics(settings, system.app_id)
+        report = create_topics(settings, settings.partitions)
         assert report.ok, report.to_dict()
-        wait_for_topics(settings.kafka_bootstrap, topics.ALL_TOPICS)
+        wait_for_topics(settings, topics.ALL_TOPICS)
         return system
 
     def env(self) -> dict[str, str]:

@@ -35,7 +35,7 @@ def test_full_queue_waits_and_failures_are_counted_then_raised() -> None:
     """A full local queue makes send() wait (BufferError is retried, not raised); messages
     the broker never acknowledges are counted as failed and raise_for_failures() says so."""
     producer = KafkaEventProducer(
-        f"127.0.0.1:{closed_port()}",
+        {"bootstrap.servers": f"127.0.0.1:{closed_port()}"},
         config={"queue.buffering.max.messages": 1, "message.timeout.ms": 200},
     )
     producer.send(call(1))

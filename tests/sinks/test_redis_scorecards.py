@@ -16,6 +16,7 @@ import redis.asyncio
 from redis.crc import key_slot
 from structlog.testing import capture_logs
 
+from schemas.settings import Settings
 from scorers.changes import change
 from scorers.planner import CardUpdate
 from scorers.scoring import Scorecard
@@ -23,6 +24,7 @@ from sinks.exceptions import RedisStoreError
 from sinks.redis_calls import RedisCalls, RetryPolicy
 from sinks.redis_keys import CHANGES_MAXLEN, RedisKeys
 from sinks.redis_scorecards import RedisScorecardSink
+from streams.connections import scorecard_sink
 from tests.sinks.redis_support import card, dump, prefixed, stored_json, stream_fields
 
 pytestmark = pytest.mark.redis
@@ -301,7 +303,7 @@ async def test_a_write_waits_through_an_outage_and_loses_nothing(
     back; reads wait the same way."""
     throwaway.start()
     with capture_logs() as logs:
-        sink = RedisScorecardSink.from_url(throwaway.url, "ss", retry=FAST)
+        sink = scorecard_sink(Settings(redis_url=throwaway.url, redis_prefix="ss"), retry=FAST)
         try:
             assert await sink.write([update(card("ana", overall=10.0))], AT) == 1
             throwaway.stop()  # the pool now holds a dead socket

@@ -9,7 +9,9 @@ import orjson
 import pytest
 import redis.asyncio
 
+from schemas.settings import Settings
 from sinks.exceptions import RedisUnavailableError
+from streams.connections import scorecard_reader
 from streams.reading import (
     RANK_BY,
     LeaderboardRow,
@@ -30,7 +32,7 @@ async def fixture_prefix(redis_client: redis.asyncio.Redis) -> AsyncIterator[str
 
 @pytest.fixture(name="reader")
 async def fixture_reader(redis_url: str, prefix: str) -> AsyncIterator[RedisScorecardReader]:
-    reader = RedisScorecardReader.from_url(redis_url, prefix)
+    reader = scorecard_reader(Settings(redis_url=redis_url, redis_prefix=prefix))
     try:
         yield reader
     finally:
@@ -136,8 +138,8 @@ def test_rank_by_names_every_perspective_and_kpi() -> None:
 async def test_get_cards_all_windows_shortest_first(
     redis_client: redis.asyncio.Redis, prefix: str, reader: RedisScorecardReader
 ) -> None:
-    cards = [card("ana", window=window) for window in ("quarter", "30d", "7d")]
-    await write_cards(redis_client, prefix, [*cards, card("bob", window="90d")])
+    written = [card("ana", window=window) for window in ("quarter", "30d", "7d")]
+    await write_cards(redis_client, prefix, [*written, card("bob", window="90d")])
 
     cards = await reader.get_cards("ana")
     assert [c["window"] for c in cards] == ["7d", "30d", "quarter"]
@@ -188,7 +190,7 @@ async def test_redis_down_is_unavailable_not_empty() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    reader = RedisScorecardReader.from_url(f"redis://127.0.0.1:{port}/0", "ss", timeout_s=1)
+    reader = scorecard_reader(Settings(redis_url=f"redis://127.0.0.1:{port}/0"), timeout_s=1)
     try:
         with pytest.raises(RedisUnavailableError):
             await reader.get_cards("ana")

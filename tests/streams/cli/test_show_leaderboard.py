@@ -25,10 +25,12 @@ import typer
 from typer.testing import CliRunner
 
 from schemas.scorecard_definition import KpiName, load_definition
+from schemas.settings import Settings
 from scorers.replay import Replay
 from scorers.scoring import Scorecard
 from streams.cli.leaderboard import _follow, leaderboard
 from streams.cli.show import show
+from streams.connections import scorecard_reader
 from streams.reading import LeaderboardRow, RedisScorecardReader
 from tests.sinks.redis_support import card, new_prefix, write_cards
 
@@ -244,7 +246,7 @@ async def test_follow_emits_the_board_again_when_a_card_changes(
     redis_url: str, prefix: str
 ) -> None:
     client = redis.asyncio.Redis.from_url(redis_url)
-    reader = RedisScorecardReader.from_url(redis_url, prefix)
+    reader = scorecard_reader(Settings(redis_url=redis_url, redis_prefix=prefix))
     boards: list[list[LeaderboardRow]] = []
     try:
         await write_cards(client, prefix, [card("ana", overall=50.0)])

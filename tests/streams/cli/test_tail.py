@@ -122,7 +122,7 @@ def test_without_from_beginning_older_messages_are_not_shown(
 @pytest.mark.kafka
 def test_real_dead_letter_topic_from_the_end(settings: Settings, kafka_bootstrap: str) -> None:
     """On the real crm.dlq: shows what is produced after it started, then stops at --limit."""
-    assert create_topics(kafka_bootstrap, settings.partitions).ok
+    assert create_topics(settings, settings.partitions).ok
     marker = uuid.uuid4().hex
     proc = _start("dlq", "--limit", "2", "--json")
     try:
@@ -148,7 +148,7 @@ def test_real_dead_letter_topic_from_the_end(settings: Settings, kafka_bootstrap
 def test_ctrl_c_and_sigterm_end_it_with_exit_0(
     settings: Settings, kafka_bootstrap: str, sig: signal.Signals
 ) -> None:
-    assert create_topics(kafka_bootstrap, settings.partitions).ok
+    assert create_topics(settings, settings.partitions).ok
     proc = _start("alerts")
     try:
         _wait_until_tailing(proc)
