@@ -116,7 +116,8 @@ def team_input(members: Sequence[WindowInput]) -> WindowInput:
 
 
 def ranked(scorecards: Iterable[Scorecard], windows: Sequence[str]) -> list[Scorecard]:
-    """Leaderboard order: by window as listed, then overall (no score last), then id."""
+    """Leaderboard order: by window as listed, then overall (no score last), ties broken by
+    the uncapped overall and then by id."""
     order = {w: i for i, w in enumerate(windows)}
     return sorted(
         scorecards,
@@ -124,6 +125,7 @@ def ranked(scorecards: Iterable[Scorecard], windows: Sequence[str]) -> list[Scor
             order.get(s.window, len(order)),
             s.overall is None,
             -(s.overall or 0.0),
+            -(s.overall_uncapped or 0.0),
             s.rep_id or "",
             s.team_id or "",
         ),

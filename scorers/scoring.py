@@ -8,6 +8,9 @@ overall scores are weighted means reported 0..100, where 100 means every KPI at
 target or better: above-target KPIs (up to their cap) make up for weaker ones, but
 a score never passes 100. Each KPI's ``contribution`` is the points of the overall
 score it brings; the contributions add up to the overall score.
+
+``overall_uncapped`` is the same weighted mean with no clamp at all (neither the KPI
+caps nor 100): it tells apart reps who all reached 100, so rankings break ties by it.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ class Scorecard:
     overall: float | None
     perspectives: dict[str, float | None]
     kpis: dict[str, KpiScore]
+    overall_uncapped: float | None = None
+    """The overall score with no cap (KPI attainments as value/target): the tie-break of
+    every ranking; null where ``overall`` is (and on cards written before it existed)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scorecard:
@@ -68,6 +74,7 @@ class Scorecard:
                 )
                 for name, k in data["kpis"].items()
             },
+            overall_uncapped=data.get("overall_uncapped"),
         )
 
     def same_scores(self, other: Scorecard) -> bool:
@@ -87,6 +94,7 @@ class Scorecard:
             window=self.window,
             as_of=to_date(self.as_of).isoformat(),
             overall=self.overall,
+            overall_uncapped=self.overall_uncapped,
             perspectives=self.perspectives,
             kpis={
                 name: {
@@ -127,11 +135,17 @@ def target_for(kpi: KpiDef, additive: bool, inp: WindowInput) -> float:
 
 
 def attainment(value: float, target: float, direction: Direction, cap: float) -> float:
+    return min(uncapped_attainment(value, target, direction, cap), cap)
+
+
+def uncapped_attainment(value: float, target: float, direction: Direction, cap: float) -> float:
+    """value/target (or target/value), at least 0; ``cap`` where the ratio has no meaning
+    (a zero target, or a zero value of a lower-is-better KPI)."""
     if direction is Direction.HIGHER:
         raw = value / target if target > 0 else cap
     else:
         raw = target / value if value > 0 else cap
-    return min(max(raw, 0.0), cap)
+    return max(raw, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,16 +196,18 @@ def score(
 ) -> Scorecard:
     plan = _plan(definition)
     values: list[tuple[float | None, float, float | None, int]] = []
+    uncapped: list[float | None] = []
     for _, formula, kpi in plan.kpis:
         value = formula.value(inp.totals, inp.quota)
         samples = formula.samples(inp.totals)
         target = target_for(kpi, formula.additive, inp)
-        att = (
-            attainment(value, target, kpi.direction, kpi.cap)
+        raw_att = (
+            uncapped_attainment(value, target, kpi.direction, kpi.cap)
             if value is not None and samples >= kpi.min_samples
             else None
         )
-        values.append((value, target, att, samples))
+        uncapped.append(raw_att)
+        values.append((value, target, None if raw_att is None else min(raw_att, kpi.cap), samples))
 
     # Raw weighted means first; then clamp to 1 and scale contributions to match.
     raws: list[float | None] = []
@@ -206,6 +222,12 @@ def score(
         )
     p_weights = [weight for _, weight, _ in plan.perspectives]
     overall_raw = _weighted_mean(list(zip(p_weights, clamped, strict=True)))
+    overall_uncapped = _weighted_mean(
+        [
+            (weight, _weighted_mean([(plan.kpis[i][2].weight, uncapped[i]) for i in members]))
+            for _, weight, members in plan.perspectives
+        ]
+    )
     overall = None if overall_raw is None else min(overall_raw, 1.0)
     p_weight_total = sum(w for w, p in zip(p_weights, clamped, strict=True) if p is not None)
 
@@ -228,6 +250,7 @@ def score(
         window=window,
         as_of=as_of,
         overall=None if overall is None else 100 * overall,
+        overall_uncapped=None if overall_uncapped is None else 100 * overall_uncapped,
         perspectives={
             name: None if p is None else 100 * p
             for (name, _, _), p in zip(plan.perspectives, clamped, strict=True)

@@ -3,8 +3,9 @@
 The worker ``add``s every scorecard it computes and ``flush``es when it wants them
 visible. Faust runs at least once, so a batch may be written again after a crash
 or a retry: every write is therefore absolute (SET the card, ZADD its new score,
-ZREM a null score, SADD) and writing a batch twice leaves the same state. Only
-the change stream is appended to; it notifies live pages, the cards are the truth.
+ZREM a null score, SADD, the day's entry of a rep's history) and writing a batch
+twice leaves the same state. Only the change stream is appended to; it notifies
+live pages, the cards are the truth.
 
 While Redis is down, ``flush`` waits and retries with capped exponential backoff
 instead of failing: the worker's state already moved on, so a dropped card would
@@ -34,9 +35,11 @@ from scorers.calendar import to_date
 from scorers.changes import KpiChange, ScorecardChange, change
 from scorers.scoring import Scorecard
 from sinks.exceptions import RedisStoreError, SinkError
+from sinks.redis_history import queue_history
 from sinks.redis_keys import (
     CHANGES_MAXLEN,
     OVERALL,
+    UNCAPPED,
     RedisKeys,
     card_metrics,
     kpi_metric,
@@ -233,6 +236,7 @@ class RedisScorecardSink:
                 if key[0] == "rep":
                     pipe.set(self.keys.rep_card(key[1], card.window), orjson.dumps(body))
                     self._rep_boards(boards, card, metrics, before)
+                    queue_history(pipe, self.keys.rep_history(key[1], card.window), card)
                 else:
                     pipe.set(self.keys.team_card(key[1], card.window), orjson.dumps(body))
                     self._team_boards(boards, card, metrics)
@@ -418,7 +422,7 @@ def _parse_old_card(raw: bytes | str, key: Subject) -> _Written | None:
     try:
         body = orjson.loads(raw)
         team = body.get("team_id")
-        metrics = [OVERALL]
+        metrics = [OVERALL, UNCAPPED]
         metrics += [perspective_metric(p) for p in body.get("perspectives") or {}]
         metrics += [kpi_metric(k) for k in body.get("kpis") or {}]
     except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:

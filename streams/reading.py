@@ -37,6 +37,7 @@ SCORECARD_FIELDS: Final = (
     "window",
     "as_of",
     "overall",
+    "overall_uncapped",
     "perspectives",
     "kpis",
 )

@@ -6,7 +6,8 @@ condition is true and when it last fired (edge triggering and cooldown), and a m
 per alert id. An alert is marked "pending" (SET NX: a second evaluation of the same
 alert, after a redelivery or a restart, finds the marker and stops), sent, then
 marked "sent"; a worker that starts re-sends the alerts still pending, so a crash
-between the marker and the send loses nothing.
+between the marker and the send loses nothing. A sent alert is also appended to the
+capped alert stream the web pages read (``sinks.redis_alerts``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from scorers.alerts import (
 from scorers.calendar import Day, to_date
 from scorers.rep_scoring import ScoredRep
 from scorers.state import RepStore
+from sinks.redis_alerts import append_alert
+from sinks.redis_keys import RedisKeys
 
 log = structlog.get_logger()
 
@@ -66,6 +69,7 @@ class Alerting:
         self.definition = definition
         self.client = client
         self.keys = AlertKeys(prefix)
+        self.redis_keys = RedisKeys(prefix)
         self.send_alert = send_alert
         self._states: dict[str, dict[str, RuleState]] = {}
         self.last_active = LastActiveDays(definition)
@@ -158,6 +162,7 @@ class Alerting:
 
     async def _send(self, alert: CoachingAlert) -> None:
         await self.send_alert(alert.rep_id.encode(), alert.model_dump_json().encode())
+        await append_alert(self.client, self.redis_keys, alert)
         sent = orjson.dumps({"status": "sent", "alert": alert.model_dump(mode="json")})
         await self.client.set(self.keys.marker(alert.alert_id), sent, ex=MARKER_TTL_S)
         log.info("alert", alert_id=alert.alert_id, rule=alert.rule, rep_id=alert.rep_id,

@@ -26,8 +26,10 @@ def card(
     perspectives: dict[str, float | None] | None = None,
     revenue: float | None = 10_000.0,
     cycle_days: float | None = 20.0,
+    uncapped: float | None = None,
 ) -> Scorecard:
-    """A scorecard with every perspective equal to ``overall`` unless given, and two KPIs."""
+    """A scorecard with every perspective equal to ``overall`` unless given, and two KPIs;
+    ``overall_uncapped`` is ``uncapped``, else ``overall``."""
     return Scorecard(
         rep_id=rep,
         team_id=team,
@@ -41,6 +43,7 @@ def card(
             "revenue_won": KpiScore(revenue, 20_000.0, None if revenue is None else 0.5, 3, 10.0),
             "sales_cycle_days": KpiScore(cycle_days, 30.0, 1.2, 2, 5.0),
         },
+        overall_uncapped=overall if uncapped is None else uncapped,
     )
 
 
@@ -67,6 +70,8 @@ async def dump(client: redis.asyncio.Redis, prefix: str) -> dict[str, Any]:
             out[key] = await client.zrange(key, 0, -1, withscores=True)
         elif kind == "set":
             out[key] = sorted(await client.smembers(key))
+        elif kind == "hash":
+            out[key] = await client.hgetall(key)
         elif kind == "stream":
             out[key] = await stream_fields(client, key)
         else:

@@ -155,6 +155,7 @@ async def test_get_cards_all_windows_shortest_first(
         "window": "7d",
         "as_of": "2026-03-11",
         "overall": 50.0,
+        "overall_uncapped": 50.0,
         "perspectives": card("ana").perspectives,
         "kpis": {
             "revenue_won": {
