@@ -19,6 +19,7 @@ import typer
 from schemas.scorecard_definition import DefinitionError, ScorecardDefinition, load_definition
 from schemas.settings import Settings, SettingsError
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
+from streams.documents import BadParameter, NotFound
 from streams.logs import configure_logging
 from streams.reading import RedisScorecardReader
 
@@ -49,7 +50,8 @@ def definition_or_exit(path: Path | None) -> ScorecardDefinition:
 
 
 def run_read(settings: Settings, read: Callable[[RedisScorecardReader], Awaitable[T]]) -> T:
-    """``read`` with a reader on the configured Redis; Redis errors end the command.
+    """``read`` with a reader on the configured Redis; Redis errors, a bad option
+    (``BadParameter``: exit 2) and an unknown rep (``NotFound``: exit 1) end the command.
 
     KeyboardInterrupt passes through (``--watch`` loops end on it).
     """
@@ -70,6 +72,10 @@ def run_read(settings: Settings, read: Callable[[RedisScorecardReader], Awaitabl
             code=2,
         )
     except RedisStoreError as exc:
+        fail(str(exc), code=1)
+    except BadParameter as exc:
+        fail(f"--{exc}", code=2)
+    except NotFound as exc:
         fail(str(exc), code=1)
 
 

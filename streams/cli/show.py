@@ -16,9 +16,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from schemas.scorecard_definition import is_window
-from streams.cli import fail, load_settings, run_read
-from streams.reading import public_card
+from streams.cli import load_settings, run_read
+from streams.documents import rep_cards, rep_document
 
 
 def show(
@@ -32,25 +31,10 @@ def show(
     ] = False,
 ) -> None:
     """Show a rep's current scorecards: overall, perspectives, every KPI and what moved."""
-    if window is not None and not is_window(window):
-        fail(f"--window {window!r}: use Nd (e.g. 30d), week, month or quarter", code=2)
-
     settings = load_settings()
-    cards = run_read(settings, lambda r: r.get_cards(rep_id, None if window is None else [window]))
-    if not cards and window is not None:
-        others = run_read(settings, lambda r: r.get_cards(rep_id))
-        if others:
-            has = ", ".join(c["window"] for c in others)
-            fail(f"no {window} scorecard for rep {rep_id!r}; it has {has}", code=1)
-    if not cards:
-        fail(
-            f"no scorecards for rep {rep_id!r} under prefix {settings.redis_prefix!r}"
-            " (is the id right, and has the worker scored this rep yet?)",
-            code=1,
-        )
+    cards = run_read(settings, lambda reader: rep_cards(reader, rep_id, window))
     if as_json:
-        payload = {"rep_id": rep_id, "scorecards": [public_card(c) for c in cards]}
-        typer.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+        typer.echo(orjson.dumps(rep_document(rep_id, cards), option=orjson.OPT_INDENT_2).decode())
         return
     console = Console()
     for card in cards:
