@@ -23,6 +23,8 @@ from sinks.redis_keys import KPI_METRIC, OVERALL
 from streams.reading import RANK_BY, LeaderboardRow, RedisScorecardReader, public_card
 
 WINDOW_SYNTAX = "Nd (e.g. 30d), week, month or quarter"
+DEFAULT_LIMIT = 20
+"""Rows of a leaderboard unless asked for more: the CLI's, the API's and the page's."""
 
 
 class BadParameter(ValueError):

@@ -284,10 +284,12 @@ class RedisScorecardReader:
 
     async def alerts_after(
         self, after: str, *, block_ms: int = 1000, count: int = 100
-    ) -> list[tuple[str, CoachingAlert]]:
-        """Alerts appended after id ``after`` as (id, alert), waiting up to ``block_ms``."""
+    ) -> tuple[str, list[CoachingAlert]]:
+        """Alerts appended after id ``after`` (waiting up to ``block_ms``), and the id to
+        read after next time (past any entry skipped as unreadable)."""
         entries = await self._entries_after(self.keys.alerts, after, block_ms, count)
-        return _alerts((_text(entry_id), fields) for entry_id, fields in entries)
+        alerts = _alerts((_text(entry_id), fields) for entry_id, fields in entries)
+        return (_text(entries[-1][0]) if entries else after), [alert for _, alert in alerts]
 
     async def _last_id(self, stream: str) -> str:
         with _translated(f"stream {stream}"):

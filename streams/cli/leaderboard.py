@@ -21,7 +21,7 @@ from rich.table import Table
 from schemas.scorecard_definition import Perspective
 from sinks.redis_keys import KPI_METRIC
 from streams.cli import load_settings, run_read
-from streams.documents import leaderboard_document, leaderboard_rows
+from streams.documents import DEFAULT_LIMIT, leaderboard_document, leaderboard_rows
 from streams.reading import LeaderboardRow, RedisScorecardReader
 
 _WATCH_BLOCK_MS = 1000
@@ -40,7 +40,7 @@ def leaderboard(
         ),
     ] = "overall",
     team: Annotated[str | None, typer.Option(help="Only this team's reps.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="Rows to show.")] = DEFAULT_LIMIT,
     watch: Annotated[
         bool, typer.Option("--watch", help="Redraw on every change, until Ctrl-C.")
     ] = False,

@@ -14,6 +14,7 @@ from streams.cli import (
     reset,
     schemas,
     scorecard,
+    serve,
     show,
     simulate,
     tail,
@@ -39,6 +40,7 @@ app.command("reset")(reset.reset)
 app.command("show")(show.show)
 app.command("leaderboard")(leaderboard.leaderboard)
 app.command("tail")(tail.tail)
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from streams.cli import load_settings, run_read
 from streams.documents import rep_cards, rep_document
+from streams.formatting import number, score
 
 
 def show(
@@ -50,7 +51,7 @@ def card_view(card: dict[str, Any]) -> Group:
         f"  {card['window']} as of {card['as_of']}",
         f"  team {card.get('team_id') or '-'}",
         "  overall ",
-        (_score(card.get("overall")), "bold"),
+        (score(card.get("overall")), "bold"),
         _delta(moved.get("overall")),
     )
     perspectives = Table(title_justify="left", box=None, pad_edge=False)
@@ -58,8 +59,8 @@ def card_view(card: dict[str, Any]) -> Group:
     perspectives.add_column("score", justify="right")
     perspectives.add_column("change", justify="right")
     moved_p: dict[str, Any] = moved.get("perspectives") or {}
-    for name, score in card.get("perspectives", {}).items():
-        perspectives.add_row(name.replace("_", " "), _score(score), _delta(moved_p.get(name)))
+    for name, value in card.get("perspectives", {}).items():
+        perspectives.add_row(name.replace("_", " "), score(value), _delta(moved_p.get(name)))
 
     kpis = Table(title_justify="left")
     kpis.add_column("kpi", no_wrap=True)
@@ -74,35 +75,20 @@ def card_view(card: dict[str, Any]) -> Group:
         step = moved_k.get(name) or {}
         kpis.add_row(
             name,
-            _number(kpi.get("value")),
-            _number(kpi.get("target")),
+            number(kpi.get("value")),
+            number(kpi.get("target")),
             "n/a" if kpi.get("attainment") is None else f"{kpi['attainment']:.0%}",
             f"{kpi.get('contribution', 0.0):.1f}",
-            _delta(step.get("value"), number=True),
+            _delta(step.get("value"), as_number=True),
             _delta(step.get("contribution")),
         )
     updated = Text(f"updated {card.get('updated_at', '?')}", style="dim")
     return Group(heading, perspectives, kpis, updated)
 
 
-def _score(score: float | None) -> str:
-    return "-" if score is None else f"{score:.1f}"
-
-
-def _number(value: float | None) -> str:
-    """KPI values span ratios (0.42) to revenue (125,000): precision follows size."""
-    if value is None:
-        return "-"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 10 or value == int(value):
-        return f"{value:,.1f}".removesuffix(".0")
-    return f"{value:.2f}"
-
-
-def _delta(value: float | None, *, number: bool = False) -> Text:
+def _delta(value: float | None, *, as_number: bool = False) -> Text:
     if value is None or abs(value) < 1e-9:
         return Text("")
     sign = "+" if value > 0 else ""
-    text = _number(value) if number else f"{value:.1f}"
+    text = number(value) if as_number else f"{value:.1f}"
     return Text(f" {sign}{text}", style="green" if value > 0 else "red")

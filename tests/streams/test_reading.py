@@ -291,9 +291,10 @@ async def test_alerts_newest_first_per_rep_without_repeats(
     await append_alert(redis_client, keys, alert("a3", "ana"))
     assert [a.alert_id for a in await reader.latest_alerts(10)] == ["a3", "a1", "a2"]
     assert [a.alert_id for a in await reader.latest_alerts(1, rep_id="ana")] == ["a3"]
-    followed = await reader.alerts_after(start, block_ms=50)
-    assert [a.alert_id for _, a in followed] == ["a1", "a2", "a3"]
-    assert await reader.alerts_after(await reader.last_alert_id(), block_ms=50) == []
+    last, followed = await reader.alerts_after(start, block_ms=50)
+    assert [a.alert_id for a in followed] == ["a1", "a2", "a3"]
+    assert last == await reader.last_alert_id()
+    assert await reader.alerts_after(last, block_ms=50) == (last, [])
 
 
 def alert(alert_id: str, rep_id: str) -> CoachingAlert:
