@@ -18,8 +18,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALL_STAMP := $(VENV)/.install-stamp
-RATE ?= 50
-WINDOW ?= 7d
+RATE ?= 0.5
+WINDOW ?= 30d
 
 .PHONY: help install up down kafka-jars test demo bench bench-replay clean
 
