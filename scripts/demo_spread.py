@@ -16,6 +16,7 @@ import statistics
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 
+from schemas.events import Event
 from schemas.scorecard_definition import load_definition
 from scorers.replay import Replay
 from streams.sources.simulator import SimulationConfig, Simulator
@@ -42,7 +43,7 @@ def main() -> None:
         clock=lambda: now[0],
         sleep=lambda s: now.__setitem__(0, now[0] + timedelta(seconds=s)),
     )
-    played: list[object] = []
+    played: list[Event] = []
     print(f"{'live min':>8} {'window':>6} {'reps':>4} {'median':>6} {'p10':>5} {'p90':>5} "
           f"{'min':>5} {'max':>5} {'at 100':>6} {'tied':>4}")  # fmt: skip
     for minutes in sorted(args.minutes):
@@ -50,7 +51,7 @@ def main() -> None:
             played.append(next(stream))
         replay = Replay(load_definition(None))
         for n, event in enumerate([*backfill, *played]):
-            replay.feed_event(n, event)  # type: ignore[arg-type]
+            replay.feed_event(n, event)
         cards = replay.result(WINDOWS).scorecards
         for window in WINDOWS:
             scores = sorted(
