@@ -6,7 +6,7 @@ keeps them live by fetching the page again when the event stream says it changed
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -21,7 +21,7 @@ from streams.documents import (
     rep_cards,
     team_document,
 )
-from streams.reading import RANK_BY
+from streams.reading import RANK_BY, LeaderboardRow, RedisScorecardReader
 from streams.web.api import Reader
 from streams.web.charts import trend
 from streams.web.rendering import templates
@@ -121,7 +121,9 @@ def error_page(request: Request, status: int, message: str) -> Response:
     return templates.TemplateResponse(request, "error.html", context, status_code=status)
 
 
-async def _as_of(reader: Any, rows: list[Any], window: str) -> str | None:
+async def _as_of(
+    reader: RedisScorecardReader, rows: list[LeaderboardRow], window: str
+) -> str | None:
     """The as-of day of the board (its top rep's card)."""
     if not rows:
         return None

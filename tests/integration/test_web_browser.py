@@ -207,7 +207,7 @@ def _settled(api: str) -> Any:
 
     def same() -> bool:
         board = httpx.get(api).json()
-        stable = board == previous[0]
+        stable: bool = board == previous[0]
         previous[0] = board
         return stable
 
@@ -243,7 +243,12 @@ def _check_rep_page(browser: Browser, web: str, system: System, rep_id: str) -> 
 
 
 def _tv_screenshot(browser: Browser, web: str) -> None:
+    """TV mode: no controls; it moves on to the next window by itself, without a reload."""
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
-    page.goto(f"{web}/?tv=1&limit=12")
+    page.goto(f"{web}/?tv=1&limit=12&every=3")
     assert page.locator("form.controls").count() == 0
     page.screenshot(path=SCREENSHOTS / "tv.png")
+    page.evaluate("window.notReloaded = true")
+    page.wait_for_function("document.body.dataset.window === '90d'", timeout=10_000)
+    assert page.inner_text(".heading .window") == "90d"
+    assert page.evaluate("window.notReloaded") is True

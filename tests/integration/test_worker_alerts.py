@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -78,7 +79,7 @@ def test_each_rule_fires_once_despite_redelivery_and_a_restart(
     assert all(a.text for a in alerts)
     # The pages' copy: the capped Redis stream holds the same alerts (repeats allowed,
     # readers drop them by alert_id).
-    entries = system.redis().xrange(RedisKeys(system.prefix).alerts)
+    entries: Any = system.redis().xrange(RedisKeys(system.prefix).alerts)
     streamed = [CoachingAlert.model_validate_json(fields[b"alert"]) for _, fields in entries]
     assert {a.alert_id: a for a in streamed} == {a.alert_id: a for a in alerts}
 

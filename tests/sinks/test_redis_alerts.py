@@ -11,7 +11,7 @@ import redis.asyncio
 from schemas.outputs import CoachingAlert
 from sinks.redis_alerts import append_alert
 from sinks.redis_keys import RedisKeys
-from tests.sinks.redis_support import prefixed
+from tests.sinks.redis_support import prefixed, stream_fields
 
 pytestmark = pytest.mark.redis
 
@@ -36,12 +36,12 @@ async def test_alerts_are_appended_whole_and_the_stream_stays_capped(
 ) -> None:
     keys = RedisKeys(prefix)
     await append_alert(redis_client, keys, alert(0))
-    entries = await redis_client.xrange(keys.alerts)
-    assert [CoachingAlert.model_validate_json(f["alert"]) for _, f in entries] == [alert(0)]
+    fields = await stream_fields(redis_client, keys.alerts)
+    assert [CoachingAlert.model_validate_json(f["alert"]) for f in fields] == [alert(0)]
 
     for n in range(1, 400):
         await append_alert(redis_client, keys, alert(n), maxlen=50)
     # MAXLEN ~ trims whole macro nodes (100 entries by default): bounded, not exact.
     assert 50 <= await redis_client.xlen(keys.alerts) <= 150
-    last = await redis_client.xrevrange(keys.alerts, count=1)
-    assert CoachingAlert.model_validate_json(last[0][1]["alert"]).alert_id == "a399"
+    last = (await stream_fields(redis_client, keys.alerts))[-1]
+    assert CoachingAlert.model_validate_json(last["alert"]).alert_id == "a399"
