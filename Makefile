@@ -20,7 +20,7 @@ BIN := $(VENV)/bin
 INSTALL_STAMP := $(VENV)/.install-stamp
 RATE ?= 0.5
 WINDOW ?= 30d
-WEB_PORT ?= 8000
+SERVE_PORT ?= 8000
 
 .PHONY: help install up down kafka-jars browser test demo bench bench-replay clean
 
@@ -70,11 +70,11 @@ demo: install up
 	echo "backfilled 30 days of history (.local/demo-backfill.log)"; \
 	$(BIN)/scorestream worker --clock wall --data-dir .local/worker >.local/worker.log 2>&1 & worker=$$!; \
 	$(BIN)/scorestream simulate --rate $(RATE) --org-seed 1 >.local/simulator.log 2>&1 & sim=$$!; \
-	$(BIN)/scorestream serve --port $(WEB_PORT) >.local/serve.log 2>&1 & web=$$!; \
+	$(BIN)/scorestream serve --port $(SERVE_PORT) >.local/serve.log 2>&1 & web=$$!; \
 	trap 'kill $$sim $$worker $$web 2>/dev/null || true; wait $$sim $$worker $$web 2>/dev/null || true' EXIT; \
 	trap 'exit 0' INT TERM; \
 	echo "worker pid $$worker (.local/worker.log), simulator pid $$sim at $(RATE)/s; Ctrl-C to stop"; \
-	echo "live leaderboard: http://127.0.0.1:$(WEB_PORT)/  (TV: http://127.0.0.1:$(WEB_PORT)/?tv=1, API docs: /docs; .local/serve.log)"; \
+	echo "live leaderboard: http://127.0.0.1:$(SERVE_PORT)/  (TV: http://127.0.0.1:$(SERVE_PORT)/?tv=1, API docs: /docs; .local/serve.log)"; \
 	$(BIN)/scorestream leaderboard --window $(WINDOW) --watch
 
 N ?= 200000
