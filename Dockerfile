@@ -1,4 +1,4 @@
-# The scorestream CLI (worker, simulator, topic tools) for docker-compose.yml.
+# The scorestream CLI (worker, simulator, web page, topic tools) for docker-compose.yml.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

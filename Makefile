@@ -5,8 +5,8 @@
 #   make up        Kafka 4.1 (KRaft) on 127.0.0.1:9092 and Redis on 127.0.0.1:6379
 #   make up SECURE=1  also Kafka SASL_SSL on :9094 and Redis TLS on :6380; .local/secure.env
 #   make down      stop both
-#   make test      install + up SECURE=1 + pytest (the secured tests need the secured listeners)
-#   make demo      install + up + topics + worker and live simulator + a live leaderboard
+#   make test      install + up SECURE=1 + Debian's chromium (browser test) + pytest
+#   make demo      install + up + topics + worker, live simulator and web page + a live leaderboard
 #   make bench-replay  replay of a 1,000,000-event log beside a bare orjson loop (EVENTS=N)
 #   make bench     the worker end to end beside a bare consumer (N=200000 BENCH_RATE=2000 DURATION=60)
 #   make clean     down + remove .local and .venv
@@ -19,12 +19,13 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALL_STAMP := $(VENV)/.install-stamp
-RATE ?= 50
-WINDOW ?= 7d
+RATE ?= 0.5
+WINDOW ?= 30d
+SERVE_PORT ?= 8000
 # 1: the secured listeners too (scripts/secure.sh writes .local/secure.env to reach them).
 SECURE ?=
 
-.PHONY: help install up down kafka-jars test demo bench bench-replay clean
+.PHONY: help install up down kafka-jars browser test demo bench bench-replay clean
 
 help:
 	@sed -n 's/^#   make /make /p' $(firstword $(MAKEFILE_LIST))
@@ -52,10 +53,14 @@ down:
 	scripts/kafka.sh stop
 	scripts/redis.sh stop
 
+# The browser test drives Debian's chromium (scripts/chromium.sh installs it when missing).
+browser:
+	scripts/chromium.sh install
+
 # Always with the secured listeners: CI runs `make test` on a clean clone, and the secured
 # end-to-end and secret-leak tests must run there (they fail, never skip, without them).
 test: SECURE = 1
-test: install up
+test: install up browser
 	$(BIN)/pytest
 
 # The worker and the live simulator run in the background and are stopped however
@@ -63,15 +68,19 @@ test: install up
 # The backfill has a fixed seed and ends at today's midnight, so running the demo
 # again the same day adds nothing (the worker drops redelivered event ids). The live
 # simulator keeps the backfill's org (--org-seed 1): the same reps in the same teams.
+# RATE=0.5 is ~70x a real 20-rep org (~250 CRM events a workday): lively, yet the 30d
+# board stays believable for the first half hour (scripts/demo_spread.py measures it).
 demo: install up
 	$(BIN)/scorestream topics create
 	@$(BIN)/scorestream simulate --days 30 --seed 1 --end "$$(date -u +%F)" >.local/demo-backfill.log 2>&1; \
 	echo "backfilled 30 days of history (.local/demo-backfill.log)"; \
 	$(BIN)/scorestream worker --clock wall --data-dir .local/worker >.local/worker.log 2>&1 & worker=$$!; \
 	$(BIN)/scorestream simulate --rate $(RATE) --org-seed 1 >.local/simulator.log 2>&1 & sim=$$!; \
-	trap 'kill $$sim $$worker 2>/dev/null || true; wait $$sim $$worker 2>/dev/null || true' EXIT; \
+	$(BIN)/scorestream serve --port $(SERVE_PORT) >.local/serve.log 2>&1 & web=$$!; \
+	trap 'kill $$sim $$worker $$web 2>/dev/null || true; wait $$sim $$worker $$web 2>/dev/null || true' EXIT; \
 	trap 'exit 0' INT TERM; \
 	echo "worker pid $$worker (.local/worker.log), simulator pid $$sim at $(RATE)/s; Ctrl-C to stop"; \
+	echo "live leaderboard: http://127.0.0.1:$(SERVE_PORT)/  (TV: http://127.0.0.1:$(SERVE_PORT)/?tv=1, API docs: /docs; .local/serve.log)"; \
 	$(BIN)/scorestream leaderboard --window $(WINDOW) --watch
 
 N ?= 200000

@@ -48,6 +48,8 @@ class ScorecardUpdated(BaseModel):
     window: str
     as_of: date
     overall: float | None
+    overall_uncapped: float | None = None
+    """The overall with no cap (``Scorecard.overall_uncapped``): what breaks ties at 100."""
     overall_change: float | None
     perspectives: dict[str, float | None]
     perspective_changes: dict[str, float | None]

@@ -34,6 +34,8 @@ from pydantic import (
 from schemas.exceptions import SchemaError
 
 ENV_PREFIX = "SCORESTREAM_"
+MIN_TOKEN_CHARS = 16
+"""A web token shorter than this could be guessed."""
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 """Kafka's names, the same in librdkafka, aiokafka and the Java clients."""
@@ -109,6 +111,9 @@ class Settings(BaseModel):
     min.insync.replicas=2 refuses writes to fewer)."""
     redis_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$")] = "ss"
     log_format: Literal["auto", "json", "console"] = "auto"
+    web_token: SecretStr | None = None
+    """When set, every page and API call of ``scorestream serve`` needs it (a bearer header,
+    or the cookie its sign-in form sets). A secret: shown as ``**********``, never printed."""
 
     _kafka_secret: SecretStr | None = PrivateAttr(default=None)
     _redis_secret: SecretStr | None = PrivateAttr(default=None)
@@ -116,13 +121,23 @@ class Settings(BaseModel):
     @field_validator(
         "kafka_sasl_mechanism", "kafka_username", "kafka_password", "kafka_password_file",
         "kafka_ca_file", "kafka_cert_file", "kafka_key_file", "redis_username",
-        "redis_password", "redis_password_file", "redis_ca_file",
+        "redis_password", "redis_password_file", "redis_ca_file", "web_token",
         mode="before",
     )  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # `VAR=` in an env file or `${VAR:-}` in a compose file means "not set".
         return None if value == "" else value
+
+    @field_validator("web_token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < MIN_TOKEN_CHARS:
+            raise ValueError(
+                f"use {MIN_TOKEN_CHARS} characters or more (e.g. the output of"
+                " `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+            )
+        return token
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -243,6 +258,9 @@ class Settings(BaseModel):
             raise SettingsError(f"bad environment: {problems}") from None
 
 
+SECRETS: Final = frozenset({"web_token"})
+"""Secrets whose name does not say ``password``: their values never appear in a message."""
+
 _KAFKA_SASL_FIELDS: Final = (
     "kafka_sasl_mechanism",
     "kafka_username",
@@ -258,7 +276,7 @@ def _problem(err: Any) -> str:
         return message
     field = str(err["loc"][0])
     value = err["input"]
-    if "password" in field:
+    if "password" in field or field in SECRETS:
         shown = "'***'"
     elif field == "redis_url" and isinstance(value, str):
         shown = repr(masked_url(value))

@@ -108,15 +108,25 @@ def team_input(members: Sequence[WindowInput]) -> WindowInput:
 
 
 def ranked(scorecards: Iterable[Scorecard], windows: Sequence[str]) -> list[Scorecard]:
-    """Leaderboard order: by window as listed, then overall (no score last), then id."""
+    """Leaderboard order: by window as listed, then by ``rank_key`` of the overall."""
     order = {w: i for i, w in enumerate(windows)}
     return sorted(
         scorecards,
         key=lambda s: (
             order.get(s.window, len(order)),
-            s.overall is None,
-            -(s.overall or 0.0),
-            s.rep_id or "",
+            *rank_key(s.overall, s.overall_uncapped, s.rep_id or ""),
             s.team_id or "",
         ),
+    )
+
+
+def rank_key(score: float | None, uncapped: float | None, subject: str) -> tuple[object, ...]:
+    """Where a subject goes in a ranking, best first: by score (none last), ties to the
+    higher uncapped overall (none after), then to the lower id. The one rule of every
+    ranking: the replay's, the CLI's, the API's and the page's."""
+    return (
+        score is None,
+        -(score or 0.0),
+        -(float("-inf") if uncapped is None else uncapped),
+        subject,
     )

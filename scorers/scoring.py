@@ -8,6 +8,9 @@ overall scores are weighted means reported 0..100, where 100 means every KPI at
 target or better: above-target KPIs (up to their cap) make up for weaker ones, but
 a score never passes 100. Each KPI's ``contribution`` is the points of the overall
 score it brings; the contributions add up to the overall score.
+
+``overall_uncapped`` is the same weighted mean with no clamp at all (neither the KPI
+caps nor 100): it tells apart reps who all reached 100, so rankings break ties by it.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ class Scorecard:
     overall: float | None
     perspectives: dict[str, float | None]
     kpis: dict[str, KpiScore]
+    overall_uncapped: float | None = None
+    """The overall score with no cap (KPI attainments as value/target): the tie-break of
+    every ranking; null where ``overall`` is (and on cards written before it existed)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scorecard:
@@ -69,6 +75,7 @@ class Scorecard:
                 )
                 for name, k in data["kpis"].items()
             },
+            overall_uncapped=data.get("overall_uncapped"),
         )
 
     def same_scores(self, other: Scorecard) -> bool:
@@ -88,6 +95,7 @@ class Scorecard:
             window=self.window,
             as_of=to_date(self.as_of).isoformat(),
             overall=self.overall,
+            overall_uncapped=self.overall_uncapped,
             perspectives=self.perspectives,
             kpis={
                 name: {
@@ -128,11 +136,17 @@ def target_for(kpi: KpiDef, additive: bool, inp: WindowInput) -> float:
 
 
 def attainment(value: float, target: float, direction: Direction, cap: float) -> float:
+    return min(uncapped_attainment(value, target, direction, cap), cap)
+
+
+def uncapped_attainment(value: float, target: float, direction: Direction, cap: float) -> float:
+    """value/target (or target/value), at least 0; ``cap`` where the ratio has no meaning
+    (a zero target, or a zero value of a lower-is-better KPI)."""
     if direction is Direction.HIGHER:
         raw = value / target if target > 0 else cap
     else:
         raw = target / value if value > 0 else cap
-    return min(max(raw, 0.0), cap)
+    return max(raw, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +233,7 @@ def score(
     totals, quota, days, members = inp.totals, inp.quota, inp.days, inp.members
     weights = [0.0] * len(plan.perspectives)
     weighted = [0.0] * len(plan.perspectives)
+    uncapped = [0.0] * len(plan.perspectives)
     rows: list[tuple[float | None, float, float | None, int]] = []
     for k in plan.kpis:
         value = k.value(totals, quota)
@@ -239,6 +254,7 @@ def score(
             att = min(max(raw, 0.0), k.cap)
             weights[k.perspective] += k.weight
             weighted[k.perspective] += k.weight * att
+            uncapped[k.perspective] += k.weight * max(raw, 0.0)
         rows.append((value, target, att, samples))
 
     # Raw weighted means first; then clamp to 1 and scale contributions to match.
@@ -252,6 +268,16 @@ def score(
             p_weighted += p_weight * p
     overall_raw = p_weighted / p_total if p_total else None
     overall = None if overall_raw is None else min(overall_raw, 1.0)
+    overall_uncapped = (
+        sum(
+            pw * un / w
+            for (_, pw), un, w in zip(plan.perspectives, uncapped, weights, strict=True)
+            if w
+        )
+        / p_total
+        if p_total
+        else None
+    )
 
     kpis: dict[str, KpiScore] = {}
     for k, (value, target, att, samples) in zip(plan.kpis, rows, strict=True):
@@ -275,6 +301,7 @@ def score(
             for (name, _), p in zip(plan.perspectives, clamped, strict=True)
         },
         kpis=kpis,
+        overall_uncapped=None if overall_uncapped is None else 100 * overall_uncapped,
     )
 
 

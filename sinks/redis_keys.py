@@ -15,6 +15,8 @@ key                                         type          holds
                                                           reps' scores in ``p:lb:``)
 ``p:reps`` / ``p:teams`` / ``p:windows``    set           every rep, team and window seen
 ``p:changes``                               stream        one entry per batch of cards
+``p:history:{REP}:WINDOW``                  hash          a rep's overall per day
+``p:alerts``                                stream        the latest coaching alerts
 ==========================================  ============  ==========================
 
 - A card's JSON is ``Scorecard.to_dict()`` plus ``updated_at`` (ISO, UTC) and
@@ -35,6 +37,13 @@ key                                         type          holds
   ``rep_id`` (absent for a team card), ``team_id``, ``window``, ``as_of``,
   ``overall`` and ``delta`` (the overall's change; null when unknown). It notifies
   live pages; the cards and sorted sets are the truth.
+- METRIC ``uncapped`` is the card's ``overall_uncapped``: not a ranking of its own
+  but the tie-break of every ranking (then the rep id).
+- ``p:history:{REP}:WINDOW`` maps each day (ISO, the card's as-of day) to
+  ``[overall, overall_uncapped]`` (JSON) as last written that day, for the last
+  ``HISTORY_DAYS`` days: a rep page's trend, a leaderboard's move since the day before.
+- ``p:alerts`` is capped (``XADD MAXLEN ~ 1000``); field ``alert`` holds a
+  ``CoachingAlert`` (JSON). At least once: a reader drops repeats by ``alert_id``.
 """
 
 from __future__ import annotations
@@ -45,11 +54,19 @@ from typing import Final
 from scorers.scoring import Scorecard
 
 OVERALL: Final = "overall"
+UNCAPPED: Final = "uncapped"
+"""The leaderboards of ``overall_uncapped``: the tie-break of every ranking."""
 PERSPECTIVE_METRIC: Final = "perspective:"
 KPI_METRIC: Final = "kpi:"
 
 CHANGES_MAXLEN: Final = 10_000
 """Approximate cap of the change stream: minutes of history for a live page, bounded memory."""
+
+HISTORY_DAYS: Final = 35
+"""Days of a rep's daily history kept: a 30-day trend and the day before, with a margin."""
+
+ALERTS_MAXLEN: Final = 1000
+"""Approximate cap of the alert stream: weeks of alerts for a mid-sized org's pages."""
 
 
 def perspective_metric(name: str) -> str:
@@ -84,6 +101,14 @@ class RedisKeys:
         """The teams themselves (members are team ids)."""
         return f"{self.prefix}:lb:{{{window}}}:teams:{metric}"
 
+    def rep_history(self, rep_id: str, window: str) -> str:
+        """The rep's overall per day in ``window``; the rep's slot, like its cards."""
+        return f"{self.prefix}:history:{{{rep_id}}}:{window}"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.prefix}:alerts"
+
     @property
     def reps(self) -> str:
         return f"{self.prefix}:reps"
@@ -113,7 +138,7 @@ def _glob_escape(text: str) -> str:
 
 def card_metrics(card: Scorecard) -> dict[str, float | None]:
     """A card's score in each of its leaderboards, keyed by METRIC; None means "leave it out"."""
-    metrics: dict[str, float | None] = {OVERALL: card.overall}
+    metrics: dict[str, float | None] = {OVERALL: card.overall, UNCAPPED: card.overall_uncapped}
     for name, score in card.perspectives.items():
         metrics[perspective_metric(name)] = score
     for name, kpi in card.kpis.items():

@@ -13,7 +13,7 @@ that waiting cannot fix raise ``RedisStoreError``. Key names are in ``sinks.redi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import orjson
@@ -21,12 +21,14 @@ import redis.asyncio
 import structlog
 from redis.typing import EncodableT, FieldT
 
-from scorers.calendar import to_date
+from scorers.calendar import Day, to_date
 from scorers.changes import ScorecardChange
 from scorers.planner import CardKey, CardUpdate
 from scorers.scoring import Scorecard
+from sinks import redis_alerts
 from sinks.redis_calls import RedisCalls
-from sinks.redis_keys import CHANGES_MAXLEN, RedisKeys, card_metrics
+from sinks.redis_history import History
+from sinks.redis_keys import ALERTS_MAXLEN, CHANGES_MAXLEN, RedisKeys, card_metrics
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +44,7 @@ class RedisScorecardSink:
         self.calls = calls
         self.keys = RedisKeys(prefix)
         self._changes_maxlen = changes_maxlen
+        self._history = History(calls.client)
 
     async def aclose(self) -> None:
         await self.calls.aclose()
@@ -54,13 +57,26 @@ class RedisScorecardSink:
         """
         if not updates:
             return 0
-        commands = _Commands()
+        commands = _Commands(self._history)
         for update in updates:
             self._card(commands, update, updated_at)
         entry = orjson.dumps([_change_entry(u.card, u.change) for u in updates])
         commands.xadd(self.keys.changes, {"cards": entry}, self._changes_maxlen)
         await self.calls.run(f"writing {len(updates)} scorecards", commands.execute)
         return len(updates)
+
+    async def append_alerts(self, alerts: Sequence[Mapping[str, object]]) -> None:
+        """Alerts as sent to Kafka (``CoachingAlert`` bodies), for the pages' capped stream."""
+
+        async def append(client: redis.asyncio.Redis) -> None:
+            async with client.pipeline(transaction=False) as pipe:
+                for alert in alerts:
+                    fields = redis_alerts.entry(orjson.dumps(alert))
+                    pipe.xadd(self.keys.alerts, fields, maxlen=ALERTS_MAXLEN, approximate=True)
+                await pipe.execute()
+
+        if alerts:
+            await self.calls.run(f"appending {len(alerts)} alerts", append)
 
     async def read_cards(self, keys: Sequence[CardKey]) -> dict[CardKey, Scorecard]:
         """The stored rep cards of ``keys`` (rep, window); missing or unreadable ones are left
@@ -128,6 +144,9 @@ class RedisScorecardSink:
             return
         rep, window, team = card.rep_id, card.window, card.team_id
         commands.set(self.keys.rep_card(rep, window), orjson.dumps(body))
+        if before is not None and before.as_of < card.as_of:
+            # The card it replaces is the last of its day: that day goes to the history.
+            commands.history(self.keys.rep_history(rep, window), before, card.as_of)
         # Most batches move a few KPIs: only the scores that changed since the card it
         # replaces are sent (all of them when there is none, or the team changed).
         known = card_metrics(before) if before is not None and before.team_id == team else {}
@@ -148,7 +167,9 @@ class _Commands:
     """A batch's writes, grouped per key: one ZADD, ZREM or SADD per key for the whole batch
     instead of one per card and metric (redis-py's cost is per command, in Python)."""
 
-    def __init__(self) -> None:
+    def __init__(self, history: History) -> None:
+        self._history = history
+        self._days: dict[str, tuple[Scorecard, Day]] = {}
         self._sets: dict[str, bytes] = {}
         self._streams: list[tuple[str, dict[FieldT, EncodableT], int]] = []
         self._scores: dict[str, dict[str, float]] = {}
@@ -170,6 +191,9 @@ class _Commands:
         else:
             self._removals.get(board, set()).discard(member)
             self._scores.setdefault(board, {})[member] = score
+
+    def history(self, key: str, finished: Scorecard, today: Day) -> None:
+        self._days[key] = (finished, today)
 
     def member(self, key: str, member: str) -> None:
         self._leaving.get(key, set()).discard(member)
@@ -197,6 +221,8 @@ class _Commands:
                     pipe.srem(key, *members)
             for key, fields, maxlen in self._streams:
                 pipe.xadd(key, fields, maxlen=maxlen, approximate=True)
+            for key, (finished, today) in self._days.items():
+                self._history.queue(pipe, key, finished, today)
             await pipe.execute()
 
 

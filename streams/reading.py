@@ -1,4 +1,4 @@
-"""Read what ``RedisScorecardSink`` wrote: a rep's cards, leaderboards, the change stream.
+"""Read what the worker wrote to Redis: cards, leaderboards, histories, the live streams.
 
 It sits beside the writer because both follow one key layout (``sinks.redis_keys``);
 callers (the CLI, a web page) never spell a key. Redis being down raises
@@ -7,20 +7,24 @@ callers (the CLI, a web page) never spell a key. Redis being down raises
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any, Final
 
 import orjson
 import redis.asyncio
 import structlog
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from schemas.outputs import CoachingAlert
 from schemas.scorecard_definition import KpiName, Perspective
 from schemas.windows import window_order
+from scorers.evaluate import rank_key
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
-from sinks.redis_keys import OVERALL, RedisKeys, kpi_metric, perspective_metric
+from sinks.redis_keys import OVERALL, UNCAPPED, RedisKeys, kpi_metric, perspective_metric
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +41,7 @@ SCORECARD_FIELDS: Final = (
     "window",
     "as_of",
     "overall",
+    "overall_uncapped",
     "perspectives",
     "kpis",
 )
@@ -69,13 +74,17 @@ def client_options(timeout_s: float) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class LeaderboardRow:
     rank: int
-    """1-based position; ties get consecutive ranks in rep_id order."""
+    """1-based position; ties go to the higher uncapped overall, then the lower rep_id."""
     rep_id: str
     team_id: str | None
     score: float
     """The value ranked by (a 0..100 score, or the KPI's own value)."""
     overall: float | None
     perspectives: dict[str, float | None]
+    overall_since_yesterday: float | None = None
+    """Overall minus the rep's last overall of the day before (null: no score that day)."""
+    rank_since_yesterday: int | None = None
+    """Places moved up since the day before's overall ranking (only when ranked by overall)."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -85,7 +94,18 @@ class LeaderboardRow:
             "score": self.score,
             "overall": self.overall,
             "perspectives": self.perspectives,
+            "overall_since_yesterday": self.overall_since_yesterday,
+            "rank_since_yesterday": self.rank_since_yesterday,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class DayScore:
+    """A rep's overall at the end of one day (the last card written that day)."""
+
+    day: str
+    overall: float
+    uncapped: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,66 +162,169 @@ class RedisScorecardReader:
     ) -> list[LeaderboardRow]:
         """Reps of ``window`` (or of one ``team``) ranked by ``by``, best first.
 
-        Ties are ordered by rep_id ascending. ZREVRANGE would order them reverse
-        lexicographically, so every member is fetched and sorted here: one read of
-        a few thousand members, which a leaderboard is. ``ascending`` ranks the
-        smallest first (a lower-is-better KPI such as sales_cycle_days).
+        Ties go to the higher uncapped overall, then to the lower rep_id, so every
+        member is fetched and sorted here (ZREVRANGE would order ties by reverse id):
+        one read of a few thousand members, which a leaderboard is. ``ascending``
+        ranks the smallest first (a lower-is-better KPI such as sales_cycle_days).
         """
-        board = self.keys.leaderboard(window, metric_for(by))
-        with _translated(f"leaderboard {board}"):
+        metric = metric_for(by)
+        boards = [self.keys.leaderboard(window, m) for m in (metric, UNCAPPED)]
+        with _translated(f"leaderboard {boards[0]}"):
             if team is None:
-                # withscores=True answers (member, score) pairs; the stubs type it loosely.
-                members: list[Any] = await self._client.zrange(board, 0, -1, withscores=True)
-            else:  # the team's reps' scores on the window's board (absent: no score)
+                # One slot ({window}): the ranking and its tie-break in one round trip.
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for board in boards:
+                        pipe.zrange(board, 0, -1, withscores=True)
+                    members, uncapped_members = await pipe.execute()
+            else:  # the team's reps' scores on the window's boards (absent: no score)
                 reps = sorted(
                     _text(r) for r in await self._client.smembers(self.keys.team_reps(team))
                 )
-                scores = await self._client.zmscore(board, reps) if reps else []
-                members = [(r, sc) for r, sc in zip(reps, scores, strict=True) if sc is not None]
-        sign = 1.0 if ascending else -1.0
-        ranked = sorted(
-            ((_text(rep), float(score)) for rep, score in members),
-            key=lambda item: (sign * item[1], item[0]),
-        )
-        if limit is not None:
-            ranked = ranked[:limit]
-        cards = await self._cards_of([rep for rep, _ in ranked], window)
+                members, uncapped_members = [], []
+                if reps:
+                    async with self._client.pipeline(transaction=False) as pipe:
+                        for board in boards:
+                            pipe.zmscore(board, reps)
+                        scores, uncapped_scores = await pipe.execute()
+                    members = _present(reps, scores)
+                    uncapped_members = _present(reps, uncapped_scores)
+        uncapped = {_text(rep): float(score) for rep, score in uncapped_members}
+        ranked = _ranked(((_text(r), float(s)) for r, s in members), uncapped, ascending)
+        shown = ranked if limit is None else ranked[:limit]
+        cards = [card or {} for card in await self._cards_of([r for r, _ in shown], window)]
+        as_ofs = [card["as_of"] for card in cards if "as_of" in card]
+        before: dict[str, DayScore] = {}
+        if as_ofs:
+            yesterday = (date.fromisoformat(max(as_ofs)) - timedelta(days=1)).isoformat()
+            # Yesterday's ranking needs every member; the points moved only the shown ones.
+            wanted = ranked if by == OVERALL else shown
+            before = await self._day_scores([r for r, _ in wanted], window, yesterday)
+        places = _ranks_of(before) if by == OVERALL else {}
         rows = []
-        for rank, ((rep, score), card) in enumerate(zip(ranked, cards, strict=True), start=1):
-            card = card or {}
+        for rank, ((rep, score), card) in enumerate(zip(shown, cards, strict=True), start=1):
+            overall, then = card.get("overall"), before.get(rep)
             rows.append(
                 LeaderboardRow(
                     rank=rank,
                     rep_id=rep,
                     team_id=card.get("team_id", team),
                     score=score,
-                    overall=card.get("overall"),
+                    overall=overall,
                     perspectives=card.get("perspectives") or {},
+                    overall_since_yesterday=(
+                        None if then is None or overall is None else overall - then.overall
+                    ),
+                    rank_since_yesterday=None if rep not in places else places[rep] - rank,
                 )
             )
         return rows
 
+    async def history(self, rep_id: str, window: str) -> list[DayScore]:
+        """The rep's overall per day in ``window``, oldest first (``HISTORY_DAYS`` at most).
+
+        The history holds the days that are over; the current card is its own day's point.
+        """
+        with _translated(f"the history of {rep_id!r}"):
+            # One slot ({rep}): the history and the card in one round trip.
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.hgetall(self.keys.rep_history(rep_id, window))
+                pipe.get(self.keys.rep_card(rep_id, window))
+                raw, card_raw = await pipe.execute()
+        days = {_text(day): _day_score(_text(day), value, rep_id) for day, value in raw.items()}
+        card = None if card_raw is None else _card(card_raw, rep_id)
+        if card is not None and card.get("overall") is not None:
+            days[card["as_of"]] = DayScore(
+                card["as_of"], float(card["overall"]), card.get("overall_uncapped")
+            )
+        return sorted(days.values(), key=lambda point: point.day)
+
+    async def team_cards(
+        self, team_id: str, windows: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The team's stored cards, shortest window first (``[]`` for an unknown team)."""
+        with _translated(f"cards of team {team_id!r}"):
+            windows = windows if windows is not None else await self.windows()
+            if not windows:
+                return []
+            raws = await self._client.mget([self.keys.team_card(team_id, w) for w in windows])
+        return [_card(raw, team_id) for raw in raws if raw is not None]
+
+    async def windows(self) -> list[str]:
+        """Every window any card was written for, shortest first."""
+        with _translated("the windows"):
+            known = await self._client.smembers(self.keys.windows)
+        return sorted((_text(w) for w in known), key=window_order)
+
+    async def teams(self) -> list[str]:
+        """Every team any card named, by id."""
+        with _translated("the teams"):
+            known = await self._client.smembers(self.keys.teams)
+        return sorted(_text(t) for t in known)
+
+    async def latest_alerts(
+        self, limit: int, *, rep_id: str | None = None, scan: int = 1000
+    ) -> list[CoachingAlert]:
+        """The newest alerts first (of one rep, if given), among the ``scan`` newest entries."""
+        with _translated("the alert stream"):
+            entries: Any = await self._client.xrevrange(self.keys.alerts, count=scan)
+        alerts = _alerts((_text(entry_id), fields) for entry_id, fields in entries)
+        return [a for _, a in alerts if rep_id is None or a.rep_id == rep_id][:limit]
+
     async def last_change_id(self) -> str:
         """The newest change stream id (``0-0`` when empty): where a follower starts."""
-        with _translated("the change stream"):
-            last = await self._client.xrevrange(self.keys.changes, count=1)
-        return _text(last[0][0]) if last else "0-0"
+        return await self._last_id(self.keys.changes)
+
+    async def last_alert_id(self) -> str:
+        """The newest alert stream id (``0-0`` when empty)."""
+        return await self._last_id(self.keys.alerts)
 
     async def changes_after(
         self, after: str, *, block_ms: int = 1000, count: int = 1000
     ) -> list[ChangeEntry]:
         """Entries newer than id ``after``, waiting up to ``block_ms`` for the first one."""
-        with _translated("the change stream"):
-            reply: Any = await self._client.xread(
-                {self.keys.changes: after}, count=count, block=block_ms
-            )
-        # RESP2 answers [[stream, entries]], RESP3 {stream: [entries]}.
-        streams = reply.values() if isinstance(reply, dict) else [e for _, e in reply or []]
+        entries = await self._entries_after(self.keys.changes, after, block_ms, count)
         return [
             ChangeEntry(_text(entry_id), {_text(k): _text(v) for k, v in fields.items()})
-            for entries in streams
             for entry_id, fields in entries
         ]
+
+    async def alerts_after(
+        self, after: str, *, block_ms: int = 1000, count: int = 100
+    ) -> tuple[str, list[CoachingAlert]]:
+        """Alerts appended after id ``after`` (waiting up to ``block_ms``), and the id to
+        read after next time (past any entry skipped as unreadable)."""
+        entries = await self._entries_after(self.keys.alerts, after, block_ms, count)
+        alerts = _alerts((_text(entry_id), fields) for entry_id, fields in entries)
+        return (_text(entries[-1][0]) if entries else after), [alert for _, alert in alerts]
+
+    async def _last_id(self, stream: str) -> str:
+        with _translated(f"stream {stream}"):
+            last = await self._client.xrevrange(stream, count=1)
+        return _text(last[0][0]) if last else "0-0"
+
+    async def _entries_after(
+        self, stream: str, after: str, block_ms: int, count: int
+    ) -> list[tuple[Any, dict[Any, Any]]]:
+        with _translated(f"stream {stream}"):
+            reply: Any = await self._client.xread({stream: after}, count=count, block=block_ms)
+        # RESP2 answers [[stream, entries]], RESP3 {stream: [entries]}.
+        streams = reply.values() if isinstance(reply, dict) else [e for _, e in reply or []]
+        return [(entry_id, fields) for entries in streams for entry_id, fields in entries]
+
+    async def _day_scores(self, rep_ids: list[str], window: str, day: str) -> dict[str, DayScore]:
+        """Each rep's overall at the end of ``day``, for the reps that had one."""
+        if not rep_ids:
+            return {}
+        with _translated(f"histories of the {window} leaderboard"):
+            async with self._client.pipeline(transaction=False) as pipe:
+                for rep in rep_ids:
+                    pipe.hget(self.keys.rep_history(rep, window), day)
+                raws: list[Any] = await pipe.execute()
+        return {
+            rep: _day_score(day, raw, rep)
+            for rep, raw in zip(rep_ids, raws, strict=True)
+            if raw is not None
+        }
 
     async def _cards_of(self, rep_ids: list[str], window: str) -> list[dict[str, Any] | None]:
         if not rep_ids:
@@ -214,6 +337,45 @@ class RedisScorecardReader:
                 raws: list[Any] = await pipe.execute()
         pairs = zip(raws, rep_ids, strict=True)
         return [None if raw is None else _card(raw, rep) for raw, rep in pairs]
+
+
+def _ranked(
+    members: Iterable[tuple[str, float]], uncapped: dict[str, float], ascending: bool
+) -> list[tuple[str, float]]:
+    sign = -1.0 if ascending else 1.0
+    return sorted(members, key=lambda m: rank_key(sign * m[1], uncapped.get(m[0]), m[0]))
+
+
+def _ranks_of(scores: dict[str, DayScore]) -> dict[str, int]:
+    """Each rep's 1-based rank in a day's overall ranking."""
+    order = sorted(scores, key=lambda r: rank_key(scores[r].overall, scores[r].uncapped, r))
+    return {rep: rank for rank, rep in enumerate(order, start=1)}
+
+
+def _day_score(day: str, raw: bytes | str, rep_id: str) -> DayScore:
+    try:
+        overall, uncapped = orjson.loads(raw)
+        return DayScore(day, float(overall), None if uncapped is None else float(uncapped))
+    except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+        raise RedisStoreError(f"the history of {rep_id!r} on {day} is unreadable: {exc}") from exc
+
+
+def _alerts(entries: Iterable[tuple[str, dict[Any, Any]]]) -> list[tuple[str, CoachingAlert]]:
+    """Parsed alert entries in the order given, each alert id once; a bad entry is logged."""
+    seen: set[str] = set()
+    out = []
+    for entry_id, fields in entries:
+        try:
+            alert = CoachingAlert.model_validate_json(
+                fields.get(b"alert", fields.get("alert", b""))
+            )
+        except ValidationError as exc:
+            log.warning("reading.bad_alert_entry", entry_id=entry_id, error=str(exc))
+            continue
+        if alert.alert_id not in seen:
+            seen.add(alert.alert_id)
+            out.append((entry_id, alert))
+    return out
 
 
 @contextmanager
@@ -235,6 +397,11 @@ def _card(raw: bytes | str, rep_id: str) -> dict[str, Any]:
     if not isinstance(card, dict):
         raise RedisStoreError(f"the card of {rep_id!r} is not a JSON object")
     return card
+
+
+def _present(reps: list[str], scores: list[Any]) -> list[tuple[str, Any]]:
+    """(rep, score) of the reps ``ZMSCORE`` found on the board."""
+    return [(rep, score) for rep, score in zip(reps, scores, strict=True) if score is not None]
 
 
 def _text(value: bytes | str | Any) -> str:

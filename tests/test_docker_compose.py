@@ -38,7 +38,7 @@ def fixture_services(compose: dict[str, Any]) -> dict[str, Any]:
     return services
 
 
-SCORESTREAM_SERVICES = ("topics", "worker", "simulator")
+SCORESTREAM_SERVICES = ("topics", "worker", "simulator", "web")
 
 
 def env_file_lines(path: Path) -> dict[str, str]:
@@ -73,15 +73,15 @@ def scorestream_commands(services: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def test_services(services: dict[str, Any]) -> None:
-    """Kafka, Redis, one-shot topic creation, the worker and the live simulator."""
-    assert {"kafka", "redis", "topics", "worker", "simulator"} <= set(services)
+    """Kafka, Redis, one-shot topic creation, the worker, the live simulator and the web page."""
+    assert {"kafka", "redis", "topics", "worker", "simulator", "web"} <= set(services)
 
 
 def test_images_are_pinned(services: dict[str, Any]) -> None:
     """Kafka is Apache's own image at a 4.1.x patch release; Redis is 7 on Alpine."""
     assert re.fullmatch(r"apache/kafka:4\.1\.\d+", services["kafka"]["image"])
     assert services["redis"]["image"] == "redis:7-alpine"
-    for name in ("topics", "worker", "simulator"):
+    for name in ("topics", "worker", "simulator", "web"):
         assert services[name]["build"] == "."
 
 
@@ -145,6 +145,22 @@ def test_worker_keeps_state_and_serves_health(services: dict[str, Any]) -> None:
     assert "6066:6066" in worker["ports"]
     assert command[command.index("--web-host") + 1] == "0.0.0.0"
     assert "/health" in " ".join(worker["healthcheck"]["test"])
+
+
+def test_web_serves_the_host_loopback_only_without_a_token(services: dict[str, Any]) -> None:
+    """Inside its container the page binds 0.0.0.0 (so the port can be published), which
+    `serve` refuses without a token unless told; the host publishes it on loopback only."""
+    web = services["web"]
+    command = [str(arg) for arg in web["command"]]
+    assert command[:2] == ["scorestream", "serve"]
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    port = command[command.index("--port") + 1]
+    has_token = "SCORESTREAM_WEB_TOKEN" in web.get("environment", {})
+    assert ("--allow-anonymous" in command) is not has_token
+    assert web["ports"] == [f"127.0.0.1:{port}:{port}"]
+    assert f"http://127.0.0.1:{port}/healthz" in " ".join(web["healthcheck"]["test"])
+    assert web["depends_on"] == {"redis": {"condition": "service_healthy"}}
+    assert Settings.from_env(container_env(web)).redis_url == "redis://redis:6379/0"
 
 
 def test_healthchecks(services: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from schemas.scorecard_definition import DefinitionError, ScorecardDefinition, l
 from schemas.settings import Settings, SettingsError, masked_url
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
 from streams import connections
+from streams.documents import BadParameter, NotFound
 from streams.exceptions import AccessError
 from streams.logs import configure_logging
 from streams.reading import RedisScorecardReader
@@ -50,7 +51,8 @@ def definition_or_exit(path: Path | None) -> ScorecardDefinition:
 
 
 def run_read(settings: Settings, read: Callable[[RedisScorecardReader], Awaitable[T]]) -> T:
-    """``read`` with a reader on the configured Redis; Redis errors end the command.
+    """``read`` with a reader on the configured Redis; Redis errors, a bad option
+    (``BadParameter``: exit 2) and an unknown rep (``NotFound``: exit 1) end the command.
 
     KeyboardInterrupt passes through (``--watch`` loops end on it).
     """
@@ -74,4 +76,8 @@ def run_read(settings: Settings, read: Callable[[RedisScorecardReader], Awaitabl
             code=2,
         )
     except RedisStoreError as exc:
+        fail(str(exc), code=1)
+    except BadParameter as exc:
+        fail(f"--{exc}", code=2)
+    except NotFound as exc:
         fail(str(exc), code=1)

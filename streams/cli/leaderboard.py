@@ -18,17 +18,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from schemas.scorecard_definition import (
-    DefinitionError,
-    Direction,
-    KpiName,
-    Perspective,
-    load_definition,
-)
-from schemas.windows import is_window
+from schemas.scorecard_definition import Perspective
 from sinks.redis_keys import KPI_METRIC
-from streams.cli import fail, load_settings, run_read
-from streams.reading import RANK_BY, LeaderboardRow, RedisScorecardReader
+from streams.cli import load_settings, run_read
+from streams.documents import DEFAULT_LIMIT, leaderboard_document, leaderboard_rows
+from streams.reading import LeaderboardRow, RedisScorecardReader
 
 _WATCH_BLOCK_MS = 1000
 """XREAD waits this long for a change; the board is also re-read on each timeout."""
@@ -46,7 +40,7 @@ def leaderboard(
         ),
     ] = "overall",
     team: Annotated[str | None, typer.Option(help="Only this team's reps.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="Rows to show.")] = DEFAULT_LIMIT,
     watch: Annotated[
         bool, typer.Option("--watch", help="Redraw on every change, until Ctrl-C.")
     ] = False,
@@ -58,26 +52,17 @@ def leaderboard(
         ),
     ] = False,
 ) -> None:
-    """Rank reps by their overall score, a perspective or a KPI, for one window."""
-    if by not in RANK_BY:
-        fail(f"--by {by!r}: use one of {', '.join(RANK_BY)}", code=2)
-    if not is_window(window):
-        fail(f"--window {window!r}: use Nd (e.g. 30d), week, month or quarter", code=2)
+    """Rank reps by their overall score, a perspective or a KPI, for one window.
 
+    Ties go to the higher uncapped overall (how far past target), then to the rep id.
+    """
     settings = load_settings()
-    ascending = _lower_is_better(by)
 
     async def read(reader: RedisScorecardReader) -> list[LeaderboardRow]:
-        return await reader.leaderboard(window, by, team=team, limit=limit, ascending=ascending)
+        return await leaderboard_rows(reader, window, by, team, limit)
 
     def document(rows: list[LeaderboardRow]) -> str:
-        payload = {
-            "window": window,
-            "by": by,
-            "team": team,
-            "rows": [row.to_dict() for row in rows],
-        }
-        return orjson.dumps(payload).decode()
+        return orjson.dumps(leaderboard_document(window, by, team, rows)).decode()
 
     console = Console()
     if not watch:
@@ -153,17 +138,6 @@ async def _follow(
         entries = await reader.changes_after(last_id, block_ms=_WATCH_BLOCK_MS)
         if entries:
             last_id = entries[-1].id
-
-
-def _lower_is_better(by: str) -> bool:
-    """Whether ``by`` is a KPI the shipped scorecard scores lower-is-better (sales cycle)."""
-    if not by.startswith(KPI_METRIC):
-        return False
-    try:
-        kpi = load_definition(None).kpis.get(KpiName(by.removeprefix(KPI_METRIC)))
-    except DefinitionError:
-        return False
-    return kpi is not None and kpi.direction is Direction.LOWER
 
 
 _LABELS = {p.value: p.value.replace("_", " ") for p in Perspective}

@@ -15,6 +15,7 @@ from streams.cli import (
     reset,
     schemas,
     scorecard,
+    serve,
     show,
     simulate,
     tail,
@@ -41,6 +42,7 @@ app.command("show")(show.show)
 app.command("leaderboard")(leaderboard.leaderboard)
 app.command("tail")(tail.tail)
 app.add_typer(dlq.app, name="dlq")
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

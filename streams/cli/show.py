@@ -16,9 +16,9 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from schemas.windows import is_window
-from streams.cli import fail, load_settings, run_read
-from streams.reading import public_card
+from streams.cli import load_settings, run_read
+from streams.documents import rep_cards, rep_document
+from streams.formatting import number, score
 
 
 def show(
@@ -32,25 +32,10 @@ def show(
     ] = False,
 ) -> None:
     """Show a rep's current scorecards: overall, perspectives, every KPI and what moved."""
-    if window is not None and not is_window(window):
-        fail(f"--window {window!r}: use Nd (e.g. 30d), week, month or quarter", code=2)
-
     settings = load_settings()
-    cards = run_read(settings, lambda r: r.get_cards(rep_id, None if window is None else [window]))
-    if not cards and window is not None:
-        others = run_read(settings, lambda r: r.get_cards(rep_id))
-        if others:
-            has = ", ".join(c["window"] for c in others)
-            fail(f"no {window} scorecard for rep {rep_id!r}; it has {has}", code=1)
-    if not cards:
-        fail(
-            f"no scorecards for rep {rep_id!r} under prefix {settings.redis_prefix!r}"
-            " (is the id right, and has the worker scored this rep yet?)",
-            code=1,
-        )
+    cards = run_read(settings, lambda reader: rep_cards(reader, rep_id, window))
     if as_json:
-        payload = {"rep_id": rep_id, "scorecards": [public_card(c) for c in cards]}
-        typer.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+        typer.echo(orjson.dumps(rep_document(rep_id, cards), option=orjson.OPT_INDENT_2).decode())
         return
     console = Console()
     for card in cards:
@@ -66,7 +51,7 @@ def card_view(card: dict[str, Any]) -> Group:
         f"  {card['window']} as of {card['as_of']}",
         f"  team {card.get('team_id') or '-'}",
         "  overall ",
-        (_score(card.get("overall")), "bold"),
+        (score(card.get("overall")), "bold"),
         _delta(moved.get("overall")),
     )
     perspectives = Table(title_justify="left", box=None, pad_edge=False)
@@ -74,8 +59,8 @@ def card_view(card: dict[str, Any]) -> Group:
     perspectives.add_column("score", justify="right")
     perspectives.add_column("change", justify="right")
     moved_p: dict[str, Any] = moved.get("perspectives") or {}
-    for name, score in card.get("perspectives", {}).items():
-        perspectives.add_row(name.replace("_", " "), _score(score), _delta(moved_p.get(name)))
+    for name, value in card.get("perspectives", {}).items():
+        perspectives.add_row(name.replace("_", " "), score(value), _delta(moved_p.get(name)))
 
     kpis = Table(title_justify="left")
     kpis.add_column("kpi", no_wrap=True)
@@ -90,35 +75,20 @@ def card_view(card: dict[str, Any]) -> Group:
         step = moved_k.get(name) or {}
         kpis.add_row(
             name,
-            _number(kpi.get("value")),
-            _number(kpi.get("target")),
+            number(kpi.get("value")),
+            number(kpi.get("target")),
             "n/a" if kpi.get("attainment") is None else f"{kpi['attainment']:.0%}",
             f"{kpi.get('contribution', 0.0):.1f}",
-            _delta(step.get("value"), number=True),
+            _delta(step.get("value"), as_number=True),
             _delta(step.get("contribution")),
         )
     updated = Text(f"updated {card.get('updated_at', '?')}", style="dim")
     return Group(heading, perspectives, kpis, updated)
 
 
-def _score(score: float | None) -> str:
-    return "-" if score is None else f"{score:.1f}"
-
-
-def _number(value: float | None) -> str:
-    """KPI values span ratios (0.42) to revenue (125,000): precision follows size."""
-    if value is None:
-        return "-"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 10 or value == int(value):
-        return f"{value:,.1f}".removesuffix(".0")
-    return f"{value:.2f}"
-
-
-def _delta(value: float | None, *, number: bool = False) -> Text:
+def _delta(value: float | None, *, as_number: bool = False) -> Text:
     if value is None or abs(value) < 1e-9:
         return Text("")
     sign = "+" if value > 0 else ""
-    text = _number(value) if number else f"{value:.1f}"
+    text = number(value) if as_number else f"{value:.1f}"
     return Text(f" {sign}{text}", style="green" if value > 0 else "red")

@@ -17,6 +17,7 @@ import heapq
 import itertools
 import math
 import random
+import statistics
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -96,7 +97,8 @@ NPS_COMMENTS: Final = {
     "promoter": ("Great partner!", "Always responsive.", "Knows our business."),
 }
 
-MONTHLY_QUOTA_BASE: Final = 60_000.0
+MONTHLY_QUOTA_BASE: Final = 75_000.0
+"""A stretch quota: the median rep closes about 70% of it, as in most sales orgs."""
 WEEKEND_ACTIVITY: Final = 0.05  # share of a weekday's activity that happens on a weekend
 WORKDAY_START: Final = time(8)
 WORKDAY_SECONDS: Final = 10 * 3600
@@ -186,25 +188,42 @@ def build_org(config: SimulationConfig) -> tuple[RepProfile, ...]:
     rng = random.Random(f"{org_seed}:org")
     firsts = list(FIRST_NAMES)
     rng.shuffle(firsts)
+    skills = _skills(rng, config.teams * config.reps_per_team)
     reps = []
     for t, team in enumerate(TEAMS[: config.teams]):
         for i in range(t * config.reps_per_team, (t + 1) * config.reps_per_team):
             first, round_ = firsts[i % len(firsts)], i // len(firsts)
             rep_id = f"rep-{first.lower()}" + (f"-{round_ + 1}" if round_ else "")
-            reps.append(_rep_profile(rng, rep_id, first, team))
+            reps.append(_rep_profile(rng, rep_id, first, team, skills[i]))
     quiet_index = rng.randrange(len(reps))
     reps[quiet_index] = replace(reps[quiet_index], quiet=True)
     return tuple(reps)
 
 
-def _rep_profile(rng: random.Random, rep_id: str, first: str, team: TeamProfile) -> RepProfile:
-    skill = rng.uniform(0.1, 0.95)
+SKILL: Final = statistics.NormalDist(mu=0.55, sigma=0.2)
+"""Most reps are near the middle, a few are stars or struggling: a bell, not a flat line."""
+
+
+def _skills(rng: random.Random, count: int) -> list[float]:
+    """``count`` skills spread over the bell by its quantiles, in random order: every org,
+    whatever its seed or size, has its median rep at 0.55 and its stars and stragglers."""
+    skills = [
+        min(0.95, max(0.1, SKILL.inv_cdf((i + rng.uniform(0.2, 0.8)) / count)))
+        for i in range(count)
+    ]
+    rng.shuffle(skills)
+    return skills
+
+
+def _rep_profile(
+    rng: random.Random, rep_id: str, first: str, team: TeamProfile, skill: float
+) -> RepProfile:
 
     def jitter() -> float:
         return rng.uniform(0.85, 1.15)
 
-    # Calibrated against schemas/default_scorecard.yaml: a mid-skill rep (0.55) lands
-    # near each target, so the weakest fall well short and the best reach the cap.
+    # Calibrated with schemas/default_scorecard.yaml (scripts/demo_spread.py measures it):
+    # a mid-skill rep (0.55) reaches about 70% of the stretch targets, the best reach them.
     return RepProfile(
         rep_id=rep_id,
         name=f"{first} {rng.choice(LAST_NAMES)}",
@@ -218,7 +237,7 @@ def _rep_profile(rng: random.Random, rep_id: str, first: str, team: TeamProfile)
         deal_size=(4_000 + 9_000 * skill) * jitter(),
         sales_cycle_days=(45 - 30 * skill) * jitter(),
         nps_per_day=0.5 * jitter(),
-        nps_mean=6.0 + 3.5 * skill,
+        nps_mean=7.0 + 2.5 * skill,
         leads_per_day=(2 + 2 * skill) * jitter(),
         lead_conversion=(0.1 + 0.4 * skill) * jitter(),
         accounts_per_day=0.2 * jitter(),

@@ -217,6 +217,7 @@ class Shell:
         ]
         for delivery in deliveries:
             await delivery
+        await self.sink.append_alerts(alerts)  # the pages' copy, after Kafka has them
         for alert in alerts:
             self.metrics.alerts.labels(str(alert["rule"])).inc()
             log.info("alert", alert_id=alert["alert_id"], rule=alert["rule"], rep_id=rep_id)

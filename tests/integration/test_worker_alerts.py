@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -18,6 +19,7 @@ from schemas import topics
 from schemas.outputs import CoachingAlert, ScorecardUpdated
 from schemas.scorecard_definition import load_definition
 from schemas.settings import Settings
+from sinks.redis_keys import RedisKeys
 from tests.integration.alert_scenario import EXPECTED, REPS, reference_alerts, scenario
 from tests.integration.worker_harness import System, produce_lines, wait_until
 
@@ -83,6 +85,11 @@ def test_each_rule_fires_once_despite_redelivery_and_a_restart(
     )
     assert by_rule["no_calls"].evidence["last_active"] == "2026-06-10"
     assert all(a.text for a in alerts)
+    # The pages' copy: the capped Redis stream holds the same alerts (repeats allowed,
+    # readers drop them by alert_id).
+    entries: Any = system.redis().xrange(RedisKeys(system.prefix).alerts)
+    streamed = [CoachingAlert.model_validate_json(fields[b"alert"]) for _, fields in entries]
+    assert {a.alert_id: a for a in streamed} == {a.alert_id: a for a in alerts}
 
     updates = [ScorecardUpdated.model_validate(u) for u in system.read_topic(topics.UPDATES)]
     star_deal = [

@@ -13,7 +13,7 @@ from schemas.scorecard_definition import (
     load_definition,
     parse_definition,
 )
-from scorers.evaluate import evaluate
+from scorers.evaluate import evaluate, ranked
 from scorers.fold import Folder
 from scorers.scoring import Scorecard, attainment
 from tests.scorers.builders import (
@@ -188,6 +188,46 @@ def test_cap_lets_a_kpi_make_up_for_another_but_never_past_100() -> None:
     card = scorecards(wide, events, "2026-03-10")[("ana", None, "7d")]
     assert card.kpis["win_rate"].attainment == pytest.approx(0.8)
     assert card.overall == pytest.approx(100.0)
+
+
+def test_uncapped_overall_tells_apart_reps_at_100() -> None:
+    """Both reps score 100; the one further past target has the higher uncapped overall.
+
+    ana: revenue 20,000 of 7,000 (2.857, capped at 1.2), win rate 1.0: (2.857 + 1) / 2.
+    ben: revenue 10,000 of 7,000 (1.429): (1.429 + 1) / 2. No NPS: customer is null.
+    """
+    events = [
+        won("2026-03-10", "d1", 20000, "2026-03-01"),
+        lost("2026-03-09", "d2", "2026-03-01"),
+        won("2026-03-10", "d3", 10000, "2026-03-01", rep="ben"),
+        lost("2026-03-09", "d4", "2026-03-01", rep="ben"),
+    ]
+    cards = scorecards(small(), events, "2026-03-10")
+    ana, ben = cards[("ana", None, "7d")], cards[("ben", None, "7d")]
+    assert ana.overall == ben.overall == pytest.approx(100.0)
+    assert ana.overall_uncapped == pytest.approx(100 * (20000 / 7000 + 1) / 2)
+    assert ben.overall_uncapped == pytest.approx(100 * (10000 / 7000 + 1) / 2)
+    assert ana.to_dict()["overall_uncapped"] == ana.overall_uncapped
+    assert Scorecard.from_dict(ana.to_dict()) == ana
+    assert [c.rep_id for c in ranked([ben, ana], ["7d"])] == ["ana", "ben"]
+
+
+def test_ties_in_the_uncapped_overall_fall_back_to_the_rep_id() -> None:
+    """Same events for two reps: equal in every score, so the id decides the order."""
+    events = [won("2026-03-10", "d1", 20000, "2026-03-01")]
+    events += [won("2026-03-10", "d1", 20000, "2026-03-01", rep="aaron")]
+    cards = scorecards(small(), events, "2026-03-10")
+    ana, aaron = cards[("ana", None, "7d")], cards[("aaron", None, "7d")]
+    assert ana.overall_uncapped == aaron.overall_uncapped
+    assert [c.rep_id for c in ranked([ana, aaron], ["7d"])] == ["aaron", "ana"]
+
+
+def test_below_every_cap_the_uncapped_overall_is_the_overall() -> None:
+    """Revenue 3,500 of 7,000 and win rate at target: no clamp applies, 75 either way."""
+    events = [won("2026-03-10", "d1", 3500, "2026-03-01"), lost("2026-03-09", "d2", "2026-03-01")]
+    card = scorecards(small(), events, "2026-03-10")[("ana", None, "7d")]
+    assert card.overall == pytest.approx(75.0)
+    assert card.overall_uncapped == pytest.approx(75.0)
 
 
 @pytest.mark.parametrize(

@@ -30,8 +30,10 @@ def card(
     perspectives: dict[str, float | None] | None = None,
     revenue: float | None = 10_000.0,
     cycle_days: float | None = 20.0,
+    uncapped: float | None = None,
 ) -> Scorecard:
-    """A scorecard with every perspective equal to ``overall`` unless given, and two KPIs."""
+    """A scorecard with every perspective equal to ``overall`` unless given, and two KPIs;
+    ``overall_uncapped`` is ``uncapped``, else ``overall``."""
     return Scorecard(
         rep_id=rep,
         team_id=team,
@@ -45,6 +47,7 @@ def card(
             "revenue_won": KpiScore(revenue, 20_000.0, None if revenue is None else 0.5, 3, 10.0),
             "sales_cycle_days": KpiScore(cycle_days, 30.0, 1.2, 2, 5.0),
         },
+        overall_uncapped=overall if uncapped is None else uncapped,
     )
 
 
@@ -71,6 +74,8 @@ async def dump(client: redis.asyncio.Redis, prefix: str) -> dict[str, Any]:
             out[key] = await client.zrange(key, 0, -1, withscores=True)
         elif kind == "set":
             out[key] = sorted(await client.smembers(key))
+        elif kind == "hash":
+            out[key] = await client.hgetall(key)
         elif kind == "stream":
             out[key] = await stream_fields(client, key)
         else:
@@ -99,8 +104,18 @@ async def prefixed(client: redis.asyncio.Redis) -> AsyncIterator[str]:
         await delete_prefix(client, prefix)
 
 
-async def write_cards(client: redis.asyncio.Redis, prefix: str, cards: list[Scorecard]) -> None:
-    """Write ``cards`` as the worker does (each as a first card), for tests of the readers."""
+async def write_cards(
+    client: redis.asyncio.Redis,
+    prefix: str,
+    cards: list[Scorecard],
+    replacing: list[Scorecard] = (),  # type: ignore[assignment]
+) -> None:
+    """Write ``cards`` as the worker does, for tests of the readers: each replaces the card
+    of its rep and window in ``replacing`` (if any), else is a first card."""
+    before = {(c.rep_id, c.team_id if c.rep_id is None else None, c.window): c for c in replacing}
     sink = RedisScorecardSink(RedisCalls(client), prefix)
-    updates = [CardUpdate(c, c.to_dict(), None, change(None, c)) for c in cards]
+    updates = []
+    for c in cards:
+        old = before.get((c.rep_id, c.team_id if c.rep_id is None else None, c.window))
+        updates.append(CardUpdate(c, c.to_dict(), old, change(old, c)))
     await sink.write(updates, "2026-03-11T10:00:00.000+00:00")

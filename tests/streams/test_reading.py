@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
 
 import orjson
 import pytest
 import redis.asyncio
 
+from schemas.outputs import CoachingAlert
 from schemas.settings import Settings
 from sinks.exceptions import RedisUnavailableError
+from sinks.redis_alerts import append_alert
 from streams.connections import scorecard_reader
 from streams.reading import (
     RANK_BY,
@@ -19,7 +22,7 @@ from streams.reading import (
     metric_for,
     public_card,
 )
-from tests.sinks.redis_support import card, prefixed, write_cards
+from tests.sinks.redis_support import AS_OF, card, prefixed, write_cards
 
 pytestmark = pytest.mark.redis
 
@@ -79,6 +82,8 @@ async def test_ties_are_ordered_by_rep_id_and_null_scores_are_absent(
             "internal_process": 50.0,
             "learning_growth": 60.0,
         },
+        "overall_since_yesterday": None,
+        "rank_since_yesterday": None,
     }
 
 
@@ -150,6 +155,7 @@ async def test_get_cards_all_windows_shortest_first(
         "window": "7d",
         "as_of": "2026-03-11",
         "overall": 50.0,
+        "overall_uncapped": 50.0,
         "perspectives": card("ana").perspectives,
         "kpis": {
             "revenue_won": {
@@ -198,3 +204,88 @@ async def test_redis_down_is_unavailable_not_empty() -> None:
             await reader.leaderboard("30d")
     finally:
         await reader.aclose()
+
+
+async def test_ties_go_to_the_higher_uncapped_overall_then_the_rep_id(
+    redis_client: redis.asyncio.Redis, prefix: str, reader: RedisScorecardReader
+) -> None:
+    """Three reps at 100: the one furthest past target first; equal uncapped ones by id."""
+    cards = [
+        card("ana", "north", 100.0, uncapped=104.0),
+        card("bob", "north", 100.0, uncapped=131.5),
+        card("cyd", "south", 100.0, uncapped=104.0),
+        card("dan", "south", 90.0, uncapped=90.0),
+    ]
+    await write_cards(redis_client, prefix, cards)
+    assert ids(await reader.leaderboard("30d")) == ["bob", "ana", "cyd", "dan"]
+    assert ids(await reader.leaderboard("30d", "financial")) == ["bob", "ana", "cyd", "dan"]
+    assert ids(await reader.leaderboard("30d", team="south")) == ["cyd", "dan"]
+
+
+async def test_rows_say_how_far_they_moved_since_the_day_before(
+    redis_client: redis.asyncio.Redis, prefix: str, reader: RedisScorecardReader
+) -> None:
+    """Yesterday ana led bob; today bob leads: bob +1 place, ana -1, cyd new (no yesterday)."""
+    yesterday = [
+        card("ana", overall=80.0, as_of=AS_OF - 1),
+        card("bob", overall=60.0, as_of=AS_OF - 1),
+    ]
+    await write_cards(redis_client, prefix, yesterday)
+    today = [card("ana", overall=70.0), card("bob", overall=75.5), card("cyd", overall=72.0)]
+    await write_cards(redis_client, prefix, today, replacing=yesterday)
+    rows = await reader.leaderboard("30d")
+    assert [(r.rep_id, r.overall_since_yesterday, r.rank_since_yesterday) for r in rows] == [
+        ("bob", 15.5, 1),
+        ("cyd", None, None),
+        ("ana", -10.0, -2),
+    ]
+    by_customer = await reader.leaderboard("30d", "customer", limit=1)
+    assert [(r.rep_id, r.overall_since_yesterday, r.rank_since_yesterday) for r in by_customer] == [
+        ("bob", 15.5, None)
+    ]
+    history = await reader.history("bob", "30d")
+    assert [(p.day, p.overall) for p in history] == [("2026-03-10", 60.0), ("2026-03-11", 75.5)]
+    assert await reader.history("nobody", "30d") == []
+
+
+async def test_team_cards_windows_and_teams(
+    redis_client: redis.asyncio.Redis, prefix: str, reader: RedisScorecardReader
+) -> None:
+    written = [card(None, "north", 64.0), card(None, "north", 51.0, window="7d"), card("ana")]
+    await write_cards(redis_client, prefix, written)
+    cards = await reader.team_cards("north")
+    assert [(c["window"], c["overall"], "rep_id" in c) for c in cards] == [
+        ("7d", 51.0, False),
+        ("30d", 64.0, False),
+    ]
+    assert await reader.team_cards("nobody") == []
+    assert await reader.windows() == ["7d", "30d"]
+    assert await reader.teams() == ["north"]
+
+
+async def test_alerts_newest_first_per_rep_without_repeats(
+    redis_client: redis.asyncio.Redis, prefix: str, reader: RedisScorecardReader
+) -> None:
+    """A re-sent alert (same id) shows once; a bad entry is skipped, not fatal."""
+    keys = reader.keys
+    start = await reader.last_alert_id()
+    assert start == "0-0"
+    await append_alert(redis_client, keys, alert("a1", "ana"))
+    await redis_client.xadd(keys.alerts, {"alert": "not json"})
+    await append_alert(redis_client, keys, alert("a2", "bob"))
+    await append_alert(redis_client, keys, alert("a1", "ana"))
+    await append_alert(redis_client, keys, alert("a3", "ana"))
+    assert [a.alert_id for a in await reader.latest_alerts(10)] == ["a3", "a1", "a2"]
+    assert [a.alert_id for a in await reader.latest_alerts(1, rep_id="ana")] == ["a3"]
+    last, followed = await reader.alerts_after(start, block_ms=50)
+    assert [a.alert_id for a in followed] == ["a1", "a2", "a3"]
+    assert last == await reader.last_alert_id()
+    assert await reader.alerts_after(last, block_ms=50) == (last, [])
+
+
+def alert(alert_id: str, rep_id: str) -> CoachingAlert:
+    return CoachingAlert(
+        alert_id=alert_id, rule="no_calls", kind="inactivity", severity="info", rep_id=rep_id,
+        team_id="north", window=None, period="2026-03-09", as_of=date(2026, 3, 11), evidence={},
+        text="No calls logged for 3 working days.", raised_at=datetime(2026, 3, 11, tzinfo=UTC),
+    )  # fmt: skip

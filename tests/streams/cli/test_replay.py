@@ -49,7 +49,10 @@ def test_json_output_has_the_exact_contract(log_file: Path) -> None:
         (rep, w) for rep in ("ana", "bob") for w in ("7d", "30d", "90d", "quarter")
     }
     card = out["scorecards"][0]
-    assert set(card) == {"rep_id", "team_id", "window", "as_of", "overall", "perspectives", "kpis"}
+    assert set(card) == {
+        *("rep_id", "team_id", "window", "as_of", "overall", "overall_uncapped"),
+        *("perspectives", "kpis"),
+    }
     assert set(card["kpis"]["revenue_won"]) == {
         "value",
         "target",

@@ -124,10 +124,8 @@ def test_show_json_is_the_replay_shape(env: dict[str, str], replayed: list[Score
     expected = [orjson.loads(orjson.dumps(c.to_dict())) for c in replayed if c.rep_id == "ana"]
     order = ["7d", "30d", "90d", "quarter"]
     assert out["scorecards"] == sorted(expected, key=lambda c: order.index(c["window"]))
-    assert all(
-        list(c) == ["rep_id", "team_id", "window", "as_of", "overall", "perspectives", "kpis"]
-        for c in out["scorecards"]
-    )
+    fields = ["rep_id", "team_id", "window", "as_of", "overall", "overall_uncapped"]
+    assert all(list(c) == [*fields, "perspectives", "kpis"] for c in out["scorecards"])
 
 
 def test_show_one_window(env: dict[str, str], replayed: list[Scorecard]) -> None:
@@ -184,6 +182,8 @@ def test_leaderboard_json_order_limit_team(env: dict[str, str]) -> None:
         "perspectives": dict.fromkeys(
             ["financial", "customer", "internal_process", "learning_growth"], 80.0
         ),
+        "overall_since_yesterday": None,
+        "rank_since_yesterday": None,
     }
 
     limited = orjson.loads(run(["leaderboard", "--json", "--limit", "2"], env).stdout)

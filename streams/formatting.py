@@ -1,0 +1,19 @@
+"""Numbers for people, the same in the terminal and on the web page."""
+
+from __future__ import annotations
+
+
+def number(value: float | None) -> str:
+    """KPI values span ratios (0.42) to revenue (125,000): precision follows size."""
+    if value is None:
+        return "-"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 10 or value == int(value):
+        return f"{value:,.1f}".removesuffix(".0")
+    return f"{value:.2f}"
+
+
+def score(value: float | None) -> str:
+    """A 0..100 score with one decimal; ``-`` for none."""
+    return "-" if value is None else f"{value:.1f}"

@@ -1,0 +1,93 @@
+"""The ASGI app: one Redis reader and one live feed per process, the routes, the errors.
+
+Any number of these can run beside the workers: they only read Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+
+from schemas.settings import Settings, masked_url
+from sinks.exceptions import RedisStoreError, RedisUnavailableError
+from streams import connections
+from streams.documents import BadParameter, NotFound
+from streams.web import access, api, pages
+from streams.web.live import LiveFeed
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The app for ``settings``: Redis at ``redis_url``; the web token, when set, guards all."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reader = connections.scorecard_reader(settings)
+        feed = LiveFeed(reader)
+        app.state.reader, app.state.feed = reader, feed
+        feed.start()
+        try:
+            yield
+        finally:
+            await feed.stop()
+            await reader.aclose()
+
+    app = FastAPIOffline(
+        title="Scorestream",
+        summary="Live balanced scorecards of a sales org: leaderboards, reps, teams, alerts.",
+        version="1",
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.redis_url = masked_url(settings.redis_url)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.include_router(access.router)
+    app.state.token = None if settings.web_token is None else settings.web_token.get_secret_value()
+    app.add_middleware(access.TokenGate, token=app.state.token)
+    _errors(app)
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    """Our errors as HTTP answers: JSON under /api, a page elsewhere."""
+
+    def answer(request: Request, status: int, detail: Any) -> Response:
+        if request.url.path.startswith("/api") or request.url.path == "/healthz":
+            return JSONResponse({"detail": detail}, status_code=status)
+        message = detail if isinstance(detail, str) else detail[0]["msg"]
+        return pages.error_page(request, status, message)
+
+    @app.exception_handler(BadParameter)
+    async def bad_parameter(request: Request, exc: BadParameter) -> Response:
+        detail = [
+            {
+                "type": "value_error",
+                "loc": ["query", exc.name],
+                "msg": str(exc),
+                "input": exc.value,
+                "ctx": {"allowed": exc.allowed},
+            }
+        ]
+        return answer(request, 422, detail)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return answer(request, 404, str(exc))
+
+    @app.exception_handler(RedisUnavailableError)
+    async def redis_down(request: Request, exc: RedisUnavailableError) -> Response:
+        return answer(request, 503, f"Redis at {request.app.state.redis_url} does not answer")
+
+    @app.exception_handler(RedisStoreError)
+    async def redis_refused(request: Request, exc: RedisStoreError) -> Response:
+        return answer(request, 502, str(exc))

@@ -1,0 +1,81 @@
+"""The API's bodies as pydantic models: the OpenAPI document at /docs, and the contract the
+tests hold every answer to (``extra="forbid"``: a field the builders add must be named here).
+
+The bodies themselves come from ``streams.documents``, shared with the CLI's ``--json``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.outputs import CoachingAlert
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Kpi(_Body):
+    value: float | None
+    target: float | None
+    attainment: float | None
+    """value/target (or target/value), clamped to [0, the KPI's cap]."""
+    samples: int
+    contribution: float
+    """Points of the overall score this KPI brings."""
+
+
+class Scorecard(_Body):
+    rep_id: str | None = None
+    """Absent on a team's card."""
+    team_id: str | None
+    window: str
+    as_of: str
+    overall: float | None
+    overall_uncapped: float | None = None
+    """The overall with no cap: what breaks ties at 100."""
+    perspectives: dict[str, float | None]
+    kpis: dict[str, Kpi]
+
+
+class LeaderboardRow(_Body):
+    rank: int
+    rep_id: str
+    team_id: str | None
+    score: float
+    """The value ranked by: a 0..100 score, or the KPI's own value."""
+    overall: float | None
+    perspectives: dict[str, float | None]
+    overall_since_yesterday: float | None
+    rank_since_yesterday: int | None
+    """Places moved up since the day before (only when ranked by overall)."""
+
+
+class Leaderboard(_Body):
+    window: str
+    by: str
+    team: str | None
+    rows: list[LeaderboardRow]
+
+
+class Rep(_Body):
+    rep_id: str
+    scorecards: list[Scorecard]
+
+
+class Team(_Body):
+    team_id: str
+    scorecards: list[Scorecard]
+    members: Leaderboard
+
+
+class Alerts(_Body):
+    alerts: list[CoachingAlert]
+
+
+class Message(_Body):
+    detail: str
+
+
+class Health(_Body):
+    status: str

@@ -1,0 +1,40 @@
+"""The Jinja environment of the pages: templates from this package, filters for numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+from streams.formatting import number, score
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.filters["number"] = number
+templates.env.filters["score"] = score
+templates.env.filters["label"] = lambda name: str(name).replace("_", " ")
+templates.env.filters["signed"] = lambda value: (
+    "" if value is None else "0.0" if round(value, 1) == 0 else f"{value:+.1f}"
+)
+templates.env.filters["percent"] = lambda value: "-" if value is None else f"{value:.0%}"
+
+
+ACRONYMS = {"nps": "NPS"}
+
+
+def kpi_label(name: str) -> str:
+    """``call_to_meeting`` as "Call to meeting", ``nps`` as "NPS"."""
+    text = ACRONYMS.get(name, name.replace("_", " "))
+    return text[:1].upper() + text[1:]
+
+
+def when(iso: str | None) -> str:
+    """An ISO timestamp as "2026-11-28 06:56:21 UTC" (seconds are enough for people)."""
+    if not iso:
+        return "?"
+    moment = datetime.fromisoformat(iso)
+    return moment.strftime("%Y-%m-%d %H:%M:%S ") + (moment.tzname() or "")
+
+
+templates.env.filters["kpi_label"] = kpi_label
+templates.env.filters["when"] = when

@@ -1,0 +1,86 @@
+"""A board of five reps in two teams, with histories and alerts, under a private prefix."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+import redis.asyncio
+
+from schemas.outputs import CoachingAlert
+from schemas.settings import Settings
+from sinks.redis_alerts import append_alert
+from sinks.redis_keys import RedisKeys
+from tests.sinks.redis_support import AS_OF, card, delete_prefix, new_prefix, write_cards
+from tests.streams.web.web_support import served
+
+TOKEN = "a-long-enough-test-token"
+
+
+def alert(alert_id: str, rep_id: str, text: str) -> CoachingAlert:
+    return CoachingAlert(
+        alert_id=alert_id, rule="no_calls", kind="inactivity", severity="info", rep_id=rep_id,
+        team_id="north", window=None, period="2026-03-09", as_of=date(2026, 3, 11), evidence={},
+        text=text, raised_at=datetime(2026, 3, 11, 9, tzinfo=UTC),
+    )  # fmt: skip
+
+
+async def _write_board(redis_url: str, prefix: str) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        # Yesterday: ana led. Today: ana and bob tie at 100, bob further past target.
+        yesterday = [
+            card("ana", "north", 90.0, as_of=AS_OF - 1),
+            card("bob", "north", 70.0, as_of=AS_OF - 1),
+        ]
+        await write_cards(client, prefix, yesterday)
+        today = [
+            card("ana", "north", 100.0, uncapped=104.0),
+            card("bob", "north", 100.0, uncapped=131.5),
+            card("cyd", "south", 70.0, revenue=5_000.0, cycle_days=40.0),
+            card("dan", "south", 80.0, window="7d"),
+            card("dan", "south", 60.0),
+            card(None, "north", 88.0),
+            card(None, "south", 66.0),
+        ]
+        await write_cards(client, prefix, today, replacing=yesterday)
+        keys = RedisKeys(prefix)
+        await append_alert(client, keys, alert("a1", "ana", "No calls for 3 days."))
+        await append_alert(client, keys, alert("a2", "cyd", "Customers are unhappy."))
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(name="prefix")
+def fixture_prefix(redis_url: str) -> Iterator[str]:
+    prefix = new_prefix()
+    asyncio.run(_write_board(redis_url, prefix))
+    yield prefix
+
+    async def cleanup() -> None:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        await delete_prefix(client, prefix)
+        await client.aclose()
+
+    asyncio.run(cleanup())
+
+
+@pytest.fixture(name="env")
+def fixture_env(redis_url: str, prefix: str) -> dict[str, str]:
+    """The environment the CLI reads: the same Redis and prefix as the server."""
+    return {"SCORESTREAM_REDIS_URL": redis_url, "SCORESTREAM_REDIS_PREFIX": prefix}
+
+
+@pytest.fixture(name="base")
+def fixture_base(env: dict[str, str]) -> Iterator[str]:
+    with served(Settings.from_env(env)) as base:
+        yield base
+
+
+@pytest.fixture(name="guarded")
+def fixture_guarded(env: dict[str, str]) -> Iterator[str]:
+    """The same server with a web token."""
+    with served(Settings.from_env({**env, "SCORESTREAM_WEB_TOKEN": TOKEN})) as base:
+        yield base
