@@ -19,7 +19,8 @@ from datetime import UTC, datetime, time, timedelta
 from schemas.events import Event
 from schemas.scorecard_definition import load_definition
 from scorers.replay import Replay
-from streams.sources.simulator import SimulationConfig, Simulator
+from streams.sources.org import SimulationConfig
+from streams.sources.simulator import Simulator
 
 WINDOWS = ["7d", "30d"]
 

@@ -15,7 +15,8 @@ from typing import Any
 from schemas.scorecard_definition import DefinitionError, Direction, KpiName, load_definition
 from schemas.windows import is_window
 from sinks.redis_keys import KPI_METRIC, OVERALL
-from streams.reading import RANK_BY, LeaderboardRow, RedisScorecardReader, public_card
+from streams.rankings import RANK_BY, LeaderboardRow
+from streams.reading import RedisScorecardReader, public_card
 
 WINDOW_SYNTAX = "Nd (e.g. 30d), week, month or quarter"
 DEFAULT_LIMIT = 20

@@ -20,20 +20,12 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from schemas.outputs import CoachingAlert
-from schemas.scorecard_definition import KpiName, Perspective
 from schemas.windows import window_order
-from scorers.evaluate import rank_key
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
-from sinks.redis_keys import OVERALL, UNCAPPED, RedisKeys, kpi_metric, perspective_metric
+from sinks.redis_keys import OVERALL, UNCAPPED, RedisKeys
+from streams.rankings import DayScore, LeaderboardRow, metric_for, ranked, ranks_of
 
 log = structlog.get_logger(__name__)
-
-RANK_BY: Final[tuple[str, ...]] = (
-    OVERALL,
-    *(p.value for p in Perspective),
-    *(kpi_metric(k.value) for k in KpiName),
-)
-"""Every valid ``by`` of ``leaderboard``: overall, a perspective, or ``kpi:NAME``."""
 
 SCORECARD_FIELDS: Final = (
     "rep_id",
@@ -46,13 +38,6 @@ SCORECARD_FIELDS: Final = (
     "kpis",
 )
 """A stored card's keys that make up the published shape (``Scorecard.to_dict()``)."""
-
-
-def metric_for(by: str) -> str:
-    """The leaderboard METRIC for a ``by`` value; ValueError names the valid ones."""
-    if by not in RANK_BY:
-        raise ValueError(f"cannot rank by {by!r}; use one of: {', '.join(RANK_BY)}")
-    return by if by == OVERALL or by.startswith("kpi:") else perspective_metric(by)
 
 
 def public_card(card: dict[str, Any]) -> dict[str, Any]:
@@ -69,43 +54,6 @@ def client_options(timeout_s: float) -> dict[str, Any]:
         # Reads block on XREAD up to their own limit; the socket timeout must be longer.
         "socket_timeout": timeout_s + 30,
     }
-
-
-@dataclass(frozen=True, slots=True)
-class LeaderboardRow:
-    rank: int
-    """1-based position; ties go to the higher uncapped overall, then the lower rep_id."""
-    rep_id: str
-    team_id: str | None
-    score: float
-    """The value ranked by (a 0..100 score, or the KPI's own value)."""
-    overall: float | None
-    perspectives: dict[str, float | None]
-    overall_since_yesterday: float | None = None
-    """Overall minus the rep's last overall of the day before (null: no score that day)."""
-    rank_since_yesterday: int | None = None
-    """Places moved up since the day before's overall ranking (only when ranked by overall)."""
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "rank": self.rank,
-            "rep_id": self.rep_id,
-            "team_id": self.team_id,
-            "score": self.score,
-            "overall": self.overall,
-            "perspectives": self.perspectives,
-            "overall_since_yesterday": self.overall_since_yesterday,
-            "rank_since_yesterday": self.rank_since_yesterday,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class DayScore:
-    """A rep's overall at the end of one day (the last card written that day)."""
-
-    day: str
-    overall: float
-    uncapped: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,17 +137,17 @@ class RedisScorecardReader:
                     members = _present(reps, scores)
                     uncapped_members = _present(reps, uncapped_scores)
         uncapped = {_text(rep): float(score) for rep, score in uncapped_members}
-        ranked = _ranked(((_text(r), float(s)) for r, s in members), uncapped, ascending)
-        shown = ranked if limit is None else ranked[:limit]
+        order = ranked(((_text(r), float(s)) for r, s in members), uncapped, ascending)
+        shown = order if limit is None else order[:limit]
         cards = [card or {} for card in await self._cards_of([r for r, _ in shown], window)]
         as_ofs = [card["as_of"] for card in cards if "as_of" in card]
         before: dict[str, DayScore] = {}
         if as_ofs:
             yesterday = (date.fromisoformat(max(as_ofs)) - timedelta(days=1)).isoformat()
             # Yesterday's ranking needs every member; the points moved only the shown ones.
-            wanted = ranked if by == OVERALL else shown
+            wanted = order if by == OVERALL else shown
             before = await self._day_scores([r for r, _ in wanted], window, yesterday)
-        places = _ranks_of(before) if by == OVERALL else {}
+        places = ranks_of(before) if by == OVERALL else {}
         rows = []
         for rank, ((rep, score), card) in enumerate(zip(shown, cards, strict=True), start=1):
             overall, then = card.get("overall"), before.get(rep)
@@ -337,19 +285,6 @@ class RedisScorecardReader:
                 raws: list[Any] = await pipe.execute()
         pairs = zip(raws, rep_ids, strict=True)
         return [None if raw is None else _card(raw, rep) for raw, rep in pairs]
-
-
-def _ranked(
-    members: Iterable[tuple[str, float]], uncapped: dict[str, float], ascending: bool
-) -> list[tuple[str, float]]:
-    sign = -1.0 if ascending else 1.0
-    return sorted(members, key=lambda m: rank_key(sign * m[1], uncapped.get(m[0]), m[0]))
-
-
-def _ranks_of(scores: dict[str, DayScore]) -> dict[str, int]:
-    """Each rep's 1-based rank in a day's overall ranking."""
-    order = sorted(scores, key=lambda r: rank_key(scores[r].overall, scores[r].uncapped, r))
-    return {rep: rank for rank, rep in enumerate(order, start=1)}
 
 
 def _day_score(day: str, raw: bytes | str, rep_id: str) -> DayScore:

@@ -22,7 +22,8 @@ from schemas.scorecard_definition import Perspective
 from sinks.redis_keys import KPI_METRIC
 from streams.cli import load_settings, run_read
 from streams.documents import DEFAULT_LIMIT, leaderboard_document, leaderboard_rows
-from streams.reading import LeaderboardRow, RedisScorecardReader
+from streams.rankings import LeaderboardRow
+from streams.reading import RedisScorecardReader
 
 _WATCH_BLOCK_MS = 1000
 """XREAD waits this long for a change; the board is also re-read on each timeout."""

@@ -27,8 +27,9 @@ from streams.cli.progress import PublishProgress
 from streams.exceptions import StreamsError
 from streams.sources.event_stats import EventStats
 from streams.sources.malformed import inject_malformed
+from streams.sources.org import MAX_REPS_PER_TEAM, SimulationConfig
 from streams.sources.publishing import Item, ProgressCallback, PublishResult, open_sink, publish
-from streams.sources.simulator import MAX_REPS_PER_TEAM, SimulationConfig, Simulator
+from streams.sources.simulator import Simulator
 
 T = TypeVar("T")
 

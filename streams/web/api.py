@@ -16,7 +16,8 @@ from streams.documents import (
     rep_document,
     team_document,
 )
-from streams.reading import RANK_BY, RedisScorecardReader
+from streams.rankings import RANK_BY
+from streams.reading import RedisScorecardReader
 from streams.web import models
 from streams.web.live import LiveFeed
 

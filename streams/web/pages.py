@@ -21,7 +21,8 @@ from streams.documents import (
     rep_cards,
     team_document,
 )
-from streams.reading import RANK_BY, LeaderboardRow, RedisScorecardReader
+from streams.rankings import RANK_BY, LeaderboardRow
+from streams.reading import RedisScorecardReader
 from streams.web.api import Reader
 from streams.web.charts import trend
 from streams.web.rendering import templates

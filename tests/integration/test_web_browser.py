@@ -25,7 +25,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from schemas.settings import Settings
 from sinks.redis_keys import RedisKeys
 from streams.formatting import number
-from streams.sources.simulator import SimulationConfig, Simulator
+from streams.sources.org import SimulationConfig
+from streams.sources.simulator import Simulator
 from tests.integration.worker_harness import (
     SCORESTREAM,
     System,

@@ -15,13 +15,8 @@ from schemas.settings import Settings
 from sinks.exceptions import RedisUnavailableError
 from sinks.redis_alerts import append_alert
 from streams.connections import scorecard_reader
-from streams.reading import (
-    RANK_BY,
-    LeaderboardRow,
-    RedisScorecardReader,
-    metric_for,
-    public_card,
-)
+from streams.rankings import RANK_BY, LeaderboardRow, metric_for
+from streams.reading import RedisScorecardReader, public_card
 from tests.sinks.redis_support import AS_OF, card, prefixed, write_cards
 
 pytestmark = pytest.mark.redis

@@ -31,7 +31,8 @@ from scorers.scoring import Scorecard
 from streams.cli.leaderboard import _follow, leaderboard
 from streams.cli.show import show
 from streams.connections import scorecard_reader
-from streams.reading import LeaderboardRow, RedisScorecardReader
+from streams.rankings import LeaderboardRow
+from streams.reading import RedisScorecardReader
 from tests.sinks.redis_support import card, new_prefix, write_cards
 
 pytestmark = pytest.mark.redis

@@ -30,9 +30,11 @@ from schemas.events import (
 from schemas.exceptions import EventError
 from sinks.wire import WireMessage
 from streams.cli.simulate import simulate
+from streams.sources.delivery import paced
 from streams.sources.event_stats import EventStats
 from streams.sources.malformed import inject_malformed
-from streams.sources.simulator import SimulationConfig, Simulator, paced
+from streams.sources.org import SimulationConfig
+from streams.sources.simulator import Simulator
 
 END = datetime(2026, 1, 31, tzinfo=UTC)
 DAYS = 60

@@ -18,7 +18,8 @@ from scorers.calendar import from_date
 from scorers.intake import Message
 from scorers.rep_scoring import Layout
 from scorers.state import RepState
-from streams.sources.simulator import SimulationConfig, Simulator
+from streams.sources.org import SimulationConfig
+from streams.sources.simulator import Simulator
 from streams.worker import codec
 from streams.worker.memory import Memory
 from tests.streams.worker.planning import plan_into
