@@ -6,7 +6,8 @@
 #   scripts/kafka.sh stop     SIGTERM, wait for a clean shutdown, SIGKILL after a timeout
 #   scripts/kafka.sh status   exit 0 when 127.0.0.1:9092 answers a metadata request
 #
-# KAFKA_PORT and KAFKA_CONTROLLER_PORT (default 9092, 9093) move the listeners.
+# KAFKA_PORT and KAFKA_CONTROLLER_PORT (default 9092, 9093) move the listeners; KAFKA_STATE
+# (default .local/kafka) moves its data, logs and pid file.
 # SECURE=1 adds a SASL_SSL listener (SCRAM-SHA-512) on 127.0.0.1:$KAFKA_SECURE_PORT (default
 # 9094) with the certificates and user of scripts/secure.sh; a broker running without it is
 # restarted to add it. The plaintext listener stays as it is.
@@ -30,8 +31,9 @@ POM="$ROOT/infra/kafka/pom.xml"
 BASE_CONFIG="$ROOT/infra/kafka/server.properties"
 LOG4J_CONFIG="$ROOT/infra/kafka/log4j2.properties"
 SECURE_CONFIG="$ROOT/infra/kafka/secure.properties"
-STATE="$ROOT/.local/kafka"
-LIBS="$STATE/libs"
+# KAFKA_STATE moves everything but the jars: a test's throwaway broker beside the shared one.
+STATE="${KAFKA_STATE:-$ROOT/.local/kafka}"
+LIBS="$ROOT/.local/kafka/libs"
 LIBS_STAMP="$LIBS/.pom.sha256"
 DATA="$STATE/data"
 LOGS="$STATE/logs"
@@ -96,7 +98,7 @@ cmd_jars() {
     return 0
   fi
   log "resolving broker jars from $POM (Maven Central)"
-  mkdir -p "$STATE"
+  mkdir -p "$STATE" "$(dirname "$LIBS")"
   # Resolve into a fresh directory and swap it in, so no stale jar (e.g. an old
   # slf4j-api) survives a pom change and a failed resolve leaves the old set intact.
   rm -rf "$LIBS.tmp"

@@ -17,6 +17,7 @@ key                                         type          holds
 ``p:changes``                               stream        one entry per batch of cards
 ``p:history:{REP}:WINDOW``                  hash          a rep's overall per day
 ``p:alerts``                                stream        the latest coaching alerts
+``p:worker:TOKEN``                          string        a running worker's marker
 ==========================================  ============  ==========================
 
 - A card's JSON is ``Scorecard.to_dict()`` plus ``updated_at`` (ISO, UTC) and
@@ -42,6 +43,10 @@ key                                         type          holds
 - ``p:history:{REP}:WINDOW`` maps each day (ISO, the card's as-of day) to
   ``[overall, overall_uncapped]`` (JSON) as last written that day, for the last
   ``HISTORY_DAYS`` days: a rep page's trend, a leaderboard's move since the day before.
+- ``p:worker:TOKEN`` is set by each worker process (a random token) and refreshed every
+  few seconds: when it is gone, Redis lost what the worker wrote (a restart without
+  persistence, a failover to an empty replica, a FLUSHALL), and the worker writes its
+  partitions' cards again.
 - ``p:alerts`` is capped (``XADD MAXLEN ~ 1000``); field ``alert`` holds a
   ``CoachingAlert`` (JSON). At least once: a reader drops repeats by ``alert_id``.
 """
@@ -104,6 +109,9 @@ class RedisKeys:
     def rep_history(self, rep_id: str, window: str) -> str:
         """The rep's overall per day in ``window``; the rep's slot, like its cards."""
         return f"{self.prefix}:history:{{{rep_id}}}:{window}"
+
+    def worker_marker(self, token: str) -> str:
+        return f"{self.prefix}:worker:{token}"
 
     @property
     def alerts(self) -> str:

@@ -13,6 +13,7 @@ that waiting cannot fix raise ``RedisStoreError``. Key names are in ``sinks.redi
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -33,6 +34,9 @@ from sinks.redis_keys import ALERTS_MAXLEN, CHANGES_MAXLEN, RedisKeys, card_metr
 log = structlog.get_logger(__name__)
 
 _SCAN_BATCH: Final = 500
+MARKER_TTL_S: Final = 3600
+"""The worker marker outlives any pause between checks (a worker stopped for an hour finds
+it gone and rewrites its cards: harmless)."""
 
 
 class RedisScorecardSink:
@@ -45,6 +49,8 @@ class RedisScorecardSink:
         self.keys = RedisKeys(prefix)
         self._changes_maxlen = changes_maxlen
         self._history = History(calls.client)
+        self._marker = self.keys.worker_marker(uuid.uuid4().hex)
+        self._marked = False
 
     async def aclose(self) -> None:
         await self.calls.aclose()
@@ -62,7 +68,10 @@ class RedisScorecardSink:
             self._card(commands, update, updated_at)
         entry = orjson.dumps([_change_entry(u.card, u.change) for u in updates])
         commands.xadd(self.keys.changes, {"cards": entry}, self._changes_maxlen)
+        if not self._marked:  # with the first cards, so losing either is losing both
+            commands.set(self._marker, b"1")
         await self.calls.run(f"writing {len(updates)} scorecards", commands.execute)
+        self._marked = True
         return len(updates)
 
     async def append_alerts(self, alerts: Sequence[Mapping[str, object]]) -> None:
@@ -77,6 +86,22 @@ class RedisScorecardSink:
 
         if alerts:
             await self.calls.run(f"appending {len(alerts)} alerts", append)
+
+    async def lost_data(self) -> bool:
+        """Whether Redis lost what this sink wrote since the last call: the marker written
+        with the first cards is gone (Redis restarted without persistence, failed over to
+        an empty replica, or was flushed). Sets the marker again, with its time to live."""
+        if not self._marked:
+            return False
+
+        async def check(client: redis.asyncio.Redis) -> bool:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.exists(self._marker)
+                pipe.set(self._marker, b"1", ex=MARKER_TTL_S)
+                existed, _ = await pipe.execute()
+            return bool(existed)
+
+        return not await self.calls.run("checking the worker's marker", check)
 
     async def read_cards(self, keys: Sequence[CardKey]) -> dict[CardKey, Scorecard]:
         """The stored rep cards of ``keys`` (rep, window); missing or unreadable ones are left

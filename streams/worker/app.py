@@ -42,6 +42,8 @@ worker whose newest message is over 5 s old is catching up and lets batches grow
 TICK_S: Final = 1.0
 """How often the worker checks, between batches, whether the as-of day moved, it caught up
 or scoring is due."""
+REDIS_CHECK_S: Final = 2.0
+"""How often the worker checks that Redis still holds its marker (that it lost no data)."""
 TEAM_INTERVAL_S: Final = 0.5
 """How often team scorecards are brought up to date with their members: each run sums every
 member's inputs per team and window, so twice a second, not after every batch."""
@@ -122,6 +124,13 @@ def create_app(
     async def write_teams() -> None:
         if _ready(app):
             await teams.score_marked(datetime.now(UTC).isoformat(timespec="milliseconds"))
+
+    @app.timer(REDIS_CHECK_S)  # type: ignore[untyped-decorator]
+    async def check_redis() -> None:
+        """Notice Redis losing what the worker wrote, and write it all again."""
+        if _ready(app) and await sink.lost_data():
+            shell.redis_lost()
+            teams.rewrite()
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, *_: Any, **__: Any) -> None:

@@ -39,6 +39,8 @@ class Memory:
     """The as-of day every rep was last scored for."""
     rescore_all: bool = True
     """Score every rep at the next chance, even on the same day: state loaded, Redis lost."""
+    redis_lost: bool = False
+    """Redis lost what the worker wrote: write every card again, in full."""
 
     def clear(self) -> None:
         self.partitions.clear()

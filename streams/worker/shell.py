@@ -123,9 +123,17 @@ class Shell:
             self.topics.inputs, consumer.assigned(), handled, consumer.end, consumer.committed
         )
 
+    def redis_lost(self) -> None:
+        """Redis lost what the worker wrote: the next batch (or tick) writes every card of
+        the worker's partitions again, in full, as if none had been written."""
+        log.warning("redis_lost_data", reps=len(self.memory.states), fix="rewriting every card")
+        self.memory.redis_lost = True
+
     def needs_tick(self) -> bool:
         """Whether a tick has anything to do (cheap: no lock, no I/O)."""
         memory, progress = self.memory, self.progress
+        if memory.redis_lost:
+            return True
         lag = self.lag()
         if progress.caught_up != all(n == 0 for n in lag.values()):
             return True  # catching up just ended (or began)
@@ -141,6 +149,9 @@ class Shell:
         """One batch (no messages: a tick); see the module's docstring."""
         await self.load({p for topic, p in self.consumer.assigned() if topic in self.topics.inputs})
         memory, progress = self.memory, self.progress
+        if memory.redis_lost:  # every card again, with nothing to diff against
+            memory.previous.clear()
+            memory.redis_lost, memory.rescore_all = False, True
         handled = progress.after(((m.topic, m.partition), m.offset) for m in messages)
         lag = self.lag(messages)
         newest = max((m.timestamp for m in messages if m.timestamp is not None), default=None)

@@ -52,6 +52,11 @@ class TeamHandler:
         self._previous.clear()
         self._cache.clear()
 
+    def rewrite(self) -> None:
+        """Redis lost the team cards: write each again when its team is next scored (every
+        team is, as its members' cards are all written again)."""
+        self._previous.clear()
+
     def handle(self, value: bytes) -> None:
         """Record a member's inputs (or its leaving) and mark the team for scoring."""
         update = orjson.loads(value)

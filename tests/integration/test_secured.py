@@ -26,9 +26,10 @@ import orjson
 import pytest
 
 from schemas import topics
-from tests.integration.worker_harness import SCORESTREAM, STOP_TIMEOUT_S, free_port, wait_until
+from tests.integration.worker_harness import SCORESTREAM, STOP_TIMEOUT_S, wait_until
 from tests.paths import REPO_ROOT
 from tests.pem_files import PemFiles
+from tests.redis_server import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 

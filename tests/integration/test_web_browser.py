@@ -30,11 +30,11 @@ from streams.sources.simulator import Simulator
 from tests.integration.worker_harness import (
     SCORESTREAM,
     System,
-    free_port,
     produce_lines,
     wait_until,
 )
 from tests.paths import REPO_ROOT
+from tests.redis_server import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 

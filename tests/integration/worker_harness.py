@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from schemas.events import TOPIC_OF_EVENT_TYPE
 from schemas.settings import Settings
 from sinks.redis_keys import RedisKeys
 from streams.topic_admin import create_topics, delete_project_topics, wait_for_topics
+from tests.redis_server import free_port
 
 SCORESTREAM = str(Path(sys.executable).parent / "scorestream")
 STOP_TIMEOUT_S = 30.0
@@ -58,6 +58,8 @@ class System:
     def env(self) -> dict[str, str]:
         return {
             **os.environ,
+            "SCORESTREAM_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
+            "SCORESTREAM_REDIS_URL": self.settings.redis_url,
             "SCORESTREAM_REDIS_PREFIX": self.prefix,
             "SCORESTREAM_LOG_FORMAT": "json",
         }
@@ -96,9 +98,10 @@ class System:
             f"{STOP_TIMEOUT_S:g}s, killed)\nworker logs:\n{self.worker_logs()[-3000:]}"
         )
 
-    def worker_logs(self) -> str:
+    def worker_logs(self, tail: int | None = 4000) -> str:
+        """The worker logs, each cut to its last `tail` characters (None: whole)."""
         logs = sorted(self.log_dir.glob("worker-*.log"))
-        return "\n".join(p.read_text(errors="replace")[-4000:] for p in logs)
+        return "\n".join(p.read_text(errors="replace")[-(tail or 0) :] for p in logs)
 
     def ready(self) -> bool:
         """The running worker answers /health with 200: recovered, assigned, Redis there."""
@@ -164,13 +167,6 @@ class System:
                 deadline = time.monotonic() + 2
         consumer.close()
         return letters
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on now, so runs side by side never share one."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def produce_lines(bootstrap: str, lines: Iterable[bytes], timestamp_ms: int = 0) -> int:

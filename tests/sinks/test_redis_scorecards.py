@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import orjson
@@ -25,6 +21,7 @@ from sinks.redis_calls import RedisCalls, RetryPolicy
 from sinks.redis_keys import CHANGES_MAXLEN, RedisKeys
 from sinks.redis_scorecards import RedisScorecardSink
 from streams.connections import scorecard_sink
+from tests.redis_server import ThrowawayRedis
 from tests.sinks.redis_support import card, dump, prefixed, stored_json, stream_fields
 
 pytestmark = pytest.mark.redis
@@ -239,57 +236,9 @@ async def test_delete_all_removes_only_the_prefix(
         await redis_client.delete(f"{other}:keep")
 
 
-# --- outage: a throwaway redis-server we can kill and restart on the same port ---
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ThrowawayRedis:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server not on PATH; run `make up` (scripts/redis.sh installs it)"
-        self._proc = subprocess.Popen(
-            [
-                binary,
-                *("--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--daemonize", "no"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait(timeout=10)
-            self._proc = None
-
-
 @pytest.fixture(name="throwaway")
 def fixture_throwaway() -> Iterator[ThrowawayRedis]:
-    server = ThrowawayRedis(_free_port())
+    server = ThrowawayRedis()
     try:
         yield server
     finally:
@@ -334,3 +283,23 @@ async def test_a_write_waits_through_an_outage_and_loses_nothing(
         assert board == [("ana", 20.0), ("bob", 30.0)]
     finally:
         await check.aclose()
+
+
+async def test_lost_data_tells_a_restart_empty_from_an_outage(throwaway: ThrowawayRedis) -> None:
+    """The marker goes with the first cards: nothing lost before them; a server that comes
+    back empty (even after cards were written to it again) is noticed once; a flush too."""
+    throwaway.start()
+    sink = scorecard_sink(Settings(redis_url=throwaway.url, redis_prefix="ss"), retry=FAST)
+    try:
+        assert not await sink.lost_data()  # nothing written yet
+        await sink.write([update(card("ana", overall=10.0))], AT)
+        assert not await sink.lost_data()
+        throwaway.stop()
+        throwaway.start()
+        await sink.write([update(card("ana", overall=20.0))], AT)  # a batch beats the check
+        assert await sink.lost_data()
+        assert not await sink.lost_data()  # told once
+        throwaway.client().flushall()
+        assert await sink.lost_data()
+    finally:
+        await sink.aclose()

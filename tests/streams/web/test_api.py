@@ -157,7 +157,7 @@ def test_healthz_and_openapi(base: str) -> None:
 
 
 def test_redis_down_is_a_503(env: dict[str, str]) -> None:
-    from tests.integration.worker_harness import free_port
+    from tests.redis_server import free_port
 
     down = {**env, "SCORESTREAM_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
     with served(Settings.from_env(down)) as base:

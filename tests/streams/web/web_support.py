@@ -12,7 +12,7 @@ import uvicorn
 
 from schemas.settings import Settings
 from streams.web.app import create_app
-from tests.integration.worker_harness import free_port
+from tests.redis_server import free_port
 
 
 @contextmanager
