@@ -9,42 +9,74 @@ all the time) and never reach scoring.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     TypeAdapter,
     ValidationError,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, core_schema
 
 from schemas.exceptions import EventError
 
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=256)]
 """Ids and names: never empty, and short enough that a hostile one cannot bloat state."""
 
-_ISO_DATE_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
+_ISO_DATE_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
+_NOT_ISO = "must be an ISO 8601 date-time string with a UTC offset"
 
 
 def _iso_text(value: Any) -> Any:
-    # pydantic reads numbers, and strings of digits, as Unix time: "0" would be 1970-01-01.
     if isinstance(value, datetime):  # built in Python (simulator, import), not from JSON
         return value
-    if not isinstance(value, str) or not _ISO_DATE_TIME.match(value):
-        raise PydanticCustomError(
-            "iso_timestamp", "must be an ISO 8601 date-time string with a UTC offset"
-        )
+    if not isinstance(value, str) or not re.match(_ISO_DATE_TIME, value):
+        raise PydanticCustomError("iso_timestamp", _NOT_ISO)
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+class _IsoText:
+    """Only ISO strings: pydantic reads numbers, and strings of digits, as Unix time ("0"
+    would be 1970-01-01). From JSON the check runs in pydantic-core (it runs for every
+    event); from Python (datetimes built by the simulator) in ``_iso_text``."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        moment = handler(source)
+        text = core_schema.str_schema(pattern=_ISO_DATE_TIME, strict=True)
+        return core_schema.json_or_python_schema(
+            json_schema=core_schema.chain_schema(
+                [
+                    core_schema.custom_error_schema(
+                        text, "iso_timestamp", custom_error_message=_NOT_ISO
+                    ),
+                    moment,
+                ]
+            ),
+            python_schema=core_schema.no_info_before_validator_function(_iso_text, moment),
+        )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+
+
+def epoch_us(when: datetime) -> int:
+    """Microseconds since the epoch, exact (no float rounding), for ordering and durations."""
+    return (when - _EPOCH) // _ONE_US
+
+
+Timestamp = Annotated[AwareDatetime, _IsoText]
 """An ISO 8601 date-time string with an offset (``2026-11-27T09:30:00+01:00``); nothing else."""
 
 Money = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False)]
@@ -67,6 +99,11 @@ class EventBase(BaseModel):
     occurred_at: Timestamp
     rep_id: NonEmptyStr
     team_id: Annotated[str, Field(max_length=256)] | None = None
+
+    @cached_property
+    def occurred_us(self) -> int:
+        """``occurred_at`` as ``epoch_us``: the intake, the day and the order all need it."""
+        return epoch_us(self.occurred_at)
 
 
 class _ClosedDeal(EventBase):

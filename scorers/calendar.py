@@ -9,9 +9,10 @@ accepts (years 1 to 9999): a window reaching before day 1 starts at day 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
+from schemas.events import epoch_us as epoch_us
 from schemas.windows import CALENDAR_MONTHS, is_window, rolling_days
 from scorers.exceptions import ScoringError
 
@@ -21,9 +22,7 @@ Day = int
 FIRST_DAY: Day = date.min.toordinal()
 LAST_DAY: Day = date.max.toordinal()
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_DAY: Day = _EPOCH.date().toordinal()
-_ONE_US = timedelta(microseconds=1)
+_EPOCH_DAY: Day = date(1970, 1, 1).toordinal()
 _US_PER_DAY = 86_400_000_000
 
 
@@ -34,16 +33,16 @@ def day_of(when: datetime, zone: tzinfo) -> Day:
     (0001-01-01T00:30+00:00 is still year 0 in New York): it takes the first or last day.
     """
     if zone is UTC:
-        return min(LAST_DAY, max(FIRST_DAY, _EPOCH_DAY + epoch_us(when) // _US_PER_DAY))
+        return utc_day_of(epoch_us(when))
     try:
         return when.astimezone(zone).toordinal()
     except OverflowError:
         return FIRST_DAY if when.year == 1 else LAST_DAY
 
 
-def epoch_us(when: datetime) -> int:
-    """Microseconds since the epoch, exact (no float rounding), for ordering and durations."""
-    return (when - _EPOCH) // _ONE_US
+def utc_day_of(us: int) -> Day:
+    """The UTC day of an ``epoch_us`` instant."""
+    return min(LAST_DAY, max(FIRST_DAY, _EPOCH_DAY + us // _US_PER_DAY))
 
 
 def zone_of(name: str) -> tzinfo:

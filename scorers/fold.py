@@ -12,7 +12,9 @@ again — after a crash left only some of its writes behind — repairs the rest
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from datetime import UTC
+from typing import cast
 
 from schemas.events import (
     AccountChurned,
@@ -31,7 +33,7 @@ from schemas.events import (
 )
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers import counters as c
-from scorers.calendar import Day, day_of, epoch_us, to_date, zone_of
+from scorers.calendar import Day, day_of, epoch_us, to_date, utc_day_of, zone_of
 from scorers.counters import Delta
 from scorers.exceptions import RejectedEvent
 from scorers.state import (
@@ -46,7 +48,11 @@ from scorers.state import (
 )
 
 _NO_DELTA: Delta = ()
-_DEALS = (DealWon, DealLost, DealReopened)
+DealEvent = DealWon | DealLost | DealReopened
+# Dispatch on the exact type (the models have no subclasses): isinstance on a pydantic model
+# runs Python code, and the fold runs for every event.
+_DEALS: frozenset[type] = frozenset({DealWon, DealLost, DealReopened})
+_COUNTED_ONLY: frozenset[type] = _DEALS | {RepUpserted}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,8 @@ class Folder:
         self.zone = zone_of(definition.timezone)
 
     def day(self, event: Event) -> Day:
+        if self.zone is UTC:
+            return utc_day_of(event.occurred_us)
         return day_of(event.occurred_at, self.zone)
 
     def first_kept_day(self, as_of: Day) -> Day:
@@ -101,7 +109,7 @@ class Folder:
                 f"occurred on {to_date(day)}, state is kept from {to_date(not_before)}"
                 " (longest window + allowed_lateness_days)",
             )
-        if isinstance(event, DealWon) and self.definition.rate_to_reporting(event.currency) is None:
+        if type(event) is DealWon and self.definition.rate_to_reporting(event.currency) is None:
             raise RejectedEvent(
                 "unknown_currency",
                 f"no FX rate for {event.currency!r}; add it under fx_rates in the scorecard"
@@ -113,21 +121,19 @@ class Folder:
         changes: list[Change] = []
         bucket = before
         if not duplicate:
-            delta = (
-                _COUNT_EVENT if isinstance(event, (*_DEALS, RepUpserted)) else activity_delta(event)
-            )
+            delta = _COUNT_EVENT if type(event) in _COUNTED_ONLY else activity_delta(event)
             bucket = before.with_event(digest, delta)
             changes.append(Change(day, delta, 1))
         deal = None
-        if isinstance(event, _DEALS):
-            deal, deal_changes = self._fold_deal(rep, event, day)
+        if type(event) in _DEALS:
+            deal, deal_changes = self._fold_deal(rep, cast(DealEvent, event), day)
             changes.extend(deal_changes)
         return Folded(
             duplicate, day, bucket, deal, merged_profile(rep.profile(), event, day), tuple(changes)
         )
 
     def _fold_deal(
-        self, rep: RepReader, event: DealWon | DealLost | DealReopened, day: Day
+        self, rep: RepReader, event: DealEvent, day: Day
     ) -> tuple[tuple[str, DealState], list[Change]]:
         key = order_key(event)
         current = rep.deal(event.deal_id)
@@ -138,12 +144,12 @@ class Folder:
         changes.append(Change(day, new.delta, 1))
         return (event.deal_id, new), changes
 
-    def _deal_delta(self, event: DealWon | DealLost | DealReopened) -> Delta:
-        if isinstance(event, DealWon):
+    def _deal_delta(self, event: DealEvent) -> Delta:
+        if type(event) is DealWon:
             rate = self.definition.rate_to_reporting(event.currency) or 0.0
-            cycle = epoch_us(event.occurred_at) - epoch_us(event.opened_at)
+            cycle = event.occurred_us - epoch_us(event.opened_at)
             return ((c.WON, 1), (c.REVENUE, c.to_micro(event.amount * rate)), (c.CYCLE_US, cycle))
-        if isinstance(event, DealLost):
+        if type(event) is DealLost:
             return ((c.LOST, 1),)
         return _NO_DELTA
 
@@ -157,29 +163,30 @@ def take(state: RepState, folded: Folded) -> None:
 
 
 def order_key(event: Event) -> OrderKey:
-    return (epoch_us(event.occurred_at), event.event_id)
+    return (event.occurred_us, event.event_id)
 
 
 def merged_profile(profile: RepProfile, event: Event, day: Day) -> RepProfile:
     """The profile with ``event`` in it: the latest directory entry and the latest team an
     event names (each by ``OrderKey``), and the earliest day. Order-free and idempotent."""
+    p = profile
     key = order_key(event)
-    changes: dict[str, object] = {}
-    if isinstance(event, RepUpserted):
-        if profile.directory_key is None or key > profile.directory_key:
-            changes.update(
-                name=event.name,
-                monthly_quota=event.monthly_quota,
-                directory_team=event.team_id,
-                directory_key=key,
-            )
-    elif event.team_id is not None and (
-        profile.event_team_key is None or key > profile.event_team_key
+    directory = p.name, p.monthly_quota, p.directory_team, p.directory_key
+    named = p.event_team, p.event_team_key
+    if type(event) is RepUpserted:
+        if p.directory_key is None or key > p.directory_key:
+            directory = event.name, event.monthly_quota, event.team_id, key
+    elif event.team_id is not None and (p.event_team_key is None or key > p.event_team_key):
+        named = event.team_id, key
+    first_day = day if p.first_day is None or day < p.first_day else p.first_day
+    if (
+        directory[3] is p.directory_key
+        and named[1] is p.event_team_key
+        and first_day == p.first_day
     ):
-        changes.update(event_team=event.team_id, event_team_key=key)
-    if profile.first_day is None or day < profile.first_day:
-        changes["first_day"] = day
-    return replace(profile, **changes) if changes else profile  # type: ignore[arg-type]
+        return p
+    # Built directly, not with dataclasses.replace: this runs for every event folded.
+    return RepProfile(*directory, *named, first_day)
 
 
 # Every activity delta also counts the event itself (c.EVENTS), in one bucket update.
@@ -199,13 +206,13 @@ _SIMPLE_DELTAS: dict[type, Delta] = {
 
 def activity_delta(event: Event) -> Delta:
     """What a non-deal activity event adds to its day, the event's own count included."""
-    if isinstance(event, CallLogged):
+    if type(event) is CallLogged:
         return _MEETING_DELTA if event.outcome is CallOutcome.MEETING_BOOKED else _CALL_DELTA
-    if isinstance(event, NpsResponse):
+    if type(event) is NpsResponse:
         if event.score >= 9:
             return _PROMOTER_DELTA
         return _DETRACTOR_DELTA if event.score <= 6 else _PASSIVE_DELTA
-    if isinstance(event, CourseCompleted):
+    if type(event) is CourseCompleted:
         return ((c.EVENTS, 1), (c.COURSES, 1), (c.TRAINING, c.to_micro(event.hours)))
     simple = _SIMPLE_DELTAS.get(type(event))
     if simple is None:

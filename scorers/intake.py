@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from schemas.dead_letter import Reason
 from schemas.events import Event, parse_event
 from schemas.exceptions import EventError
-from scorers.calendar import Day, epoch_us
+from scorers.calendar import Day
 from scorers.counters import US_PER_DAY
 from scorers.fold import Folder
 
@@ -77,7 +77,7 @@ def _decode(folder: Folder, message: Message, now_us: int, keyed: bool) -> Accep
         detail = f"key {message.key!r} is not the event's rep_id {event.rep_id!r}"
         return Rejected(message, Reason.WRONG_KEY, detail)
     limit = now_us + round(folder.definition.max_future_days * US_PER_DAY)
-    if epoch_us(event.occurred_at) > limit:
+    if event.occurred_us > limit:
         detail = (
             f"occurred_at {event.occurred_at.isoformat()} is more than"
             f" {folder.definition.max_future_days:g} days after the wall clock"
