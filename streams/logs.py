@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
+import time
+from collections.abc import Callable
+from typing import Final, Literal
 
 import structlog
 
@@ -28,6 +30,36 @@ class _CurrentStderr:
 
     def flush(self) -> None:
         sys.stderr.flush()
+
+
+REPEAT_WINDOW_S: Final = 10.0
+
+
+class RepeatFilter(logging.Filter):
+    """Lets through a library's message once per ``window_s`` per message template, with
+    how many were held back: while Kafka is away aiokafka logs every failed connection
+    attempt, hundreds of lines a second, burying everything else."""
+
+    def __init__(
+        self, window_s: float = REPEAT_WINDOW_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self.window_s, self.clock = window_s, clock
+        self._seen: dict[tuple[str, object], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.msg)
+        now = self.clock()
+        last = self._seen.get(key)
+        if last is not None and now - last[0] < self.window_s:
+            self._seen[key] = (last[0], last[1] + 1)
+            return False
+        if len(self._seen) > 1000:  # messages formatted before logging are keys too
+            self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.window_s}
+        self._seen[key] = (now, 0)
+        if last is not None and last[1]:
+            record.msg = f"{record.msg} ({last[1]} more like this held back)"
+        return True
 
 
 def configure_logging(fmt: LogFormat = "auto", level: int = logging.INFO) -> None:
@@ -57,6 +89,7 @@ def configure_logging(fmt: LogFormat = "auto", level: int = logging.INFO) -> Non
             ],
         )
     )
+    handler.addFilter(RepeatFilter())  # only foreign loggers reach this handler
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(level, logging.WARNING))
