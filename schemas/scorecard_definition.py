@@ -325,12 +325,6 @@ class ScorecardDefinition(BaseModel):
             return 1.0
         return self.fx_rates.get(currency)
 
-    def stage_probability(self, stage: str | None) -> float:
-        """The chance an open deal in ``stage`` is won."""
-        if stage is None:
-            return self.default_stage_probability
-        return self.stage_probabilities.get(stage, self.default_stage_probability)
-
 
 def _describe(exc: ValidationError) -> str:
     lines = []

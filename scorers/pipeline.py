@@ -21,15 +21,15 @@ from collections.abc import Iterable, Mapping
 from schemas.scorecard_definition import ScorecardDefinition
 from schemas.windows import is_calendar
 from scorers.calendar import Day, WindowSpan, period_span
-from scorers.state import DealState
+from scorers.state import OPEN_KINDS, DealState
 
 PipelineCounts = tuple[int, int, int, int, int]
 """(OPEN_DEALS, PIPELINE, PERIOD_DEALS, PERIOD_PIPELINE, FORECAST), in counters' order."""
 
 
 def open_deals(deals: Iterable[DealState], as_of: Day) -> list[DealState]:
-    """The deals open on ``as_of``."""
-    return [d for d in deals if d.open and d.day <= as_of]
+    """The deals open on ``as_of`` (``DealState.open``, spelled out: this runs per score)."""
+    return [d for d in deals if d.kind in OPEN_KINDS and d.day <= as_of]
 
 
 def pipeline_counts(
@@ -52,7 +52,8 @@ def pipeline_counts(
         period = period_span(window, as_of)
         counts = periods.get(period)
         if counts is None:
-            counts = periods[period] = (count, total, *_in_period(definition, deals_open, period))
+            in_period = _in_period(definition, deals_open, period)
+            counts = periods[period] = (count, total, *in_period)
         out[window] = counts
     return out
 
@@ -62,16 +63,18 @@ def _in_period(
 ) -> tuple[int, int, int]:
     """(deals, their amounts, forecast) of the open deals expected to close in ``period`` or
     with no expected close; only the former are forecast."""
+    first, last = period.first, period.last
+    chances, other = definition.stage_probabilities, definition.default_stage_probability
     deals_in, amount_in, forecast = 0, 0, 0
     for deal in deals:
         close = deal.close
-        if close is not None and close.value not in period:
+        if close is not None and not first <= close.value <= last:
             continue
         deals_in += 1
         if deal.amount is None:
             continue
         amount_in += deal.amount.value
         if close is not None:
-            stage = None if deal.stage is None else deal.stage.value
-            forecast += round(definition.stage_probability(stage) * deal.amount.value)
+            chance = other if deal.stage is None else chances.get(deal.stage.value, other)
+            forecast += round(chance * deal.amount.value)
     return deals_in, amount_in, forecast
