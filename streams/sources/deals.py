@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Final
 
 from schemas.events import DealLost, DealOpened, DealReopened, DealStageChanged, DealWon, Event
-from streams.sources.org import SimulatedRep
+from streams.sources.org import SimulatedRep, random_id, short_id
 
 OPENING_STAGE: Final = "qualified"
 PROPOSAL_SHARE: Final = 0.85  # deals that reach a proposal (a stage change without an amount)
@@ -41,19 +41,16 @@ class Step:
 
 
 class DealStories:
-    """Opens deals and plans their stories, with the simulator's random source and ids."""
+    """Opens deals and plans their stories, from a random source of their own: changing how
+    deals go changes no other activity of a seed's history."""
 
-    def __init__(
-        self, rng: random.Random, new_id: Callable[[], str], short_id: Callable[[str], str]
-    ) -> None:
+    def __init__(self, rng: random.Random) -> None:
         self._rng = rng
-        self._new_id = new_id
-        self._short_id = short_id
 
     def open(self, rep: SimulatedRep, at: datetime, unit: timedelta) -> tuple[Event, list[Step]]:
         """A deal opened now, and the steps of its story still to come."""
         rng = self._rng
-        deal_id = self._short_id("deal")
+        deal_id = short_id(rng, "deal")
         cycle = rep.sales_cycle_days * rng.lognormvariate(0, 0.4)
         won = rng.random() < rep.win_rate
         amount = round(rep.deal_size * rng.lognormvariate(0, 0.5), 2)
@@ -70,7 +67,7 @@ class DealStories:
             return due + DAY * max(0, 7 - due.weekday()) if due.weekday() >= 5 else due
 
         def event_at(t: datetime) -> dict[str, object]:
-            return {**base, "event_id": self._new_id(), "occurred_at": t.astimezone(rep.team.tz)}
+            return {**base, "event_id": random_id(rng), "occurred_at": t.astimezone(rep.team.tz)}
 
         close_at = later(cycle if won else cycle * LOST_DRAG)
         opened = DealOpened.model_validate(
@@ -103,7 +100,7 @@ class DealStories:
         closing = {**base, "opened_at": at}
 
         def outcome(t: datetime, won: bool, amount: float) -> Event:
-            body = {**closing, "event_id": self._new_id(), "occurred_at": t.astimezone(rep.team.tz)}
+            body = {**closing, "event_id": random_id(rng), "occurred_at": t.astimezone(rep.team.tz)}
             if won:
                 return DealWon.model_validate({**body, "amount": amount, "currency": currency})
             return DealLost.model_validate(body)

@@ -19,7 +19,6 @@ import heapq
 import itertools
 import math
 import random
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final, TypeVar
@@ -42,7 +41,15 @@ from schemas.events import (
 )
 from streams.sources.deals import DealStories, Step
 from streams.sources.delivery import Clock, Delivery, Sleep, paced
-from streams.sources.org import ACTIVITIES, Activity, SimulatedRep, SimulationConfig, build_org
+from streams.sources.org import (
+    ACTIVITIES,
+    Activity,
+    SimulatedRep,
+    SimulationConfig,
+    build_org,
+    random_id,
+    short_id,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -82,7 +89,8 @@ class Simulator:
         self.reps = build_org(config)
         self._rng = random.Random(f"{config.seed}:activity")
         self._delivery_rng = random.Random(f"{config.seed}:delivery")
-        self._deals = DealStories(self._rng, self._new_id, self._short_id)
+        self._deal_rng = random.Random(f"{config.seed}:deals")
+        self._deals = DealStories(self._deal_rng)
 
     @property
     def quiet_rep(self) -> SimulatedRep:
@@ -191,8 +199,9 @@ class Simulator:
         (any order)."""
         scale = WEEKEND_ACTIVITY if day.weekday() >= 5 else 1.0
         for activity in ("deal",) if deals_only else ACTIVITIES:
-            for _ in range(_poisson(self._rng, rep.daily_rate(activity) * scale)):
-                at = self._work_time(rep, day)
+            rng = self._deal_rng if activity == "deal" else self._rng
+            for _ in range(_poisson(rng, rep.daily_rate(activity) * scale)):
+                at = self._work_time(rng, rep, day)
                 event, steps = self._act(rep, activity, at, unit=timedelta(days=1))
                 yield event
                 for step in steps:
@@ -216,9 +225,9 @@ class Simulator:
                 heapq.heappush(steps, (step.due, next(seq), step))
             yield event
 
-    def _work_time(self, rep: SimulatedRep, day: date) -> datetime:
+    def _work_time(self, rng: random.Random, rep: SimulatedRep, day: date) -> datetime:
         start = datetime.combine(day, WORKDAY_START, rep.team.tz)
-        return start + timedelta(seconds=self._rng.randrange(WORKDAY_SECONDS))
+        return start + timedelta(seconds=rng.randrange(WORKDAY_SECONDS))
 
     def _act(
         self, rep: SimulatedRep, activity: Activity, at: datetime, unit: timedelta
@@ -238,10 +247,10 @@ class Simulator:
     # -- one event each ----------------------------------------------------------------
 
     def _new_id(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        return random_id(self._rng)
 
     def _short_id(self, prefix: str) -> str:
-        return f"{prefix}-{self._rng.getrandbits(48):012x}"
+        return short_id(self._rng, prefix)
 
     def _call(self, rep: SimulatedRep, at: datetime) -> Event:
         shares = {
