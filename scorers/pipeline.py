@@ -16,26 +16,26 @@ A rolling window is its own period: every open deal counts, none is forecast.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from schemas.scorecard_definition import ScorecardDefinition
 from schemas.windows import is_calendar
 from scorers.calendar import Day, WindowSpan, period_span
-from scorers.state import OPEN_KINDS, DealState
+from scorers.state import DealState
 
 PipelineCounts = tuple[int, int, int, int, int]
 """(OPEN_DEALS, PIPELINE, PERIOD_DEALS, PERIOD_PIPELINE, FORECAST), in counters' order."""
 
 
 def open_deals(deals: Iterable[DealState], as_of: Day) -> list[DealState]:
-    """The deals open on ``as_of`` (``DealState.open``, spelled out: this runs per score)."""
-    return [d for d in deals if d.kind in OPEN_KINDS and d.day <= as_of]
+    """The deals open on ``as_of``."""
+    return [d for d in deals if d.open and d.day <= as_of]
 
 
 def pipeline_counts(
     definition: ScorecardDefinition,
     deals: Iterable[DealState],
-    spans: Mapping[str, WindowSpan],
+    windows: Iterable[str],
     as_of: Day,
 ) -> dict[str, PipelineCounts]:
     """Each window's pipeline counts as of ``as_of`` (its last day)."""
@@ -43,18 +43,13 @@ def pipeline_counts(
     count = len(deals_open)
     total = sum(d.amount.value for d in deals_open if d.amount is not None)
     everything: PipelineCounts = (count, total, count, total, 0)
-    periods: dict[WindowSpan, PipelineCounts] = {}
     out: dict[str, PipelineCounts] = {}
-    for window in spans:
-        if not is_calendar(window):
+    for window in windows:
+        if is_calendar(window):
+            in_period = _in_period(definition, deals_open, period_span(window, as_of))
+            out[window] = (count, total, *in_period)
+        else:
             out[window] = everything
-            continue
-        period = period_span(window, as_of)
-        counts = periods.get(period)
-        if counts is None:
-            in_period = _in_period(definition, deals_open, period)
-            counts = periods[period] = (count, total, *in_period)
-        out[window] = counts
     return out
 
 
