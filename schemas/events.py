@@ -9,7 +9,7 @@ all the time) and never reach scoring.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal, TypeAlias
@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, TypeAlias
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -82,6 +83,24 @@ Timestamp = Annotated[AwareDatetime, _IsoText]
 Money = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False)]
 """An amount: finite, not negative, at most a quadrillion (sums of them stay exact)."""
 
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+"""An ISO 4217 code (``USD``, ``EUR``)."""
+
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _iso_date_text(value: Any) -> Any:
+    # As for timestamps: pydantic would read a number as Unix time (0 is 1970-01-01).
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise PydanticCustomError("iso_date", "must be a YYYY-MM-DD date")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+"""A calendar date as ``YYYY-MM-DD`` text (``2026-12-15``); nothing else."""
+
 
 class CallOutcome(StrEnum):
     CONNECTED = "connected"
@@ -122,10 +141,34 @@ class _ClosedDeal(EventBase):
         return self
 
 
+class DealOpened(EventBase):
+    """A deal enters the pipeline: its expected amount, stage and close date."""
+
+    event_type: Literal["deal_opened"] = "deal_opened"
+    deal_id: NonEmptyStr
+    amount: Money
+    currency: Currency | None = None
+    """The amount's currency; absent: the scorecard's reporting currency."""
+    stage: NonEmptyStr = "open"
+    expected_close: IsoDate | None = None
+
+
+class DealStageChanged(EventBase):
+    """An open deal moves to another stage; an amount or close date it leaves out stands."""
+
+    event_type: Literal["deal_stage_changed"] = "deal_stage_changed"
+    deal_id: NonEmptyStr
+    stage: NonEmptyStr
+    amount: Money | None = None
+    currency: Currency | None = None
+    """The amount's currency; absent: the scorecard's reporting currency."""
+    expected_close: IsoDate | None = None
+
+
 class DealWon(_ClosedDeal):
     event_type: Literal["deal_won"] = "deal_won"
     amount: Money
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    currency: Currency = "USD"
 
 
 class DealLost(_ClosedDeal):
@@ -187,7 +230,9 @@ class RepUpserted(EventBase):
 
 
 Event: TypeAlias = Annotated[
-    DealWon
+    DealOpened
+    | DealStageChanged
+    | DealWon
     | DealLost
     | DealReopened
     | CallLogged
@@ -203,6 +248,8 @@ Event: TypeAlias = Annotated[
 """Any CRM event; ``event_type`` picks the model."""
 
 EVENT_MODELS: tuple[type[EventBase], ...] = (
+    DealOpened,
+    DealStageChanged,
     DealWon,
     DealLost,
     DealReopened,
@@ -217,6 +264,8 @@ EVENT_MODELS: tuple[type[EventBase], ...] = (
 )
 
 TOPIC_OF_EVENT_TYPE: dict[str, str] = {
+    "deal_opened": "crm.deals",
+    "deal_stage_changed": "crm.deals",
     "deal_won": "crm.deals",
     "deal_lost": "crm.deals",
     "deal_reopened": "crm.deals",
@@ -251,6 +300,8 @@ def describe_validation_error(exc: ValidationError) -> str:
             parts.append(f"not valid JSON: {err['ctx'].get('error', err['msg'])}")
         elif err["type"] == "opened_after_close":
             parts.append(err["msg"])
+        elif err["type"] == "iso_date":
+            parts.append(f"{field}: needs a YYYY-MM-DD date, e.g. 2026-12-15")
         elif err["type"] in ("timezone_aware", "iso_timestamp"):
             parts.append(
                 f"{field}: needs an ISO 8601 date-time with a UTC offset,"

@@ -61,6 +61,16 @@ class KpiName(StrEnum):
     RETENTION_RATE = "retention_rate"
     COURSES_COMPLETED = "courses_completed"
     TRAINING_HOURS = "training_hours"
+    OPEN_PIPELINE = "open_pipeline"
+    PIPELINE_COVERAGE = "pipeline_coverage"
+    FORECAST_ATTAINMENT = "forecast_attainment"
+
+
+POINT_IN_TIME_KPIS: frozenset[KpiName] = frozenset(
+    {KpiName.OPEN_PIPELINE, KpiName.PIPELINE_COVERAGE, KpiName.FORECAST_ATTAINMENT}
+)
+"""KPIs of the deals open on a window's last day, not of activity over its days: no day has
+"samples" of them (inactivity rules) and no share of them is due by a day (pace rules)."""
 
 
 class Direction(StrEnum):
@@ -69,6 +79,7 @@ class Direction(StrEnum):
 
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 WindowName = Annotated[str, Field(pattern=WINDOW_PATTERN)]
 """``Nd`` (rolling N days, 1..999) or ``week`` / ``month`` / ``quarter`` (calendar, to date)."""
 
@@ -153,11 +164,18 @@ class ThresholdRule(_RuleBase):
     below: float | None = None
     above: float | None = None
     min_samples: Annotated[int, Field(ge=0)] = 0
+    from_day: Annotated[int, Field(ge=1, le=92)] | None = None
+    """In a calendar window, judge from this day of the period on (none: every day)."""
 
     @model_validator(mode="after")
     def _one_bound(self) -> ThresholdRule:
         if (self.below is None) == (self.above is None):
             raise ValueError("give exactly one of 'below' or 'above'")
+        if self.from_day is not None and not is_calendar(self.window):
+            raise ValueError(
+                f"from_day: a rolling window {self.window!r} has no day of the period;"
+                " use week, month or quarter, or remove from_day"
+            )
         return self
 
 
@@ -226,6 +244,10 @@ class ScorecardDefinition(BaseModel):
     max_future_days: Annotated[float, Field(ge=0, le=366)] = 1.0
     """An event dated more than this after the wall clock is a dead letter ("future")."""
     default_monthly_quota: PositiveFloat
+    stage_probabilities: dict[Annotated[str, Field(min_length=1)], Probability] = {}
+    """Deal stage -> the chance an open deal in it is won (forecast_attainment)."""
+    default_stage_probability: Probability = 0.1
+    """The chance for a stage not listed in ``stage_probabilities``."""
     perspectives: dict[Perspective, PerspectiveDef]
     kpis: dict[KpiName, KpiDef]
     alerts: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], AlertRule] = {}
@@ -267,6 +289,12 @@ class ScorecardDefinition(BaseModel):
             if fx == self.currency:
                 raise ValueError(f"fx_rates.{fx}: is the reporting currency; remove it")
         for rule_id, rule in self.alerts.items():
+            if isinstance(rule, InactivityRule | PaceRule) and rule.kpi in POINT_IN_TIME_KPIS:
+                raise ValueError(
+                    f"alerts.{rule_id}.kpi: {rule.kpi.value} is a point-in-time KPI (the deals"
+                    f" open on the window's last day); a {rule.kind} rule needs an activity"
+                    " KPI. Use a threshold rule for it"
+                )
             if isinstance(rule, InactivityRule):
                 continue
             if rule.window not in self.windows and not is_calendar(rule.window):
@@ -290,9 +318,10 @@ class ScorecardDefinition(BaseModel):
                 reach.append(most_days(rule.window))
         return max(reach)
 
-    def rate_to_reporting(self, currency: str) -> float | None:
-        """Units of the reporting currency per unit of ``currency``; None when unknown."""
-        if currency == self.currency:
+    def rate_to_reporting(self, currency: str | None) -> float | None:
+        """Units of the reporting currency per unit of ``currency`` (None: the reporting
+        currency itself); None when unknown."""
+        if currency is None or currency == self.currency:
             return 1.0
         return self.fx_rates.get(currency)
 

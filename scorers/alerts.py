@@ -26,7 +26,7 @@ from schemas.scorecard_definition import (
 )
 from scorers.calendar import Day, period_span, to_date, window_span
 from scorers.kpis import FORMULAS
-from scorers.scoring import Scorecard, WindowInput, quota_over, target_for
+from scorers.scoring import Scorecard, WindowInput, period_quota, target_for
 from scorers.state import RepState, RuleState
 from scorers.window_totals import day_counts
 
@@ -109,7 +109,10 @@ def _threshold(rule: ThresholdRule, facts: RepFacts) -> Observation | None:
     if card is None:
         return None
     kpi = card.kpis[rule.kpi.value]
-    if kpi.value is None or kpi.samples < rule.min_samples:
+    too_early = rule.from_day is not None and window_span(rule.window, facts.as_of).days < (
+        rule.from_day
+    )
+    if kpi.value is None or kpi.samples < rule.min_samples or too_early:
         return Observation(False, rule.window, _day_period(facts.as_of), {})
     below = rule.below is not None and kpi.value < rule.below
     above = rule.above is not None and kpi.value > rule.above
@@ -180,7 +183,7 @@ def _against_period_target(
     full = target_for(
         kpi_def,
         FORMULAS[rule.kpi].additive,
-        WindowInput((), period_days, _period_quota(rule.window, facts.monthly_quota, period_days)),
+        WindowInput((), period_days, period_quota(rule.window, facts.monthly_quota, period_days)),
     )
     period = to_date(span.first).isoformat()
     if value is None:
@@ -193,15 +196,6 @@ def _against_period_target(
     pace = full * span.days / period_days
     evidence = {rule.kpi.value: value, "pace_target": pace, "share": rule.share, "target": full}
     return Observation(value < rule.share * pace, rule.window, period, evidence)
-
-
-def _period_quota(window: str, monthly: float, period_days: int) -> float:
-    """The quota of a whole period: exactly the monthly quota for a month, 3x for a quarter."""
-    if window == "month":
-        return monthly
-    if window == "quarter":
-        return 3 * monthly
-    return quota_over(monthly, period_days)
 
 
 def _day_period(as_of: Day) -> str:

@@ -36,11 +36,22 @@ COURSES: Final = 13
 TRAINING: Final = 14  # hours, millionths
 EVENTS: Final = 15  # unique events of the day, whatever their kind (activity, out-of-range counts)
 WIDTH: Final = 16
+"""Counts of a day bucket, and of a window's days."""
+
+# The open pipeline on a window's last day (scorers.pipeline): counts of deals, not of days,
+# so never in a bucket; appended to a window's counts when it is scored.
+OPEN_DEALS: Final = 16
+PIPELINE: Final = 17  # open deals' amounts, reporting currency, millionths
+PERIOD_DEALS: Final = 18  # open deals expected to close in the window's period, or undated
+PERIOD_PIPELINE: Final = 19  # their amounts
+FORECAST: Final = 20  # sum of stage probability x amount of those expected to close in it
+INPUT_WIDTH: Final = 21
+"""Counts a window is scored from: its days' and its pipeline's."""
 
 FIELD_NAMES: Final = (
     "won", "lost", "revenue", "cycle_us", "calls", "meetings", "converted", "disqualified",
     "nps_responses", "promoters", "detractors", "renewed", "churned", "courses", "training",
-    "events",
+    "events", "open_deals", "pipeline", "period_deals", "period_pipeline", "forecast",
 )  # fmt: skip
 
 
@@ -59,13 +70,13 @@ def apply(counters: Counters, delta: Delta, sign: int = 1) -> None:
 
 
 def add_into(total: Counters, other: Sequence[int], sign: int = 1) -> None:
-    """Add (or subtract) a whole Counters into ``total``, in place."""
-    for i in range(WIDTH):
+    """Add (or subtract) ``other`` into ``total`` (as wide), in place."""
+    for i in range(len(total)):
         total[i] += sign * other[i]
 
 
-def summed(rows: Iterable[Sequence[int]]) -> Counters:
-    total = zero()
+def summed(rows: Iterable[Sequence[int]], width: int = WIDTH) -> Counters:
+    total = [0] * width
     for row in rows:
         add_into(total, row)
     return total

@@ -1,8 +1,9 @@
 """Scorecards of reps and teams as of a day, from their state.
 
 A window's counts are the sum of the day buckets it holds, never a rescan of
-events. A team's scorecard is computed over the sum of its members' counts (not an
-average of their ratios), with additive targets and quotas summed over members.
+events, and its pipeline counts (the deals open on its last day). A team's scorecard
+is computed over the sum of its members' counts (not an average of their ratios),
+with additive targets and quotas summed over members.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers import counters as c
 from scorers.calendar import Day
-from scorers.scoring import Scorecard, WindowInput, quota_over, score
-from scorers.state import RepProfile, RepState
+from scorers.pipeline import pipeline_counts
+from scorers.scoring import Scorecard, WindowInput, calendar_quota, quota_over, score
+from scorers.state import RepState
 from scorers.window_totals import WindowTotals, build
 
 
@@ -44,7 +47,7 @@ def evaluate(
         profile = state.rep_profile
         if not profile.has_activity(as_of):
             continue
-        scored = rep_scorecards(definition, state.rep_id, profile, build(state, windows, as_of))
+        scored = rep_scorecards(definition, state, build(state, windows, as_of))
         reps.extend(card for _, card in scored)
         if profile.team_id is not None:
             members[profile.team_id].append({card.window: inp for inp, card in scored})
@@ -57,17 +60,25 @@ def evaluate(
 
 
 def rep_scorecards(
-    definition: ScorecardDefinition, rep_id: str, profile: RepProfile, totals: WindowTotals
+    definition: ScorecardDefinition, state: RepState, totals: WindowTotals
 ) -> list[tuple[WindowInput, Scorecard]]:
-    """A rep's scorecard per window from its current window totals, with the inputs used."""
+    """A rep's scorecard per window from its current window totals and its deals open on
+    their last day, with the inputs used."""
+    profile = state.rep_profile
     monthly = profile.monthly_quota
     if monthly is None:
         monthly = definition.default_monthly_quota
+    pipeline = pipeline_counts(definition, state.deals.values(), totals.spans, totals.as_of)
     out = []
     for window, span in totals.spans.items():
-        inp = WindowInput(totals.totals[window], span.days, quota_over(monthly, span.days))
+        inp = WindowInput(
+            totals.totals[window] + pipeline[window],
+            span.days,
+            quota_over(monthly, span.days),
+            period_quota=calendar_quota(window, monthly),
+        )
         card = score(
-            definition, inp, rep_id=rep_id, team_id=profile.team_id, window=window,
+            definition, inp, rep_id=state.rep_id, team_id=profile.team_id, window=window,
             as_of=totals.as_of,
         )  # fmt: skip
         out.append((inp, card))
@@ -99,12 +110,27 @@ def team_scorecards(
 
 def team_input(members: Sequence[WindowInput]) -> WindowInput:
     """A team's input: the sum of its members' counts and quotas."""
+    periods = [m.period_quota for m in members]
     return WindowInput(
-        totals=c.summed(m.totals for m in members),
+        totals=c.summed((m.totals for m in members), c.INPUT_WIDTH),
         days=members[0].days,
         quota=sum(m.quota for m in members),
         members=len(members),
+        period_quota=None if None in periods else sum(p for p in periods if p is not None),
     )
+
+
+def input_to_wire(inp: WindowInput) -> list[Any]:
+    """A rep's window input as JSON for its team's worker (``input_from_wire`` reads it)."""
+    return [list(inp.totals), inp.days, inp.quota, inp.period_quota]
+
+
+def input_from_wire(data: Sequence[Any]) -> WindowInput:
+    """The inverse of ``input_to_wire``; an input sent before the pipeline counts and the
+    period quota existed reads as an empty pipeline and a rolling window's."""
+    totals, days, quota, *rest = data
+    padded = [*totals, *[0] * (c.INPUT_WIDTH - len(totals))]
+    return WindowInput(padded, days, quota, period_quota=rest[0] if rest else None)
 
 
 def ranked(scorecards: Iterable[Scorecard], windows: Sequence[str]) -> list[Scorecard]:

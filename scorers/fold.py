@@ -1,9 +1,10 @@
 """Folding one CRM event into a rep's state.
 
 The fold is where CRM semantics live: a redelivered event counts once, and a deal
-counts at most once — its latest won/lost/reopened event decides, on that event's
-day — so a reopened deal takes its points back and a re-won deal counts on its
-new day, whatever order the events arrive in.
+counts at most once — its latest opened/stage_changed/won/lost/reopened event decides,
+on that event's day — so a reopened deal takes its points back (and is open again) and
+a re-won deal counts on its new day, whatever order the events arrive in. A deal's
+amount, expected close and stage are each the latest one an event carried.
 
 It reads the rep's state and returns the new values of everything the event
 touches; each is correct on its own (see ``scorers.state``), so folding an event
@@ -23,7 +24,9 @@ from schemas.events import (
     CallOutcome,
     CourseCompleted,
     DealLost,
+    DealOpened,
     DealReopened,
+    DealStageChanged,
     DealWon,
     Event,
     LeadConverted,
@@ -33,7 +36,7 @@ from schemas.events import (
 )
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers import counters as c
-from scorers.calendar import Day, day_of, epoch_us, to_date, utc_day_of, zone_of
+from scorers.calendar import Day, day_of, epoch_us, from_date, to_date, utc_day_of, zone_of
 from scorers.counters import Delta
 from scorers.exceptions import RejectedEvent
 from scorers.state import (
@@ -44,14 +47,17 @@ from scorers.state import (
     RepProfile,
     RepReader,
     RepState,
+    Stamped,
     event_digest,
 )
 
 _NO_DELTA: Delta = ()
-DealEvent = DealWon | DealLost | DealReopened
+DealEvent = DealOpened | DealStageChanged | DealWon | DealLost | DealReopened
+PricedEvent = DealOpened | DealStageChanged | DealWon
 # Dispatch on the exact type (the models have no subclasses): isinstance on a pydantic model
 # runs Python code, and the fold runs for every event.
-_DEALS: frozenset[type] = frozenset({DealWon, DealLost, DealReopened})
+_DEALS: frozenset[type] = frozenset({DealOpened, DealStageChanged, DealWon, DealLost, DealReopened})
+_PRICED: frozenset[type] = frozenset({DealOpened, DealStageChanged, DealWon})
 _COUNTED_ONLY: frozenset[type] = _DEALS | {RepUpserted}
 
 
@@ -109,10 +115,11 @@ class Folder:
                 f"occurred on {to_date(day)}, state is kept from {to_date(not_before)}"
                 " (longest window + allowed_lateness_days)",
             )
-        if type(event) is DealWon and self.definition.rate_to_reporting(event.currency) is None:
+        currency = cast(PricedEvent, event).currency if type(event) in _PRICED else None
+        if currency is not None and self.definition.rate_to_reporting(currency) is None:
             raise RejectedEvent(
                 "unknown_currency",
-                f"no FX rate for {event.currency!r}; add it under fx_rates in the scorecard"
+                f"no FX rate for {currency!r}; add it under fx_rates in the scorecard"
                 f" (reporting currency {self.definition.currency})",
             )
         before = rep.bucket(day) or EMPTY_BUCKET
@@ -135,20 +142,42 @@ class Folder:
     def _fold_deal(
         self, rep: RepReader, event: DealEvent, day: Day
     ) -> tuple[tuple[str, DealState], list[Change]]:
-        key = order_key(event)
+        own = self._deal_of(event, day)
         current = rep.deal(event.deal_id)
-        if current is not None and current.key >= key:
-            return (event.deal_id, current), []  # decided by this event, or a newer one
-        new = DealState(key, day, event.event_type.removeprefix("deal_"), self._deal_delta(event))
-        changes = [] if current is None else [Change(current.day, current.delta, -1)]
-        changes.append(Change(day, new.delta, 1))
-        return (event.deal_id, new), changes
+        if current is None:
+            return (event.deal_id, own), [Change(day, own.delta, 1)]
+        new = current.merged(own)
+        if new.key == current.key:
+            return (event.deal_id, new), []  # decided by an event as new or newer
+        return (event.deal_id, new), [
+            Change(current.day, current.delta, -1),
+            Change(day, new.delta, 1),
+        ]
+
+    def _deal_of(self, event: DealEvent, day: Day) -> DealState:
+        """The deal as this event alone leaves it."""
+        key = order_key(event)
+        amount = None
+        if type(event) in _PRICED:
+            priced = cast(PricedEvent, event)
+            if priced.amount is not None:
+                amount = Stamped(key, c.to_micro(priced.amount * self._rate(priced.currency)))
+        close = stage = None
+        if isinstance(event, DealOpened | DealStageChanged):
+            stage = Stamped(key, event.stage)
+            if event.expected_close is not None:
+                close = Stamped(key, from_date(event.expected_close))
+        kind = event.event_type.removeprefix("deal_")
+        return DealState(key, day, kind, self._deal_delta(event), amount, close, stage)
+
+    def _rate(self, currency: str | None) -> float:
+        return self.definition.rate_to_reporting(currency) or 0.0  # checked in ``fold``
 
     def _deal_delta(self, event: DealEvent) -> Delta:
         if type(event) is DealWon:
-            rate = self.definition.rate_to_reporting(event.currency) or 0.0
             cycle = event.occurred_us - epoch_us(event.opened_at)
-            return ((c.WON, 1), (c.REVENUE, c.to_micro(event.amount * rate)), (c.CYCLE_US, cycle))
+            revenue = c.to_micro(event.amount * self._rate(event.currency))
+            return ((c.WON, 1), (c.REVENUE, revenue), (c.CYCLE_US, cycle))
         if type(event) is DealLost:
             return ((c.LOST, 1),)
         return _NO_DELTA

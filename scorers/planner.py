@@ -23,6 +23,7 @@ from scorers.alerts import Alert, run_rules
 from scorers.calendar import Day, epoch_us, to_date
 from scorers.changes import ScorecardChange, change
 from scorers.clock import ClockMode, EventClock, advanced
+from scorers.evaluate import input_to_wire
 from scorers.exceptions import RejectedEvent
 from scorers.fold import Change, take
 from scorers.intake import Accepted, Message, Rejected, decode
@@ -248,7 +249,7 @@ def _score(
                 work.writes.deals.update(evicted.deals)
         if not state.rep_profile.has_activity(as_of):
             return
-        scored = score_rep(layout, rep_id, state.rep_profile, rep_totals)
+        scored = score_rep(layout, state, rep_totals)
         fired = _rules(layout, inp, folding, state, scored) if inp.rules else []
     except Exception:  # a bug in scoring one rep must not stop the others
         plan.failures.append((rep_id, traceback.format_exc()))
@@ -280,7 +281,7 @@ def _score(
             "team_id": team,
             "rep_id": rep_id,
             "as_of": as_of,
-            "inputs": {w: [list(i.totals), i.days, i.quota] for w, i in scored.inputs.items()},
+            "inputs": {w: input_to_wire(i) for w, i in scored.inputs.items()},
         }
         plan.team_updates.append((team.encode(), orjson.dumps(update)))
     for old in sorted(old_teams - {team}):

@@ -110,17 +110,18 @@ class ScoredRep:
         return self.profile.team_id
 
 
-def score_rep(layout: Layout, rep_id: str, profile: RepProfile, totals: RepTotals) -> ScoredRep:
+def score_rep(layout: Layout, state: RepState, totals: RepTotals) -> ScoredRep:
+    """The rep's cards from its window totals, and its deals for their pipeline."""
     definition = layout.definition
-    scored = rep_scorecards(definition, rep_id, profile, totals.main)
+    scored = rep_scorecards(definition, state, totals.main)
     earlier = {
-        lookback: rep_scorecards(definition, rep_id, profile, back)[0][1]
+        lookback: rep_scorecards(definition, state, back)[0][1]
         for lookback, back in zip(layout.lookbacks, totals.earlier, strict=True)
     }
     own = set(layout.windows)
     return ScoredRep(
-        rep_id=rep_id,
-        profile=profile,
+        rep_id=state.rep_id,
+        profile=state.rep_profile,
         as_of=totals.main.as_of,
         cards=tuple(card for _, card in scored if card.window in own),
         rule_cards={card.window: card for _, card in scored},

@@ -28,8 +28,9 @@ from schemas.scorecard_definition import (
     QuotaTarget,
     ScorecardDefinition,
 )
+from schemas.windows import is_calendar, most_days
 from scorers.calendar import Day, to_date
-from scorers.kpis import FORMULAS
+from scorers.kpis import FORMULAS, Value
 
 DAYS_PER_MONTH = 365 / 12
 """Quota per day = monthly quota x 12 / 365, for any window length."""
@@ -120,10 +121,30 @@ class WindowInput:
     quota: float
     """Quota over the window in reporting currency (summed over a team's members)."""
     members: int = 1
+    period_quota: float | None = None
+    """The quota of the window's whole calendar period (summed over a team's members);
+    None for a rolling window."""
 
 
 def quota_over(monthly_quota: float, days: int) -> float:
     return monthly_quota * days / DAYS_PER_MONTH
+
+
+def period_quota(window: str, monthly_quota: float, period_days: int) -> float:
+    """The quota of a whole period: exactly the monthly quota for a month, 3x for a quarter,
+    else (a week, a rolling window) the quota over its days."""
+    if window == "month":
+        return monthly_quota
+    if window == "quarter":
+        return 3 * monthly_quota
+    return quota_over(monthly_quota, period_days)
+
+
+def calendar_quota(window: str, monthly_quota: float) -> float | None:
+    """``WindowInput.period_quota`` of a rep: its calendar period's quota, None if rolling."""
+    if not is_calendar(window):
+        return None
+    return period_quota(window, monthly_quota, most_days(window))
 
 
 def target_for(kpi: KpiDef, additive: bool, inp: WindowInput) -> float:
@@ -154,7 +175,7 @@ class _Kpi:
     """One KPI of a definition, laid out for ``score``'s inner loop."""
 
     name: str
-    value: Callable[[Sequence[int], float], float | None]
+    value: Value
     samples: Callable[[Sequence[int]], int]
     per_day: float | None
     absolute: float | None
@@ -231,12 +252,13 @@ def score(
     order (so every float is the same as a weighted mean computed KPI by KPI)."""
     plan = _plan(definition)
     totals, quota, days, members = inp.totals, inp.quota, inp.days, inp.members
+    period = inp.period_quota
     weights = [0.0] * len(plan.perspectives)
     weighted = [0.0] * len(plan.perspectives)
     uncapped = [0.0] * len(plan.perspectives)
     rows: list[tuple[float | None, float, float | None, int]] = []
     for k in plan.kpis:
-        value = k.value(totals, quota)
+        value = k.value(totals, quota, period)
         samples = k.samples(totals)
         scale = members if k.additive else 1
         if k.per_day is not None:

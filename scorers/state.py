@@ -6,8 +6,9 @@ sense (DESIGN.md, "State that survives any crash"):
 
 - a day's ``Bucket`` holds its counts *and* the digests of the events folded into
   it: dedupe and count change in one record;
-- a ``DealState`` is the deal's latest event by ``OrderKey``: applying an event twice,
-  or out of order, gives the same value;
+- a ``DealState`` is the deal's latest deciding event by ``OrderKey``, and beside it the
+  latest event that carried an amount, a close date, a stage (each a max by key):
+  applying an event twice, or out of order, gives the same value;
 - a ``RepProfile`` keeps each part with the key of the event that set it (latest
   wins) and the earliest day (min); the ``RuleBook`` carries the alerts it raised
   until they are sent (an outbox).
@@ -21,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from scorers.calendar import Day
 from scorers.counters import WIDTH, Delta
@@ -68,23 +69,73 @@ class Bucket:
 EMPTY_BUCKET = Bucket((0,) * WIDTH)
 
 
+V = TypeVar("V")
+
+
+@dataclass(frozen=True, slots=True)
+class Stamped(Generic[V]):
+    """A value with the key of the event that carried it: the later key wins."""
+
+    key: OrderKey
+    value: V
+
+
+def later(a: Stamped[V] | None, b: Stamped[V] | None) -> Stamped[V] | None:
+    """The one of two stamped values with the later key (max by key: order-free, idempotent)."""
+    if a is None:
+        return b
+    if b is None or a.key >= b.key:
+        return a
+    return b
+
+
+OPEN_KINDS = frozenset({"opened", "stage_changed", "reopened"})
+"""A deal whose deciding event is one of these is open (in the pipeline)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DealState:
-    """The deal event that decides a deal: the latest by ``OrderKey``.
+    """A deal as its events leave it: decided by the latest deal event by ``OrderKey``.
 
-    ``delta`` is what the deal adds to the counts of ``day`` (nothing for a reopened
-    deal); a window's deal KPIs sum the deltas of the deals whose day it holds.
+    ``delta`` is what the deal adds to the counts of ``day`` (nothing unless won or lost);
+    a window's deal KPIs sum the deltas of the deals whose day it holds. ``amount`` (in the
+    reporting currency's millionths), ``close`` and ``stage`` come each from the latest
+    event that carried one, which need not be the deciding event: a stage change without
+    an amount leaves the amount as it was. Every part is a max by key, so the value is the
+    same whatever order its events arrive in, and however often.
     """
 
     key: OrderKey
     day: Day
     kind: str
     delta: Delta
+    amount: Stamped[int] | None = None
+    close: Stamped[Day] | None = None
+    """The expected close day."""
+    stage: Stamped[str] | None = None
 
     @property
     def decided(self) -> bool:
         """Won or lost: nothing before ``day`` can change it, so it can be evicted."""
         return self.kind in ("won", "lost")
+
+    @property
+    def open(self) -> bool:
+        """In the pipeline as of ``day`` and after (never evicted)."""
+        return self.kind in OPEN_KINDS
+
+    def merged(self, other: DealState) -> DealState:
+        """Both events' parts together: the later deciding event, and each part's latest."""
+        deciding = self if self.key >= other.key else other
+        return DealState(
+            deciding.key,
+            deciding.day,
+            deciding.kind,
+            deciding.delta,
+            later(self.amount, other.amount),
+            later(self.close, other.close),
+            later(self.stage, other.stage),
+        )
 
 
 @dataclass(frozen=True, slots=True)

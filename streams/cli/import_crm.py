@@ -31,7 +31,7 @@ def import_crm(
         typer.Argument(
             exists=True,
             file_okay=False,
-            help="Folder with sales_pipeline.csv and sales_teams.csv.",
+            help="Folder with sales_pipeline.csv, sales_teams.csv and products.csv.",
         ),
     ],
     out: Annotated[
@@ -45,7 +45,8 @@ def import_crm(
         bool, typer.Option("--progress/--no-progress", help="Live progress on stderr.")
     ] = True,
 ) -> None:
-    """Import the CRM export (sales_pipeline.csv + sales_teams.csv) as rep and deal events."""
+    """Import the CRM export (sales_pipeline.csv, sales_teams.csv, products.csv) as rep and
+    deal events."""
 
     settings = load_settings()
     try:
@@ -77,7 +78,8 @@ def _echo_problems(converted: CrmImport) -> None:
 def _report(converted: CrmImport, result: PublishResult, as_json: bool) -> None:
     payload: dict[str, Any] = {
         "rows": converted.rows,
-        "open_deals_skipped": converted.open_deals,
+        "open_deals": converted.open_deals,
+        "prospecting_skipped": converted.prospecting,
         "problems": [
             {"file": p.file, "line": p.line, "reason": p.reason} for p in converted.problems
         ],
@@ -90,7 +92,8 @@ def _report(converted: CrmImport, result: PublishResult, as_json: bool) -> None:
         table.add_column("")
         table.add_column("count", justify="right")
         table.add_row("CSV rows", f"{converted.rows:,}")
-        table.add_row("open deals (skipped)", f"{converted.open_deals:,}")
+        table.add_row("open deals (opened, not decided)", f"{converted.open_deals:,}")
+        table.add_row("prospecting, no date (skipped)", f"{converted.prospecting:,}")
         table.add_row("rows with problems (skipped)", f"{len(converted.problems):,}")
         table.add_section()
         for event_type, count in payload["per_event_type"].items():

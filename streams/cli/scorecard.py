@@ -62,6 +62,13 @@ def check(
                 str(kpi.min_samples),
             )
     console.print(kpis)
+    stages = Table(title="Stage probabilities (forecast)", title_justify="left")
+    stages.add_column("stage")
+    stages.add_column("chance won", justify="right")
+    for stage, chance in definition.stage_probabilities.items():
+        stages.add_row(stage, f"{chance:.0%}")
+    stages.add_row("(any other)", f"{definition.default_stage_probability:.0%}")
+    console.print(stages)
     rules = Table(title="Coaching alerts", title_justify="left")
     for col in ("rule", "kind", "severity", "condition", "cooldown"):
         rules.add_column(col)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import statistics
+import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, timedelta, timezone
 from typing import Final, Literal, TypeAlias
@@ -177,3 +178,13 @@ def _rep_profile(
         courses_per_day=rng.uniform(0.3, 3.0) / 21,
         accounts=tuple(f"acct-{rng.getrandbits(32):08x}" for _ in range(25)),
     )
+
+
+def random_id(rng: random.Random) -> str:
+    """A UUID4-shaped event id drawn from ``rng`` (not ``uuid4()``: a seed fixes every id)."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def short_id(rng: random.Random, prefix: str) -> str:
+    """A CRM record id (``call-…``, ``deal-…``) drawn from ``rng``."""
+    return f"{prefix}-{rng.getrandbits(48):012x}"

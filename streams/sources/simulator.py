@@ -6,9 +6,11 @@ same stream feeds Kafka, a JSONL file or a test. Every random choice comes from
 ``random``), so a seed and an end time fix the output exactly.
 
 The org is meant to look like a real one to the scorer: teams in different time
-zones, reps of different skill, a rep who went quiet a week ago, deals that are won,
-reopened and won again, and the delivery faults CRM webhooks have in practice —
-redelivered duplicates (same id, same content) and events that arrive late.
+zones, reps of different skill, a rep who went quiet a week ago, deals that open, move
+through stages and are won or lost (some reopened and won again: their stories are in
+``streams.sources.deals``), an open pipeline at every moment, and the delivery faults
+CRM webhooks have in practice — redelivered duplicates (same id, same content) and
+events that arrive late.
 """
 
 from __future__ import annotations
@@ -17,9 +19,7 @@ import heapq
 import itertools
 import math
 import random
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final, TypeVar
 
@@ -31,17 +31,25 @@ from schemas.events import (
     CallLogged,
     CallOutcome,
     CourseCompleted,
-    DealLost,
-    DealReopened,
-    DealWon,
+    DealOpened,
+    DealStageChanged,
     Event,
     LeadConverted,
     LeadDisqualified,
     NpsResponse,
     RepUpserted,
 )
+from streams.sources.deals import DealStories, Step
 from streams.sources.delivery import Clock, Delivery, Sleep, paced
-from streams.sources.org import ACTIVITIES, Activity, SimulatedRep, SimulationConfig, build_org
+from streams.sources.org import (
+    ACTIVITIES,
+    Activity,
+    SimulatedRep,
+    SimulationConfig,
+    build_org,
+    random_id,
+    short_id,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -64,17 +72,13 @@ NPS_COMMENTS: Final = {
 WEEKEND_ACTIVITY: Final = 0.05  # share of a weekday's activity that happens on a weekend
 WORKDAY_START: Final = time(8)
 WORKDAY_SECONDS: Final = 10 * 3600
-REOPEN_SHARE: Final = 0.08  # won deals that get reopened (a CRM sending state, not increments)
-REWIN_SHARE: Final = 0.75  # reopened deals that are won again (else lost)
 MAX_UTC_OFFSET: Final = timedelta(hours=14)
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """A later step of a deal's story (reopened, won again), built when it is due."""
-
-    due: datetime
-    make: Callable[[datetime], Event]
+WARM_UP_DAYS: Final = 120
+"""A backfill opens deals this long before its start (keeping none of their events before
+it), so deals close from its first day on at the pace they open: every deal cycle is
+shorter but for a slow rep's rare outlier."""
+LIVE_DEAL_DAY: Final = timedelta(seconds=15)
+"""A day of a deal's story, live: deals open, move and close within minutes."""
 
 
 class Simulator:
@@ -85,6 +89,8 @@ class Simulator:
         self.reps = build_org(config)
         self._rng = random.Random(f"{config.seed}:activity")
         self._delivery_rng = random.Random(f"{config.seed}:delivery")
+        self._deal_rng = random.Random(f"{config.seed}:deals")
+        self._deals = DealStories(self._deal_rng)
 
     @property
     def quiet_rep(self) -> SimulatedRep:
@@ -118,8 +124,8 @@ class Simulator:
     def live(self, rate: float, clock: Clock, sleep: Sleep) -> Iterator[Event]:
         """An endless stream at ``rate`` events/s whose event time is ``clock()``.
 
-        Deal follow-ups (reopen, re-win) come minutes rather than days later so a
-        demo shows them; the quiet rep stays silent throughout.
+        A deal's later steps (stages, outcome, reopen, re-win) come seconds to minutes
+        rather than days later so a demo shows them; the quiet rep stays silent throughout.
         """
         if rate <= 0:
             raise ValueError(f"rate must be > 0, got {rate}")
@@ -154,22 +160,32 @@ class Simulator:
     def _history(self, start: datetime, end: datetime) -> Iterator[Event]:
         """Day by day, every rep's activity, merged into event-time order through a heap.
 
-        A day's deals schedule their follow-ups days ahead, so events wait in the heap
-        until no later day can produce anything earlier (the watermark).
+        A day's deals schedule their later steps days ahead, so events wait in the heap
+        until no later day can produce anything earlier (the watermark). A deal opened
+        before ``start`` (in the warm-up) is known from its first step that carries an
+        amount, or by its outcome alone (a deal_won with no deal_opened counts as ever).
         """
         pending: list[tuple[datetime, int, Event]] = []
         seq = itertools.count()
         quiet_from = end - timedelta(days=self.config.quiet_days)
+        unknown: set[str] = set()  # deals opened before start: their amount is unknown
 
         def keep(rep: SimulatedRep, event: Event) -> bool:
             at = event.occurred_at
+            if isinstance(event, DealOpened) and at < start:
+                unknown.add(event.deal_id)
+            if isinstance(event, DealStageChanged) and event.deal_id in unknown:
+                if event.amount is None:
+                    return False
+                unknown.discard(event.deal_id)
             return start <= at < end and not (rep.quiet and at >= quiet_from)
 
         first_day = start.astimezone(UTC).date() - timedelta(days=1)
         last_day = end.astimezone(UTC).date() + timedelta(days=1)
-        for day in _days(first_day, last_day):
+        for day in _days(first_day - timedelta(days=WARM_UP_DAYS), last_day):
+            warming_up = day < first_day
             for rep in self.reps:
-                for event in self._rep_day(rep, day):
+                for event in self._rep_day(rep, day, deals_only=warming_up):
                     if keep(rep, event):
                         heapq.heappush(pending, (event.occurred_at, next(seq), event))
             watermark = datetime.combine(day + timedelta(days=1), time(), UTC) - MAX_UTC_OFFSET
@@ -178,45 +194,47 @@ class Simulator:
         while pending:
             yield heapq.heappop(pending)[2]
 
-    def _rep_day(self, rep: SimulatedRep, day: date) -> Iterator[Event]:
-        """One rep's events on one local working day, follow-ups included (any order)."""
+    def _rep_day(self, rep: SimulatedRep, day: date, deals_only: bool = False) -> Iterator[Event]:
+        """One rep's events on one local working day, later steps of its deals included
+        (any order)."""
         scale = WEEKEND_ACTIVITY if day.weekday() >= 5 else 1.0
-        for activity in ACTIVITIES:
-            for _ in range(_poisson(self._rng, rep.daily_rate(activity) * scale)):
-                at = self._work_time(rep, day)
-                event, follow_ups = self._act(rep, activity, at, unit=timedelta(days=1))
+        for activity in ("deal",) if deals_only else ACTIVITIES:
+            rng = self._deal_rng if activity == "deal" else self._rng
+            for _ in range(_poisson(rng, rep.daily_rate(activity) * scale)):
+                at = self._work_time(rng, rep, day)
+                event, steps = self._act(rep, activity, at, unit=timedelta(days=1))
                 yield event
-                for follow_up in follow_ups:
-                    yield follow_up.make(_at_second(follow_up.due))
+                for step in steps:
+                    yield step.make(_at_second(step.due))
 
     def _live_activity(self, clock: Clock) -> Iterator[Event]:
         active = [rep for rep in self.reps if not rep.quiet] or list(self.reps)
         choices = [(rep, activity) for rep in active for activity in ACTIVITIES]
         weights = list(itertools.accumulate(rep.daily_rate(act) for rep, act in choices))
-        follow_ups: list[tuple[datetime, int, FollowUp]] = []
+        steps: list[tuple[datetime, int, Step]] = []
         seq = itertools.count()
         while True:
             now = clock()
-            if follow_ups and follow_ups[0][0] <= now:
-                yield heapq.heappop(follow_ups)[2].make(now)
+            if steps and steps[0][0] <= now:
+                yield heapq.heappop(steps)[2].make(now)
                 continue
             rep, activity = self._rng.choices(choices, cum_weights=weights)[0]
             at = now.astimezone(rep.team.tz)
-            event, new = self._act(rep, activity, at, unit=timedelta(minutes=1))
-            for follow_up in new:
-                heapq.heappush(follow_ups, (follow_up.due, next(seq), follow_up))
+            event, new = self._act(rep, activity, at, unit=LIVE_DEAL_DAY)
+            for step in new:
+                heapq.heappush(steps, (step.due, next(seq), step))
             yield event
 
-    def _work_time(self, rep: SimulatedRep, day: date) -> datetime:
+    def _work_time(self, rng: random.Random, rep: SimulatedRep, day: date) -> datetime:
         start = datetime.combine(day, WORKDAY_START, rep.team.tz)
-        return start + timedelta(seconds=self._rng.randrange(WORKDAY_SECONDS))
+        return start + timedelta(seconds=rng.randrange(WORKDAY_SECONDS))
 
     def _act(
         self, rep: SimulatedRep, activity: Activity, at: datetime, unit: timedelta
-    ) -> tuple[Event, list[FollowUp]]:
-        """One activity's event; a closed deal may also plan its reopen/re-win steps."""
+    ) -> tuple[Event, list[Step]]:
+        """One activity's event; an opened deal also plans the rest of its story."""
         if activity == "deal":
-            return self._close_deal(rep, at, unit)
+            return self._deals.open(rep, at, unit)
         make: Callable[[SimulatedRep, datetime], Event] = {
             "call": self._call,
             "nps": self._nps,
@@ -229,10 +247,10 @@ class Simulator:
     # -- one event each ----------------------------------------------------------------
 
     def _new_id(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        return random_id(self._rng)
 
     def _short_id(self, prefix: str) -> str:
-        return f"{prefix}-{self._rng.getrandbits(48):012x}"
+        return short_id(self._rng, prefix)
 
     def _call(self, rep: SimulatedRep, at: datetime) -> Event:
         shares = {
@@ -256,63 +274,6 @@ class Simulator:
             call_id=self._short_id("call"),
             duration_seconds=float(self._rng.randint(low, high)),
             outcome=outcome,
-        )
-
-    def _close_deal(
-        self, rep: SimulatedRep, at: datetime, unit: timedelta
-    ) -> tuple[Event, list[FollowUp]]:
-        """A deal closing now, opened weeks ago; a won one is sometimes reopened later."""
-        deal_id = self._short_id("deal")
-        cycle = timedelta(days=rep.sales_cycle_days * self._rng.lognormvariate(0, 0.4))
-        opened_at = _at_second(at - cycle)
-        if self._rng.random() >= rep.win_rate:
-            return self._deal_lost(rep, deal_id, opened_at, at), []
-        amount = round(rep.deal_size * self._rng.lognormvariate(0, 0.5), 2)
-        currency = "EUR" if self._rng.random() < rep.team.eur_share else "USD"
-        won = DealWon(
-            event_id=self._new_id(),
-            occurred_at=at,
-            rep_id=rep.rep_id,
-            team_id=rep.team.team_id,
-            deal_id=deal_id,
-            opened_at=opened_at,
-            amount=amount,
-            currency=currency,
-        )
-        if self._rng.random() >= REOPEN_SHARE:
-            return won, []
-        reopen_at = at + unit * self._rng.uniform(1, 10)
-        settle_at = reopen_at + unit * self._rng.uniform(2, 14)
-        rewon = self._rng.random() < REWIN_SHARE
-        new_amount = round(amount * self._rng.uniform(0.7, 1.1), 2)
-
-        def reopened(t: datetime) -> Event:
-            return DealReopened(
-                event_id=self._new_id(),
-                occurred_at=t.astimezone(rep.team.tz),
-                rep_id=rep.rep_id,
-                team_id=rep.team.team_id,
-                deal_id=deal_id,
-            )
-
-        def settled(t: datetime) -> Event:
-            if not rewon:
-                return self._deal_lost(rep, deal_id, opened_at, t.astimezone(rep.team.tz))
-            update = {"event_id": self._new_id(), "occurred_at": t.astimezone(rep.team.tz)}
-            return won.model_copy(update={**update, "amount": new_amount})
-
-        return won, [FollowUp(reopen_at, reopened), FollowUp(settle_at, settled)]
-
-    def _deal_lost(
-        self, rep: SimulatedRep, deal_id: str, opened_at: datetime, at: datetime
-    ) -> Event:
-        return DealLost(
-            event_id=self._new_id(),
-            occurred_at=at,
-            rep_id=rep.rep_id,
-            team_id=rep.team.team_id,
-            deal_id=deal_id,
-            opened_at=opened_at,
         )
 
     def _nps(self, rep: SimulatedRep, at: datetime) -> Event:

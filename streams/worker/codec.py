@@ -4,7 +4,9 @@ One faust table holds every kind of value (one changelog topic, one RocksDB per
 partition); the key says what a value is. Keys are JSON arrays, so ids holding any
 character stay unambiguous. faust writes a key's whole value to the changelog on
 every set, so values are short: a day bucket is its counts as a JSON array and the
-raw 16-byte digests of its events after a newline (~40 bytes + 16 an event).
+raw 16-byte digests of its events after a newline (~40 bytes + 16 an event); a deal's
+amount, close day and stage carry their event's key only when another event than the
+deciding one set them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ import orjson
 
 from scorers.calendar import Day
 from scorers.counters import WIDTH
-from scorers.state import Bucket, DealState, OrderKey, RepProfile, RuleBook, RuleState
+from scorers.state import (
+    Bucket,
+    DealState,
+    OrderKey,
+    RepProfile,
+    RuleBook,
+    RuleState,
+    Stamped,
+)
 
 Kind = Literal["day", "deal", "profile", "rules", "clock"]
 
@@ -55,12 +65,35 @@ def decode_bucket(raw: bytes) -> Bucket:
 
 
 def encode_deal(deal: DealState) -> bytes:
-    return orjson.dumps([deal.key[0], deal.key[1], deal.day, deal.kind, deal.delta])
+    parts: list[Any] = [deal.key[0], deal.key[1], deal.day, deal.kind, deal.delta]
+    stamps = (deal.amount, deal.close, deal.stage)
+    if any(stamps):  # a deal known only by its outcome keeps its short, older form
+        parts += [_stamp(s, deal.key) for s in stamps]
+    return orjson.dumps(parts)
 
 
 def decode_deal(raw: bytes) -> DealState:
-    us, event_id, day, kind, delta = orjson.loads(raw)
-    return DealState((us, event_id), day, kind, tuple((i, a) for i, a in delta))
+    us, event_id, day, kind, delta, *stamps = orjson.loads(raw)
+    key = (us, event_id)
+    amount, close, stage = (_unstamp(s, key) for s in stamps) if stamps else (None,) * 3
+    return DealState(key, day, kind, tuple((i, a) for i, a in delta), amount, close, stage)
+
+
+def _stamp(stamped: Stamped[Any] | None, deciding: OrderKey) -> list[Any] | None:
+    """``[value]`` when the deciding event set it, else ``[us, event_id, value]``."""
+    if stamped is None:
+        return None
+    if stamped.key == deciding:
+        return [stamped.value]
+    return [stamped.key[0], stamped.key[1], stamped.value]
+
+
+def _unstamp(raw: list[Any] | None, deciding: OrderKey) -> Stamped[Any] | None:
+    if raw is None:
+        return None
+    if len(raw) == 1:
+        return Stamped(deciding, raw[0])
+    return Stamped((int(raw[0]), str(raw[1])), raw[2])
 
 
 def encode_profile(profile: RepProfile) -> bytes:

@@ -20,7 +20,7 @@ import structlog
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers.calendar import Day
 from scorers.changes import change
-from scorers.evaluate import team_scorecards
+from scorers.evaluate import input_from_wire, team_scorecards
 from scorers.planner import CardUpdate
 from scorers.scoring import Scorecard, WindowInput
 from sinks.redis_scorecards import RedisScorecardSink
@@ -107,6 +107,4 @@ class TeamHandler:
 
 
 def _inputs(data: dict[str, list[Any]]) -> Inputs:
-    return {
-        window: WindowInput(totals, days, quota) for window, (totals, days, quota) in data.items()
-    }
+    return {window: input_from_wire(inp) for window, inp in data.items()}

@@ -1,14 +1,16 @@
 """A small org built so that each default coaching rule fires for exactly one rep, once.
 
-June 2026 (the 1st is a Monday); every rep has a monthly quota of 30,000 and wins
-15,000 on June 1 (on pace, short of quota) and calls every working day, except:
+June 2026 (the 1st is a Monday); every rep has a monthly quota of 30,000, wins
+15,000 on June 1 (on pace, short of quota), has 60,000 of open deals due in June (4x the
+15,000 still to make) and calls every working day, except:
 
 - rep-nps gets six detractor NPS responses in a week        -> nps_negative
 - rep-quiet stops calling after Wednesday June 10            -> no_calls
 - rep-star wins another 20,000 on June 12                    -> target_hit
 - rep-slow wins only 3,000 (on June 2)                       -> behind_pace (from June 8)
 - rep-drop had a strong May 4 (big deals, calls, promoters) that leaves its 30-day
-  window on June 3                                           -> score_drop
+  window on June 3 (its pipeline, undated, opened that day) -> score_drop
+- rep-thin has only 10,000 open for June (0.67x)             -> pipeline_thin (from June 5)
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from scorers.rep_scoring import Layout
 from streams.worker.memory import Memory
 from tests.streams.worker.planning import plan_into
 
-REPS = ("rep-nps", "rep-quiet", "rep-star", "rep-slow", "rep-drop", "rep-calm")
+REPS = ("rep-nps", "rep-quiet", "rep-star", "rep-slow", "rep-drop", "rep-thin", "rep-calm")
 EXPECTED = {
+    ("rep-thin", "pipeline_thin"),
     ("rep-nps", "nps_negative"),
     ("rep-quiet", "no_calls"),
     ("rep-star", "target_hit"),
@@ -64,6 +67,7 @@ def scenario() -> list[bytes]:
             duration_seconds=60, outcome=outcome)  # fmt: skip
     for r in range(9):
         add("nps_response", "rep-drop", _at(may4, 15, r), account_id="acct", score=10)
+    add("deal_opened", "rep-drop", _at(may4, 16), deal_id="pipe-drop", amount=60_000)
     for i in range(1, 28):  # a call a working day until June
         day = may4 + timedelta(days=i)
         if day.weekday() < 5:
@@ -81,6 +85,11 @@ def scenario() -> list[bytes]:
                 opened_at=_at(date(2026, 5, 20), 9))  # fmt: skip
     add("deal_won", "rep-star", _at(date(2026, 6, 12), 11), deal_id="rep-star-2", amount=20_000,
         opened_at=_at(date(2026, 6, 1), 9))  # fmt: skip
+    for rep in REPS:
+        if rep != "rep-drop":
+            amount = 10_000 if rep == "rep-thin" else 60_000
+            add("deal_opened", rep, _at(date(2026, 6, 1), 7), deal_id=f"{rep}-pipe",
+                amount=amount, stage="proposal", expected_close="2026-06-26")  # fmt: skip
     for day in june:
         if day.weekday() >= 5:
             continue

@@ -18,10 +18,13 @@ from typing import Any
 
 import pytest
 
+from schemas.events import event_to_json
 from schemas.scorecard_definition import load_definition
 from schemas.settings import Settings
 from scorers.replay import Replay
 from tests.integration.worker_harness import System, produce_lines, wait_until
+from tests.scorers.builders import call
+from tests.scorers.test_pipeline import ANA, BOB
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
@@ -78,6 +81,10 @@ def test_drained_stream_equals_the_replay(settings: Settings, tmp_path: Path) ->
     system = System.fresh(settings, tmp_path)
     lines = simulated_log(tmp_path)
     want, rejected = expected_cards(lines)
+    # Not vacuous for the leading indicators: most cards, the teams' too, have open deals.
+    pipelines = [c["kpis"]["open_pipeline"]["value"] for c in want.values()]
+    assert sum(value > 0 for value in pipelines) > 0.8 * len(pipelines)
+    assert any(c["kpis"]["forecast_attainment"]["value"] for c in want.values())
     produce_lines(settings.kafka_bootstrap, lines)
     with system.worker():
         wait_until(lambda: assert_same(system.cards(), want), 180, "Redis to equal the replay",
@@ -117,3 +124,38 @@ def test_restarts_and_lost_local_state_still_equal_the_replay(
     with system.worker():
         wait_until(lambda: assert_same(system.cards(), want), 180,
                    "the state rebuilt from the changelog", system.worker_logs)  # fmt: skip
+
+
+def test_pipeline_kpis_through_the_stream_are_the_hand_computed_ones(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The hand-computed pipeline of tests/scorers/test_pipeline.py (FX, a stage change
+    without an amount, a reopened deal, a deal opened in February and won in March), shuffled
+    and every event sent twice, through Kafka, the worker and Redis: the same numbers."""
+    system = System.fresh(settings, tmp_path)
+    closing_day = call("2026-03-10", rep="bob")  # moves the event clock to March 10
+    lines = [event_to_json(e) for e in [*ANA, *BOB, closing_day]]
+    random.Random(15).shuffle(lines)
+    produce_lines(settings.kafka_bootstrap, lines + lines[::-1])
+    forecast = 7_500 + 0.25 * 10_000 + 0.1 * 4_000
+
+    def as_computed() -> bool:
+        cards = system.cards()
+        ana, team = cards.get(("ana", "north", "quarter")), cards.get((None, "north", "quarter"))
+        assert ana is not None and team is not None, "not scored yet"
+        assert ana["as_of"] == team["as_of"] == "2026-03-10", (ana["as_of"], team["as_of"])
+        kpis = {k: v["value"] for k, v in ana["kpis"].items()}
+        assert kpis["open_pipeline"] == pytest.approx(22_900)
+        assert kpis["pipeline_coverage"] == pytest.approx(21_900 / (90_000 - 7_500))
+        assert kpis["forecast_attainment"] == pytest.approx(forecast / 90_000)
+        assert cards[("ana", "north", "30d")]["kpis"]["open_pipeline"]["value"] == pytest.approx(
+            22_900
+        )
+        assert team["kpis"]["open_pipeline"]["value"] == pytest.approx(28_900)
+        assert team["kpis"]["forecast_attainment"]["value"] == pytest.approx(
+            (forecast + 0.7 * 6_000) / 150_000
+        )
+        return True
+
+    with system.worker():
+        wait_until(as_computed, 120, "the hand-computed pipeline in Redis", system.worker_logs)

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pytest
 
-from schemas.events import EVENT_MODELS, TOPIC_OF_EVENT_TYPE, event_to_json, parse_event
+from schemas.events import (
+    EVENT_MODELS,
+    TOPIC_OF_EVENT_TYPE,
+    DealOpened,
+    DealStageChanged,
+    event_to_json,
+    parse_event,
+)
 from schemas.exceptions import EventError
 
 ENVELOPE = {"event_id": "e-1", "occurred_at": "2026-03-02T09:30:00+01:00", "rep_id": "rep-ana"}
 
 VALID: dict[str, dict[str, Any]] = {
+    "deal_opened": {
+        "deal_id": "d-3",
+        "amount": 9000,
+        "currency": "EUR",
+        "stage": "qualified",
+        "expected_close": "2026-04-30",
+    },
+    "deal_stage_changed": {"deal_id": "d-3", "stage": "proposal"},
     "deal_won": {"deal_id": "d-1", "amount": 1200.5, "opened_at": "2026-02-01T10:00:00Z"},
     "deal_lost": {"deal_id": "d-2", "opened_at": "2026-02-01T10:00:00-05:00"},
     "deal_reopened": {"deal_id": "d-1"},
@@ -37,6 +53,16 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("deal_won", {"opened_at": "2026-04-01T10:00:00Z"}, "opened_at: is after occurred_at"),
     ("deal_won", {"currency": "dollars"}, "currency"),
+    ("deal_opened", {"amount": None}, "amount"),
+    ("deal_opened", {"amount": -1}, "amount"),
+    ("deal_opened", {"currency": "eur"}, "currency"),
+    ("deal_opened", {"stage": ""}, "stage"),
+    # A close date is a YYYY-MM-DD string: not a number (Unix time), not a time, not 30 Feb.
+    ("deal_opened", {"expected_close": 0}, "expected_close: needs a YYYY-MM-DD date"),
+    ("deal_opened", {"expected_close": "2026-04-30T10:00:00Z"}, "expected_close: needs a YYYY"),
+    ("deal_opened", {"expected_close": "2026-02-30"}, "expected_close"),
+    ("deal_stage_changed", {"stage": None}, "stage"),
+    ("deal_stage_changed", {"amount": float("nan")}, "amount"),
     ("deal_lost", {"opened_at": None}, "opened_at"),
     ("deal_reopened", {"deal_id": ""}, "deal_id"),
     ("call_logged", {"outcome": "hung_up"}, "outcome"),
@@ -138,3 +164,16 @@ def test_offsets_are_kept_and_team_is_optional() -> None:
 def test_deal_won_currency_defaults_to_usd() -> None:
     event = parse_event(message("deal_won"))
     assert event.currency == "USD"  # type: ignore[union-attr]
+
+
+def test_deal_opened_defaults_stage_open_and_the_scorecards_currency() -> None:
+    """A deal opened with only its amount: stage "open", no currency (the scorecard's
+    reporting currency applies), no expected close; a stage change needs only its stage."""
+    opened = parse_event(message("deal_opened", currency=None, stage=None, expected_close=None))
+    assert isinstance(opened, DealOpened)
+    assert (opened.stage, opened.currency, opened.expected_close) == ("open", None, None)
+    staged = parse_event(message("deal_stage_changed"))
+    assert isinstance(staged, DealStageChanged)
+    assert (staged.amount, staged.currency, staged.expected_close) == (None, None, None)
+    dated = parse_event(message("deal_opened"))
+    assert isinstance(dated, DealOpened) and dated.expected_close == date(2026, 4, 30)

@@ -41,7 +41,11 @@ def test_default_is_valid_and_balanced() -> None:
         "no_calls",
         "target_hit",
         "behind_pace",
+        "pipeline_thin",
     }
+    assert {"open_pipeline", "pipeline_coverage", "forecast_attainment"} <= set(definition.kpis)
+    assert definition.stage_probabilities["negotiation"] == 0.7
+    assert definition.default_stage_probability == 0.1
 
 
 @pytest.mark.parametrize(
@@ -89,6 +93,31 @@ def test_default_is_valid_and_balanced() -> None:
             "alerts.nps_negative.window: '45d' is not one of windows",
         ),
         (["fx_rates", "USD"], 1.0, "fx_rates.USD: is the reporting currency"),
+        (
+            ["alerts", "pipeline_thin", "window"],
+            "30d",
+            "from_day: a rolling window '30d' has no day of the period",
+        ),
+        (
+            ["alerts", "no_calls", "kpi"],
+            "pipeline_coverage",
+            "alerts.no_calls.kpi: pipeline_coverage is a point-in-time KPI",
+        ),
+        (
+            ["alerts", "behind_pace", "kpi"],
+            "open_pipeline",
+            "a pace rule needs an activity KPI. Use a threshold rule for it",
+        ),
+        (
+            ["stage_probabilities", "proposal"],
+            1.5,
+            "stage_probabilities.proposal: Input should be less than or equal to 1",
+        ),
+        (
+            ["default_stage_probability"],
+            -0.1,
+            "default_stage_probability: Input should be greater than or equal to 0",
+        ),
         (["currency"], "dollar", "currency: 'dollar' is not a currency code"),
     ],
 )

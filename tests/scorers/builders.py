@@ -29,6 +29,14 @@ def event(event_type: str, at: str, rep: str = "ana", **fields: Any) -> Event:
     return parse_event(orjson.dumps(body))
 
 
+def opened(at: str, deal: str, amount: float, rep: str = "ana", **kw: Any) -> Event:
+    return event("deal_opened", at, rep, deal_id=deal, amount=amount, **kw)
+
+
+def staged(at: str, deal: str, stage: str, rep: str = "ana", **kw: Any) -> Event:
+    return event("deal_stage_changed", at, rep, deal_id=deal, stage=stage, **kw)
+
+
 def won(at: str, deal: str, amount: float, opened: str, rep: str = "ana", **kw: Any) -> Event:
     return event("deal_won", at, rep, deal_id=deal, amount=amount, opened_at=_iso(opened), **kw)
 

@@ -25,7 +25,7 @@ from scorers.evaluate import evaluate
 from scorers.fold import Folder
 from scorers.scoring import Scorecard
 from scorers.state import RuleState
-from tests.scorers.builders import call, directory, nps, states_of, won
+from tests.scorers.builders import call, directory, nps, opened, states_of, won
 
 DEFINITION = load_definition()
 
@@ -201,3 +201,23 @@ def test_last_active_counts_deals_decided_on_a_day() -> None:
         "ana"
     ]
     assert last_active(state, "deals_won", d("2026-05-20"), 13) == d("2026-05-13")
+
+
+def test_pipeline_thin_waits_for_day_five_then_fires_below_two() -> None:
+    """Month coverage 0.5 (15,000 of 30,000 to make, nothing won): not judged on the 4th,
+    fires on the 5th with its evidence; 2.0 or more is fine."""
+    rule = DEFINITION.alerts["pipeline_thin"]
+    thin = [
+        directory("2026-04-01", "north", quota=30_000),
+        opened("2026-04-01", "d1", 15_000, expected_close="2026-04-28"),
+    ]
+    early = observe(DEFINITION, rule, facts(cards_for(thin, "2026-04-04"), "2026-04-04"))
+    assert early is not None and not early.condition
+    seen = observe(DEFINITION, rule, facts(cards_for(thin, "2026-04-05"), "2026-04-05"))
+    assert seen is not None and seen.condition
+    assert seen.evidence == {"pipeline_coverage": 0.5, "samples": 1, "below": 2.0}
+    alert, _ = step("pipeline_thin", rule, RuleState(), seen, facts({}, "2026-04-05"))
+    assert alert is not None and alert.window == "month" and "prospecting" in alert.text
+    thick = [*thin, opened("2026-04-02", "d2", 45_000)]
+    fine = observe(DEFINITION, rule, facts(cards_for(thick, "2026-04-05"), "2026-04-05"))
+    assert fine is not None and not fine.condition

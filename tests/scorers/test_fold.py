@@ -11,7 +11,17 @@ from scorers.exceptions import RejectedEvent
 from scorers.fold import Folder, take
 from scorers.state import RepState, evictions
 from scorers.window_totals import day_counts
-from tests.scorers.builders import call, day, directory, lost, reopened, states_of, won
+from tests.scorers.builders import (
+    call,
+    day,
+    directory,
+    lost,
+    opened,
+    reopened,
+    staged,
+    states_of,
+    won,
+)
 
 
 @pytest.fixture(name="folder")
@@ -170,3 +180,60 @@ def test_first_kept_day_is_what_the_definition_reaches_plus_lateness(folder: Fol
     as_of = day("2026-06-30")
     assert folder.definition.history_days() == 92
     assert folder.first_kept_day(as_of) == as_of - 91 - 7
+
+
+def test_a_deals_parts_are_each_the_latest_that_carried_one_in_any_order(folder: Folder) -> None:
+    """Opened (1,000, qualified, due 03-20), re-priced as a proposal (1,200), moved to
+    negotiation with a new date but no amount: whatever order they arrive in, the deal is
+    decided by the last event, at 1,200, due 03-25, in negotiation, and counts nothing yet."""
+    events = [
+        opened("2026-03-01", "d1", 1_000, stage="qualified", expected_close="2026-03-20"),
+        staged("2026-03-03", "d1", "proposal", amount=1_200),
+        staged("2026-03-05", "d1", "negotiation", expected_close="2026-03-25"),
+    ]
+    for order in (events, events[::-1], [events[1], events[2], events[0]], events + events):
+        deal = fold_all(folder, order).deals["d1"]
+        assert (deal.kind, deal.day, deal.open) == ("stage_changed", day("2026-03-05"), True)
+        assert deal.amount is not None and deal.amount.value == 1_200 * c.MICRO
+        assert deal.close is not None and deal.close.value == day("2026-03-25")
+        assert deal.stage is not None and deal.stage.value == "negotiation"
+        assert counts(fold_all(folder, order)) == {}
+
+
+def test_a_won_deal_carries_its_amount_into_a_reopening(folder: Folder) -> None:
+    """Opened at 1,000, won at 1,500 EUR (1,620 USD), reopened: open again at 1,620."""
+    events = [
+        opened("2026-03-01", "d1", 1_000),
+        won("2026-03-04", "d1", 1_500, "2026-03-01", currency="EUR"),
+        reopened("2026-03-06", "d1"),
+    ]
+    for order in (events, events[::-1]):
+        deal = fold_all(folder, order).deals["d1"]
+        assert deal.open and deal.amount is not None and deal.amount.value == 1_620 * c.MICRO
+        assert deal.stage is not None and deal.stage.value == "open"
+
+
+def test_an_opening_in_an_unknown_currency_is_rejected(folder: Folder) -> None:
+    """As for a won deal: no FX rate, no guess; the stage change's amount too."""
+    state = RepState("ana")
+    for event in (
+        opened("2026-03-02", "d1", 100, currency="JPY"),
+        staged("2026-03-02", "d1", "proposal", amount=100, currency="JPY"),
+    ):
+        with pytest.raises(RejectedEvent, match="no FX rate for 'JPY'"):
+            folder.fold(state, event, day("2026-03-02"))
+
+
+def test_open_deals_are_never_evicted(folder: Folder) -> None:
+    """Opened or moved long ago and still open: in the pipeline, so kept; a lost one goes."""
+    state = fold_all(
+        folder,
+        [
+            opened("2026-01-02", "d1", 5),
+            opened("2026-01-02", "d2", 5),
+            staged("2026-01-03", "d2", "proposal"),
+            opened("2026-01-02", "d3", 5),
+            lost("2026-01-04", "d3", "2026-01-02"),
+        ],
+    )
+    assert evictions(state, day("2026-02-01")).deals == {"d3": None}

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,11 +29,30 @@ def timestamps(draw: st.DrawFn) -> str:
     return f"{day.isoformat()}T{hour:02d}:{minute:02d}:00{draw(st.sampled_from(OFFSETS))}"
 
 
+def deal_parts(draw: st.DrawFn, *, opened: bool) -> dict[str, Any]:
+    """A deal_opened's or deal_stage_changed's own fields: an amount (always when opened) in
+    some currency, a stage, maybe an expected close inside or outside the log's periods."""
+    parts: dict[str, Any] = {}
+    stage = draw(st.sampled_from(["qualified", "negotiation", "mystery", None]))
+    if stage is not None or not opened:
+        parts["stage"] = stage or "proposal"
+    if opened or draw(st.booleans()):
+        parts["amount"] = draw(st.sampled_from([0, 99.99, 1250.5, 40000]))
+        currency = draw(st.sampled_from([None, None, "USD", "EUR"]))
+        if currency is not None:
+            parts["currency"] = currency
+    if draw(st.booleans()):
+        close = START + timedelta(days=draw(st.integers(-30, 120)))
+        parts["expected_close"] = close.isoformat()
+    return parts
+
+
 @st.composite
 def events(draw: st.DrawFn, index: int) -> dict[str, Any]:
     kind = draw(
         st.sampled_from(
-            ["deal_won", "deal_won", "deal_lost", "deal_reopened", "call_logged", "nps_response",
+            ["deal_opened", "deal_opened", "deal_stage_changed", "deal_stage_changed",
+             "deal_won", "deal_won", "deal_lost", "deal_reopened", "call_logged", "nps_response",
              "lead_converted", "lead_disqualified", "account_renewed", "account_churned",
              "course_completed", "rep_upserted"]
         )
@@ -43,13 +63,15 @@ def events(draw: st.DrawFn, index: int) -> dict[str, Any]:
         "occurred_at": draw(timestamps()),
         "rep_id": draw(st.sampled_from(["ana", "bob", "cy"])),
     }
-    if kind in ("deal_won", "deal_lost", "deal_reopened"):
+    if kind.startswith("deal_"):
         body["deal_id"] = draw(st.sampled_from(["d1", "d2", "d3"]))
     if kind in ("deal_won", "deal_lost"):
         body["opened_at"] = "2025-12-01T08:00:00+00:00"
     if kind == "deal_won":
         body["amount"] = draw(st.sampled_from([0, 99.99, 1250.5, 40000]))
         body["currency"] = draw(st.sampled_from(["USD", "USD", "EUR"]))
+    elif kind in ("deal_opened", "deal_stage_changed"):
+        body.update(deal_parts(draw, opened=kind == "deal_opened"))
     elif kind == "call_logged":
         body.update(
             call_id=f"c{index}",
@@ -127,8 +149,9 @@ def test_two_halves_in_either_order_equal_the_whole(log: list[bytes], data: st.D
 
 @SETTINGS
 @given(log=logs(), data=st.data())
-def test_won_then_reopened_changes_nothing(log: list[bytes], data: st.DataObject) -> None:
-    """A deal won and later reopened, both up to T, leaves every KPI value as it was."""
+def test_won_then_reopened_is_open_again(log: list[bytes], data: st.DataObject) -> None:
+    """A deal won and later reopened, both up to T, leaves every activity and outcome KPI
+    as it was, and is back in the open pipeline at its won amount."""
     base = replay(log)
     as_of = date.fromisoformat(base["as_of"])
     rep = data.draw(st.sampled_from(sorted({s["rep_id"] for s in base["scorecards"]})))
@@ -152,7 +175,15 @@ def test_won_then_reopened_changes_nothing(log: list[bytes], data: st.DataObject
             for s in result["scorecards"]
         }
 
-    assert values(after) == values(replay(log, as_of))
+    before, now = values(replay(log, as_of)), values(after)
+    assert now.keys() == before.keys()
+    pipeline = {"open_pipeline", "pipeline_coverage", "forecast_attainment"}
+    for key, kpis in now.items():
+        assert {k: v for k, v in kpis.items() if k not in pipeline} == {
+            k: v for k, v in before[key].items() if k not in pipeline
+        }
+        added = 5000 if key[0] == rep else 0
+        assert kpis["open_pipeline"] == pytest.approx(before[key]["open_pipeline"] + added)
 
 
 @SETTINGS

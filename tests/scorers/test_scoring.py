@@ -104,6 +104,10 @@ def test_every_kpi_value_by_hand() -> None:
             "retention_rate": 2 / 3,
             "courses_completed": 2.0,
             "training_hours": 3.75,
+            # No deal was opened: an empty pipeline (a real 0); no forecast in a rolling window.
+            "open_pipeline": 0.0,
+            "pipeline_coverage": 0.0,
+            "forecast_attainment": None,
         },
         abs=1e-9,
     )

@@ -126,6 +126,7 @@ def test_scorecard_check_validates_and_reports(tmp_path: Path) -> None:
     """`scorecard check` prints the definition for a good file and each error for a bad one."""
     good = runner.invoke(app, ["scorecard", "check", "schemas/default_scorecard.yaml"])
     assert good.exit_code == 0 and "valid" in good.stdout and "nps_negative" in good.stdout
+    assert "pipeline_thin" in good.stdout and "negotiation" in good.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "name: x\ndefault_monthly_quota: 1\nperspectives: {financial: {weight: 1}}\n"
@@ -146,7 +147,15 @@ def test_schemas_export_writes_every_contract(tmp_path: Path) -> None:
     assert {
         "crm-event.schema.json",
         "deal-won.schema.json",
+        "deal-opened.schema.json",
+        "deal-stage-changed.schema.json",
         "scorecard-definition.schema.json",
     } <= names
     union = orjson.loads((tmp_path / "out" / "crm-event.schema.json").read_bytes())
     assert union["discriminator"]["propertyName"] == "event_type"
+    assert {"deal_opened", "deal_stage_changed"} <= set(union["discriminator"]["mapping"])
+    opened = orjson.loads((tmp_path / "out" / "deal-opened.schema.json").read_bytes())
+    assert opened["required"] == ["event_id", "occurred_at", "rep_id", "deal_id", "amount"]
+    definition = orjson.loads((tmp_path / "out" / "scorecard-definition.schema.json").read_bytes())
+    kpi_names = definition["$defs"]["KpiName"]["enum"]
+    assert {"open_pipeline", "pipeline_coverage", "forecast_attainment"} <= set(kpi_names)

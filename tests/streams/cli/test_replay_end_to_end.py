@@ -6,7 +6,10 @@ every malformed line must be rejected with a reason.
 
 from __future__ import annotations
 
+import csv
 import random
+from collections import defaultdict
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from typer.testing import CliRunner
 from schemas.events import parse_event
 from schemas.exceptions import EventError
 from streams.cli.main import app
+from streams.sources.crm_import import rep_id_of
 from tests.paths import CRM_EXPORT
 from tests.scorers.reference import assert_matches_reference
 
@@ -75,3 +79,44 @@ def test_real_crm_export_matches_the_reference(tmp_path: Path) -> None:
     assert out["rejected"] == []
     assert len({s["rep_id"] for s in out["scorecards"]}) >= 20
     assert_matches_reference(out, lines, WINDOWS)
+
+
+def test_crm_open_pipeline_mid_2017_is_the_list_price_of_engaged_unclosed_deals(
+    tmp_path: Path,
+) -> None:
+    """Each agent's open pipeline as of 2017-06-30 is the sum of the list prices of the
+    opportunities engaged by then and not closed by then, computed here from the CSV files
+    alone (with the export's GTXPro spelling of GTX Pro), in every window."""
+    as_of = date(2017, 6, 30)
+
+    def day(text: str) -> date:
+        return datetime.strptime(text, "%m/%d/%Y").date()
+
+    with (CRM_EXPORT / "products.csv").open(newline="") as file:
+        price = {row["product"]: float(row["sales_price"]) for row in csv.DictReader(file)}
+    price["GTXPro"] = price["GTX Pro"]
+    expected: dict[str, float] = defaultdict(float)
+    engaged_open = 0
+    with (CRM_EXPORT / "sales_pipeline.csv").open(newline="") as file:
+        for row in csv.DictReader(file):
+            engaged = row["engage_date"] and day(row["engage_date"]) <= as_of
+            closed = row["close_date"] and day(row["close_date"]) <= as_of
+            if engaged and not closed:
+                expected[rep_id_of(row["sales_agent"])] += price[row["product"]]
+                engaged_open += 1
+
+    log = tmp_path / "crm.jsonl"
+    result = runner.invoke(app, ["import-crm", str(CRM_EXPORT), "--out", str(log)])
+    assert result.exit_code == 0, result.output
+    out = replay_json(log, "--as-of", as_of.isoformat())
+    assert out["as_of"] == "2017-06-30" and out["rejected"] == []
+    got: dict[str, set[float]] = defaultdict(set)
+    deals: dict[str, int] = {}
+    for card in out["scorecards"]:
+        got[card["rep_id"]].add(round(card["kpis"]["open_pipeline"]["value"], 6))
+        deals[card["rep_id"]] = card["kpis"]["open_pipeline"]["samples"]
+    assert set(expected) <= set(got) and len(expected) >= 25
+    assert {rep: values.pop() for rep, values in got.items() if len(values) == 1} == {
+        rep: round(expected.get(rep, 0.0), 6) for rep in got
+    }
+    assert sum(deals.values()) == engaged_open > 500

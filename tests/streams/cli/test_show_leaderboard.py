@@ -209,6 +209,37 @@ def test_leaderboard_by_kpi_ranks_lower_is_better_lowest_first(env: dict[str, st
     ]
 
 
+def test_leaderboard_by_open_pipeline(redis_url: str, prefix: str, env: dict[str, str]) -> None:
+    """Ranked by kpi:open_pipeline, each rep's score is its open deals' amounts: bob's 20,000
+    EUR (21,600 USD) over ana's 12,000 (her 3,000 was lost), the same in every window."""
+    pipeline = [
+        *EVENTS,
+        b'{"event_id":"o1","event_type":"deal_opened","occurred_at":"2026-03-02T09:00:00+00:00",'
+        b'"rep_id":"ana","deal_id":"d2","amount":12000,"stage":"proposal"}',
+        b'{"event_id":"o2","event_type":"deal_opened","occurred_at":"2026-03-03T09:00:00+00:00",'
+        b'"rep_id":"ana","deal_id":"d3","amount":3000}',
+        b'{"event_id":"l3","event_type":"deal_lost","occurred_at":"2026-03-05T09:00:00+00:00",'
+        b'"rep_id":"ana","deal_id":"d3","opened_at":"2026-03-03T09:00:00+00:00"}',
+        b'{"event_id":"o3","event_type":"deal_opened","occurred_at":"2026-03-04T09:00:00+00:00",'
+        b'"rep_id":"bob","deal_id":"d4","amount":20000,"currency":"EUR",'
+        b'"expected_close":"2026-03-31"}',
+    ]
+    engine = Replay(load_definition(None))
+    for line_no, line in enumerate(pipeline, start=1):
+        engine.feed(line_no, line)
+    write(redis_url, prefix, engine.result().scorecards)
+    for window in ("30d", "quarter"):
+        args = ["leaderboard", "--json", "--by", "kpi:open_pipeline", "-w", window]
+        board = orjson.loads(run(args, env).stdout)
+        assert [(r["rep_id"], r["score"]) for r in board["rows"]] == [
+            ("bob", pytest.approx(21_600)),
+            ("ana", pytest.approx(12_000)),
+        ]
+    shown = run(["show", "bob", "-w", "quarter"], env)
+    assert shown.exit_code == 0, shown.output
+    assert "open_pipeline" in shown.stdout and "21,600" in shown.stdout
+
+
 @pytest.mark.usefixtures("board")
 def test_leaderboard_table(env: dict[str, str]) -> None:
     result = run(["leaderboard", "--by", "kpi:revenue_won", "--team", "south"], env)

@@ -13,11 +13,20 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from schemas.events import DealLost, DealWon, Event, RepUpserted, event_to_json, parse_event
+from schemas.events import (
+    DealLost,
+    DealOpened,
+    DealWon,
+    Event,
+    RepUpserted,
+    event_to_json,
+    parse_event,
+)
 from streams.cli.import_crm import import_crm
 from streams.exceptions import CrmImportError
 from streams.sources.crm_import import (
     PIPELINE_FILE,
+    PRODUCTS_FILE,
     TEAMS_FILE,
     CrmImport,
     load_crm_export,
@@ -43,14 +52,35 @@ def fixture_imported() -> CrmImport:
 
 
 def test_won_and_lost_counts_equal_the_csv(imported: CrmImport, rows: list[dict[str, str]]) -> None:
-    """Every Won row is one deal_won, every Lost row one deal_lost; open deals produce nothing."""
+    """Every Won row is one deal_won, every Lost row one deal_lost; every row with an
+    engage_date one deal_opened; Prospecting rows (no date) are counted, not emitted."""
     stages = Counter(row["deal_stage"] for row in rows)
     counts = imported.counts()
     assert counts["deal_won"] == stages["Won"] == 4238
     assert counts["deal_lost"] == stages["Lost"] == 2473
-    assert imported.open_deals == stages["Engaging"] + stages["Prospecting"]
+    assert counts["deal_opened"] == sum(bool(row["engage_date"]) for row in rows) == 8300
+    assert imported.open_deals == stages["Engaging"] == 1589
+    assert imported.prospecting == stages["Prospecting"] == 500
     assert imported.rows == len(rows) == 8800
     assert imported.problems == []
+
+
+def test_opened_at_the_products_list_price(imported: CrmImport) -> None:
+    """Each opened deal is stage "engaging" on its engage_date at 09:00 UTC, at its product's
+    list price: the pipeline's GTXPro is the product list's GTX Pro (4,821)."""
+    opened = {e.deal_id: e for e in imported.events if isinstance(e, DealOpened)}
+    z063 = opened["Z063OYW0"]  # Darcel Schlecht, GTXPro, Won, engaged 10/25/2016
+    assert (z063.amount, z063.currency, z063.stage) == (4821.0, "USD", "engaging")
+    assert z063.occurred_at == datetime(2016, 10, 25, 9, tzinfo=UTC)
+    assert z063.event_id == "crm:Z063OYW0:deal_opened"
+    assert (z063.rep_id, z063.team_id) == ("rep-darcel-schlecht", "team-melvin-marxen")
+    with (DATA / PRODUCTS_FILE).open(newline="") as file:
+        prices = {row["product"]: float(row["sales_price"]) for row in csv.DictReader(file)}
+    with (DATA / PIPELINE_FILE).open(newline="") as file:
+        for row in csv.DictReader(file):
+            if row["engage_date"]:
+                product = "GTX Pro" if row["product"] == "GTXPro" else row["product"]
+                assert opened[row["opportunity_id"]].amount == prices[product]
 
 
 def test_every_event_parses_back(imported: CrmImport) -> None:
@@ -74,8 +104,7 @@ def test_rep_directory_from_sales_teams(imported: CrmImport) -> None:
 
 def test_won_row_mapping(imported: CrmImport) -> None:
     """Opportunity 1C1I7A6R: closed 3/1/2017 at 17:00 UTC, opened 10/20/2016 at 09:00, 1054."""
-    won = next(e for e in imported.events if getattr(e, "deal_id", None) == "1C1I7A6R")
-    assert isinstance(won, DealWon)
+    won = next(e for e in imported.events if isinstance(e, DealWon) and e.deal_id == "1C1I7A6R")
     assert won.event_id == "crm:1C1I7A6R:deal_won"
     assert won.occurred_at == datetime(2017, 3, 1, 17, tzinfo=UTC)
     assert won.opened_at == datetime(2016, 10, 20, 9, tzinfo=UTC)
@@ -84,7 +113,8 @@ def test_won_row_mapping(imported: CrmImport) -> None:
 
 
 def test_events_in_time_order_with_stable_ids(imported: CrmImport) -> None:
-    """Deals come in close-time order, and a second import yields the very same ids."""
+    """Deal events come in time order (openings and outcomes), and a second import yields the
+    very same ids."""
     times = [e.occurred_at for e in imported.events]
     assert times == sorted(times)
     assert len({e.event_id for e in imported.events}) == len(imported.events)
@@ -106,6 +136,7 @@ def broken_copy(tmp_path: Path, extra_pipeline: list[str], extra_teams: list[str
     """The real export with bad lines appended; returns the folder."""
     shutil.copy(DATA / PIPELINE_FILE, tmp_path / PIPELINE_FILE)
     shutil.copy(DATA / TEAMS_FILE, tmp_path / TEAMS_FILE)
+    shutil.copy(DATA / PRODUCTS_FILE, tmp_path / PRODUCTS_FILE)
     for name, lines in ((PIPELINE_FILE, extra_pipeline), (TEAMS_FILE, extra_teams)):
         with (tmp_path / name).open("a") as file:
             file.writelines(line + "\n" for line in lines)
@@ -122,6 +153,9 @@ BAD_PIPELINE = [
     "BAD00007,,GTXPro,Cancity,Lost,1/5/2017,3/1/2017,0",  # 8808
     "BAD00008,Moses Frase,GTXPro,Cancity,Lost,1/5/2017,,0",  # 8809
     "GOOD0001,Moses Frase,GTXPro,Cancity,Won,1/5/2017,3/1/2017,250",  # 8810
+    "ODD00001,Moses Frase,GTX Ultra,Cancity,Won,1/5/2017,3/1/2017,300",  # 8811
+    "BAD00009,Moses Frase,GTXPro,Cancity,Engaging,,,",  # 8812
+    "OPEN0001,Moses Frase,MG Special,Cancity,Engaging,6/1/2017,,",  # 8813
 ]
 
 
@@ -139,6 +173,8 @@ def test_bad_rows_are_reported_with_line_and_reason(tmp_path: Path) -> None:
         (PIPELINE_FILE, 8807): "appears twice",
         (PIPELINE_FILE, 8808): "sales_agent is empty",
         (PIPELINE_FILE, 8809): "close_date is empty",
+        (PIPELINE_FILE, 8811): "product 'GTX Ultra' is not in products.csv; deal_opened skipped",
+        (PIPELINE_FILE, 8812): "engage_date is empty",
         (TEAMS_FILE, 37): "empty",
         (TEAMS_FILE, 38): "listed twice",
     }
@@ -146,8 +182,10 @@ def test_bad_rows_are_reported_with_line_and_reason(tmp_path: Path) -> None:
     for where, text in expected_substrings.items():
         assert text in problems[where], (where, problems[where])
     counts = result.counts()
-    assert counts["deal_won"] == 4238 + 1  # GOOD0001 made it
+    assert counts["deal_won"] == 4238 + 2  # GOOD0001 made it, and ODD00001's outcome
     assert counts["deal_lost"] == 2473
+    assert counts["deal_opened"] == 8300 + 2  # GOOD0001, OPEN0001; not ODD00001's
+    assert result.open_deals == 1589 + 1
     assert str(result.problems[0]).startswith("sales_teams.csv:37: ")
 
 
@@ -156,8 +194,13 @@ def test_missing_file_or_column_is_fatal(tmp_path: Path) -> None:
     with pytest.raises(CrmImportError, match="sales_teams.csv not found"):
         load_crm_export(tmp_path)
     (tmp_path / TEAMS_FILE).write_text("sales_agent,manager\nA,B\n")
+    with pytest.raises(CrmImportError, match="products.csv not found"):
+        load_crm_export(tmp_path)
+    (tmp_path / PRODUCTS_FILE).write_text("product,sales_price\nGTX Basic,550\n")
     (tmp_path / PIPELINE_FILE).write_text("opportunity_id,sales_agent\nX,A\n")
-    with pytest.raises(CrmImportError, match="close_date, close_value, deal_stage, engage_date"):
+    with pytest.raises(
+        CrmImportError, match="close_date, close_value, deal_stage, engage_date, product"
+    ):
         load_crm_export(tmp_path)
 
 
@@ -185,10 +228,20 @@ def test_cli_writes_jsonl_and_reports_problems(cli: typer.Typer, tmp_path: Path)
     summary = orjson.loads(result.stdout)
     lines = out.read_bytes().splitlines()
     events: list[Event] = [parse_event(line) for line in lines]
-    assert summary["events"] == len(lines) == 35 + 4238 + 1 + 2473
-    assert summary["per_event_type"] == {"deal_lost": 2473, "deal_won": 4239, "rep_upserted": 35}
+    assert summary["events"] == len(lines) == 35 + 4238 + 2 + 2473 + 8300 + 2
+    assert summary["per_event_type"] == {
+        "deal_lost": 2473,
+        "deal_opened": 8302,
+        "deal_won": 4240,
+        "rep_upserted": 35,
+    }
+    assert (summary["rows"], summary["open_deals"], summary["prospecting_skipped"]) == (
+        8812,
+        1590,
+        500,
+    )
     assert [(p["file"], p["line"]) for p in summary["problems"]] == [
-        (PIPELINE_FILE, line) for line in range(8802, 8810)
+        (PIPELINE_FILE, line) for line in [*range(8802, 8810), 8811, 8812]
     ]
     assert "skipped sales_pipeline.csv:8806: deal_stage 'Stalled'" in result.stderr
     assert sum(isinstance(e, DealLost) for e in events) == 2473

@@ -21,6 +21,8 @@ from schemas.events import (
     CallLogged,
     CallOutcome,
     DealLost,
+    DealOpened,
+    DealStageChanged,
     DealWon,
     Event,
     RepUpserted,
@@ -212,23 +214,72 @@ def test_quiet_rep_has_no_events_in_the_final_week(
     assert len(others) == len(simulator.reps) - 1
 
 
-def test_reopened_deals_are_won_again(events: list[Event]) -> None:
-    """A won deal gets reopened and then won again, under new event ids, in that time order."""
+def stories(events: list[Event]) -> dict[str, list[Event]]:
+    """Each deal's events (first deliveries) in time order."""
     story: dict[str, list[Event]] = defaultdict(list)
     for event in first_deliveries(events):
         deal_id = getattr(event, "deal_id", None)
         if deal_id is not None:
             story[deal_id].append(event)
+    return {deal: sorted(steps, key=lambda s: s.occurred_at) for deal, steps in story.items()}
+
+
+def test_reopened_deals_are_won_again(events: list[Event]) -> None:
+    """A won deal gets reopened and then won again, under new event ids, in that time order."""
+    outcomes = {"deal_won", "deal_reopened", "deal_lost"}
     rewon = [
-        steps
-        for steps in story.values()
-        if [s.event_type for s in sorted(steps, key=lambda s: s.occurred_at)]
+        [s for s in steps if s.event_type in outcomes]
+        for steps in stories(events).values()
+        if [s.event_type for s in steps if s.event_type in outcomes]
         == ["deal_won", "deal_reopened", "deal_won"]
     ]
     assert rewon
     for steps in rewon:
         assert len({s.event_id for s in steps}) == 3
         assert steps[0].occurred_at < steps[1].occurred_at < steps[2].occurred_at
+
+
+def test_deals_open_move_through_stages_and_close(events: list[Event]) -> None:
+    """A deal opens (stage qualified, a list price, an expected close), may move to proposal
+    (no amount: the price stands) and negotiation (the real amount), then is won or lost, its
+    opened_at the opening's time. A deal opened before the history began shows up at its
+    first step with an amount, or at its outcome."""
+    everything = stories(events)
+    opened_here = 0
+    for steps in everything.values():
+        kinds = [s.event_type for s in steps]
+        first = steps[0]
+        if isinstance(first, DealOpened):
+            opened_here += 1
+            assert (first.stage, first.expected_close is not None) == ("qualified", True)
+            assert first.amount > 0
+            for outcome in steps:
+                if isinstance(outcome, DealWon | DealLost):
+                    assert outcome.opened_at == first.occurred_at
+        else:
+            assert "deal_opened" not in kinds
+            assert not isinstance(first, DealStageChanged) or first.amount is not None
+        decided = [i for i, k in enumerate(kinds) if k in ("deal_won", "deal_lost")]
+        staged = [i for i, k in enumerate(kinds) if k == "deal_stage_changed"]
+        if decided and staged:
+            assert max(staged) < min(decided)
+    changes = [e for e in first_deliveries(events) if isinstance(e, DealStageChanged)]
+    assert opened_here > 200
+    assert {c.stage for c in changes} == {"proposal", "negotiation"}
+    assert all(c.amount is None for c in changes if c.stage == "proposal")
+    assert all(c.amount is not None for c in changes if c.stage == "negotiation")
+
+
+def test_a_realistic_open_pipeline_at_the_end(events: list[Event], simulator: Simulator) -> None:
+    """At the end of the history most reps have deals open (opened or moved, not decided),
+    a few each: the pipeline the scorecard's leading indicators look at."""
+    open_by_rep: Counter[str] = Counter()
+    for steps in stories(events).values():
+        if steps[-1].event_type in ("deal_opened", "deal_stage_changed"):
+            open_by_rep[steps[-1].rep_id] += 1
+    active = [rep.rep_id for rep in simulator.reps if not rep.quiet]
+    assert sum(open_by_rep[rep] >= 3 for rep in active) >= len(active) - 2
+    assert max(open_by_rep.values()) < 60
 
 
 # --- delivery faults -----------------------------------------------------------------------

@@ -62,3 +62,18 @@ def test_errors_are_pages_too(base: str) -> None:
     assert missing.status_code == 404 and "no scorecards for rep &#39;nobody&#39;" in missing.text
     bad = httpx.get(f"{base}/", params={"by": "revenue"})
     assert bad.status_code == 422 and "by &#39;revenue&#39;: use one of overall" in bad.text
+
+
+def test_the_board_ranks_by_the_pipeline_kpis_too(base: str) -> None:
+    """The ranking menu offers the leading indicators (from the KPI catalogue), labelled."""
+    page = httpx.get(f"{base}/").text
+    for kpi, label in (
+        ("open_pipeline", "open pipeline"),
+        ("pipeline_coverage", "pipeline coverage"),
+        ("forecast_attainment", "forecast attainment"),
+    ):
+        assert f'<option value="kpi:{kpi}" >KPI: {label}</option>' in page
+    by_pipeline = httpx.get(f"{base}/", params={"by": "kpi:open_pipeline"})
+    assert by_pipeline.status_code == 200 and "ranked by <strong>open pipeline</strong>" in (
+        by_pipeline.text
+    )

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from scorers import counters as c
-from scorers.state import Bucket, DealState, RepProfile, RuleBook, RuleState, event_digest
+from scorers.state import (
+    Bucket,
+    DealState,
+    RepProfile,
+    RuleBook,
+    RuleState,
+    Stamped,
+    event_digest,
+)
 from streams.worker import codec
 from streams.worker.codec import Key
 
@@ -37,6 +45,34 @@ def test_deal_round_trip_and_size() -> None:
     raw = codec.encode_deal(deal)
     assert codec.decode_deal(raw) == deal
     assert len(raw) < 100
+
+
+def test_open_deal_round_trip_and_size() -> None:
+    """A deal's amount, close day and stage keep the key of the event that set them, spelled
+    out only when that is not the deciding event (a stage change without an amount)."""
+    opened = (1_772_000_000_000_000, "3f2c9a4e-8d1b-4c6f-9e2a-7b5d1c0a9f11")
+    staged = (1_772_500_000_000_000, "b41d7e22-0c9a-4f3e-8a61-2d9c5e7f1a33")
+    deal = DealState(
+        staged, 739_680, "stage_changed", (),
+        amount=Stamped(opened, 12_500_000_000),
+        close=Stamped(opened, 739_700),
+        stage=Stamped(staged, "negotiation"),
+    )  # fmt: skip
+    raw = codec.encode_deal(deal)
+    assert codec.decode_deal(raw) == deal
+    assert len(raw) < 260
+    fresh = DealState(
+        opened, 739_677, "opened", (), Stamped(opened, 5_000_000), None, Stamped(opened, "open")
+    )
+    assert codec.decode_deal(codec.encode_deal(fresh)) == fresh
+    assert len(codec.encode_deal(fresh)) < 120
+
+
+def test_deal_written_before_deal_parts_reads_with_none() -> None:
+    """A deal record of the older five-field form is a deal known by its outcome alone."""
+    old = codec.decode_deal(b'[1772000000000000,"e1",739677,"lost",[[1,1]]]')
+    assert old == DealState((1_772_000_000_000_000, "e1"), 739_677, "lost", ((1, 1),))
+    assert (old.amount, old.close, old.stage) == (None, None, None)
 
 
 def test_profile_and_rule_book_round_trip() -> None:
