@@ -57,9 +57,14 @@ def evaluate(
 
 
 def rep_scorecards(
-    definition: ScorecardDefinition, rep_id: str, profile: RepProfile, totals: WindowTotals
+    definition: ScorecardDefinition,
+    rep_id: str,
+    profile: RepProfile,
+    totals: WindowTotals,
+    version: int | None = None,
 ) -> list[tuple[WindowInput, Scorecard]]:
-    """A rep's scorecard per window from its current window totals, with the inputs used."""
+    """A rep's scorecard per window from its current window totals, with the inputs used;
+    ``version``: the definition's published version, stamped on the cards."""
     monthly = profile.monthly_quota
     if monthly is None:
         monthly = definition.default_monthly_quota
@@ -68,7 +73,7 @@ def rep_scorecards(
         inp = WindowInput(totals.totals[window], span.days, quota_over(monthly, span.days))
         card = score(
             definition, inp, rep_id=rep_id, team_id=profile.team_id, window=window,
-            as_of=totals.as_of,
+            as_of=totals.as_of, version=version,
         )  # fmt: skip
         out.append((inp, card))
     return out
@@ -79,6 +84,7 @@ def team_scorecards(
     team_id: str,
     as_of: Day,
     members: Sequence[Mapping[str, WindowInput]],
+    version: int | None = None,
 ) -> list[Scorecard]:
     """A team's scorecard per window from its members' inputs (in a fixed member order)."""
     present = {w for m in members for w in m}
@@ -92,6 +98,7 @@ def team_scorecards(
             team_id=team_id,
             window=window,
             as_of=as_of,
+            version=version,
         )
         for window in ordered
     ]

@@ -40,11 +40,14 @@ class Layout:
     lookbacks: tuple[tuple[str, int], ...]
     idle_kpis: tuple[str, ...]
     idle_lookback_days: int
+    version: int | None = None
+    """The definition's published version, stamped on every card and alert."""
 
     @classmethod
-    def of(cls, definition: ScorecardDefinition) -> Layout:
+    def of(cls, definition: ScorecardDefinition, version: int | None = None) -> Layout:
         windows = tuple(definition.windows)
         return cls(
+            version=version,
             definition=definition,
             folder=Folder(definition),
             windows=windows,
@@ -112,9 +115,9 @@ class ScoredRep:
 
 def score_rep(layout: Layout, rep_id: str, profile: RepProfile, totals: RepTotals) -> ScoredRep:
     definition = layout.definition
-    scored = rep_scorecards(definition, rep_id, profile, totals.main)
+    scored = rep_scorecards(definition, rep_id, profile, totals.main, layout.version)
     earlier = {
-        lookback: rep_scorecards(definition, rep_id, profile, back)[0][1]
+        lookback: rep_scorecards(definition, rep_id, profile, back, layout.version)[0][1]
         for lookback, back in zip(layout.lookbacks, totals.earlier, strict=True)
     }
     own = set(layout.windows)

@@ -34,6 +34,7 @@ SCORECARD_FIELDS: Final = (
     "as_of",
     "overall",
     "overall_uncapped",
+    "definition_version",
     "perspectives",
     "kpis",
 )

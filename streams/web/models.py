@@ -34,6 +34,8 @@ class Scorecard(_Body):
     overall: float | None
     overall_uncapped: float | None = None
     """The overall with no cap: what breaks ties at 100."""
+    definition_version: int | None = None
+    """The scorecard definition version that scored it (null: scored from a file)."""
     perspectives: dict[str, float | None]
     kpis: dict[str, Kpi]
 

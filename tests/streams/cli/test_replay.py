@@ -51,8 +51,9 @@ def test_json_output_has_the_exact_contract(log_file: Path) -> None:
     card = out["scorecards"][0]
     assert set(card) == {
         *("rep_id", "team_id", "window", "as_of", "overall", "overall_uncapped"),
-        *("perspectives", "kpis"),
+        *("definition_version", "perspectives", "kpis"),
     }
+    assert card["definition_version"] is None  # scored from a file, not a published version
     assert set(card["kpis"]["revenue_won"]) == {
         "value",
         "target",

@@ -125,7 +125,10 @@ def test_show_json_is_the_replay_shape(env: dict[str, str], replayed: list[Score
     expected = [orjson.loads(orjson.dumps(c.to_dict())) for c in replayed if c.rep_id == "ana"]
     order = ["7d", "30d", "90d", "quarter"]
     assert out["scorecards"] == sorted(expected, key=lambda c: order.index(c["window"]))
-    fields = ["rep_id", "team_id", "window", "as_of", "overall", "overall_uncapped"]
+    fields = [
+        *("rep_id", "team_id", "window", "as_of", "overall", "overall_uncapped"),
+        "definition_version",
+    ]
     assert all(list(c) == [*fields, "perspectives", "kpis"] for c in out["scorecards"])
 
 
