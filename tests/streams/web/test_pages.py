@@ -62,3 +62,22 @@ def test_errors_are_pages_too(base: str) -> None:
     assert missing.status_code == 404 and "no scorecards for rep &#39;nobody&#39;" in missing.text
     bad = httpx.get(f"{base}/", params={"by": "revenue"})
     assert bad.status_code == 422 and "by &#39;revenue&#39;: use one of overall" in bad.text
+
+
+def test_the_pages_name_the_version_and_the_scorecard_view_says_what_changed(base: str) -> None:
+    """The leaderboard and a rep's page link the version in force; /scorecard shows its
+    note, what changed from version 1, its weights and every version."""
+    for path in ("/", "/reps/ana", "/teams/north"):
+        assert '<a class="version" href="/scorecard"' in httpx.get(f"{base}{path}").text
+        assert "scorecard v2</a>" in httpx.get(f"{base}{path}").text
+    page = httpx.get(f"{base}/scorecard").text
+    assert '<span class="window" data-version>v2</span>' in page
+    assert '<p data-note>Customers first this quarter</p>' in page
+    assert "What changed from version 1" in page
+    changes = re.findall(r'<li class="change-(\w+)">.*?</span> (.*?)</li>', page)
+    assert changes == [
+        ("weight", "perspectives.customer.weight: 0.25 -&gt; 0.4"),
+        ("target", "kpis.nps.target: 50 -&gt; 40"),
+    ]
+    assert re.findall(r'<tr data-version="(\d+)"', page) == ["2", "1"]
+    assert '<tr data-kpi="nps">' in page and 'href="/scorecard" aria-current="page"' in page
