@@ -148,6 +148,7 @@ def test_schemas_export_writes_every_contract(tmp_path: Path) -> None:
         "crm-event.schema.json",
         "deal-won.schema.json",
         "scorecard-definition.schema.json",
+        "definition-version.schema.json",
     } <= names
     union = orjson.loads((tmp_path / "out" / "crm-event.schema.json").read_bytes())
     assert union["discriminator"]["propertyName"] == "event_type"

@@ -72,7 +72,7 @@ def test_the_pages_name_the_version_and_the_scorecard_view_says_what_changed(bas
         assert "scorecard v2</a>" in httpx.get(f"{base}{path}").text
     page = httpx.get(f"{base}/scorecard").text
     assert '<span class="window" data-version>v2</span>' in page
-    assert '<p data-note>Customers first this quarter</p>' in page
+    assert "<p data-note>Customers first this quarter</p>" in page
     assert "What changed from version 1" in page
     changes = re.findall(r'<li class="change-(\w+)">.*?</span> (.*?)</li>', page)
     assert changes == [
