@@ -91,6 +91,8 @@ class Versions:
     published: list[DefinitionVersion] = field(default_factory=list)
     refused: dict[int, str] = field(default_factory=dict)
     """Version -> why the workers did not take it."""
+    taken: set[int] = field(default_factory=set)
+    """The versions that were in force at some time."""
     unreadable: list[str] = field(default_factory=list)
     """Records that are no version this code can read, with the reason."""
 
@@ -112,6 +114,7 @@ class Versions:
             reason = refusal(current, version.definition)
         if reason is None:
             self.in_force = version
+            self.taken.add(version.version)
         else:
             self.refused[version.version] = reason
         return reason
@@ -120,7 +123,7 @@ class Versions:
         """``in force``, ``refused`` or ``superseded``."""
         if self.in_force is not None and version == self.in_force.version:
             return "in force"
-        return "refused" if version in self.refused else "superseded"
+        return "superseded" if version in self.taken else "refused"
 
     def summary(self, version: DefinitionVersion) -> dict[str, Any]:
         """What people see of a version (JSON): who published it, when and why, whether it
@@ -130,7 +133,7 @@ class Versions:
         return {
             "version": version.version,
             "status": self.status(version.version),
-            "reason": self.refused.get(version.version),
+            "reason": None if version.version in self.taken else self.refused.get(version.version),
             "published_at": version.published_at.isoformat(),
             "published_by": version.published_by,
             "note": version.note,

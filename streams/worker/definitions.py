@@ -108,9 +108,9 @@ class DefinitionFollower:
             log.error("definition_unreadable", reason=str(exc), in_force=self.in_force.version)
             return
         await self.sink.record([version])
-        self.metrics.definition_latest.set(self.versions.latest)
         before = self.in_force
         reason = self.versions.take(version)
+        self.metrics.definition_latest.set(self.versions.latest)
         bound = log.bind(version=version.version, digest=version.digest[:12], note=version.note)
         if reason is not None:
             self.metrics.definitions_refused.inc()
