@@ -52,8 +52,11 @@ class TeamHandler:
 
     def use(self, definition: ScorecardDefinition, version: int) -> None:
         """Score teams with a new definition version from now on. Each member's worker scores
-        the member again and sends new inputs, which mark the team."""
+        the member again and sends new inputs, which mark the team; the teams written here
+        are marked now too, since their members' workers may have switched first."""
         self.definition, self.version = definition, version
+        for (team, _), card in self._previous.items():
+            self._marked[team] = max(card.as_of, self._marked.get(team, card.as_of))
 
     def forget(self) -> None:
         self._previous.clear()
