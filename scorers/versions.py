@@ -101,17 +101,20 @@ class Versions:
         """The highest version number published (0 when none)."""
         return max((v.version for v in self.published), default=0)
 
+    def check(self, version: DefinitionVersion) -> str | None:
+        """Why ``version``, published next, would not go in force (None: it would)."""
+        current = self.in_force
+        if current is None:
+            return None
+        if version.version <= current.version:
+            return f"version {version.version} is not newer than version {current.version}"
+        return refusal(current, version.definition)
+
     def take(self, version: DefinitionVersion) -> str | None:
         """Read the next published version: put it in force, or say why not (the reason is
         also kept in ``refused``)."""
+        reason = self.check(version)
         self.published.append(version)
-        current = self.in_force
-        if current is None:
-            reason = None
-        elif version.version <= current.version:
-            reason = f"version {version.version} is not newer than version {current.version}"
-        else:
-            reason = refusal(current, version.definition)
         if reason is None:
             self.in_force = version
             self.taken.add(version.version)

@@ -109,15 +109,17 @@ class DefinitionFollower:
             return
         await self.sink.record([version])
         before = self.in_force
-        reason = self.versions.take(version)
-        self.metrics.definition_latest.set(self.versions.latest)
         bound = log.bind(version=version.version, digest=version.digest[:12], note=version.note)
-        if reason is not None:
+        reason = self.versions.check(version)
+        if reason is None:
+            moved = [c.text() for c in changes(before.definition, version.definition)]
+            bound.info("definition_in_force", replaces=before.version, changes=moved)
+            # Taken once applied: if applying fails, the record is read and applied again.
+            await self.apply(version)
+            await self.sink.applied(version.version, version.definition.windows)
+            self.metrics.definition_version.set(version.version)
+        else:
             self.metrics.definitions_refused.inc()
             bound.error("definition_refused", reason=reason, in_force=before.version)
-            return
-        moved = [c.text() for c in changes(before.definition, version.definition)]
-        bound.info("definition_in_force", replaces=before.version, changes=moved)
-        await self.apply(version)
-        await self.sink.applied(version.version, version.definition.windows)
-        self.metrics.definition_version.set(version.version)
+        self.versions.take(version)
+        self.metrics.definition_latest.set(self.versions.latest)

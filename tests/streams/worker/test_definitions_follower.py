@@ -85,3 +85,27 @@ async def test_a_usable_version_goes_in_force_and_an_unusable_one_leaves_it(
     reader = RedisScorecardReader(redis_client, prefix)
     assert await reader.definition_in_force() == 2
     assert [v.version for v in await reader.definition_versions()] == [2, 3]
+
+
+async def test_a_version_whose_apply_failed_is_applied_when_read_again(
+    redis_client: redis.asyncio.Redis, prefix: str
+) -> None:
+    """Applying raised (Redis refused a write, say): nothing is taken, so the follower,
+    reading the record again after its retry, applies it then."""
+    calls: list[int] = []
+
+    async def apply(v: DefinitionVersion) -> None:
+        calls.append(v.version)
+        if len(calls) == 1:
+            raise RuntimeError("refused")
+
+    sink = RedisDefinitionSink(RedisCalls(redis_client), prefix)
+    follower = DefinitionFollower(
+        Settings(), Read(resolved([version(1)]), end=1), apply, sink, WorkerMetrics()
+    )
+    weights = version(2, default_monthly_quota=90_000.0)
+    with pytest.raises(RuntimeError):
+        await follower.read(weights.key, weights.to_bytes())
+    assert follower.in_force.version == 1
+    await follower.read(weights.key, weights.to_bytes())
+    assert calls == [2, 2] and follower.in_force == weights
