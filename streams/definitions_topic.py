@@ -13,6 +13,7 @@ over from the read. Readers read committed records only.
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,8 +39,11 @@ READER_GROUP: Final = "scorestream-definitions-reader"
 PARTITION: Final = 0
 """The topic has one partition: versions are read in the order they were published."""
 TIMEOUT_S: Final = 30.0
-ATTEMPTS: Final = 5
+ATTEMPTS: Final = 10
 """Publishes started over after being fenced by another publisher, before giving up."""
+BACKOFF_S: Final = 0.25
+"""A fenced publisher waits a random time up to this, doubled each attempt (up to 4 s),
+before it starts over: publishers that retried at once would fence each other forever."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +116,9 @@ def publish(
 ) -> Published:
     """Write ``definition`` as the next version; ``VersionRefused`` when the workers could
     not score it exactly. ``only_if_empty``: only as version 1 (a worker's seed)."""
-    for _ in range(ATTEMPTS):
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, min(4.0, BACKOFF_S * 2**attempt)))
         producer = Producer(
             {**connections.kafka_config(settings), "transactional.id": PUBLISHER_ID}
         )
