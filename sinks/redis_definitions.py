@@ -38,17 +38,27 @@ class RedisDefinitionSink:
 
         await self.calls.run(f"recording {len(fields)} scorecard versions", write)
 
-    async def applied(self, version: int, windows: Collection[str]) -> None:
-        """``version``, whose windows are ``windows``, is in force. Any other window Redis
-        has cards for leaves it: each rep's and team's card and history, and the boards."""
+    async def in_force(self, version: int) -> None:
+        """``version`` is in force from now on (readers name the highest)."""
+
+        async def write(client: redis.asyncio.Redis) -> None:
+            await client.zadd(self.keys.applied_definitions, {str(version): version})
+
+        await self.calls.run(f"putting scorecard version {version} in force", write)
+
+    async def keep_windows(self, windows: Collection[str]) -> None:
+        """Only ``windows`` are scored now: any other window Redis has cards for leaves it,
+        each rep's and team's card and history, and the boards."""
         keys = self.keys
         retired: list[str] = []
 
         async def write(client: redis.asyncio.Redis) -> None:
             known = {_text(w) for w in await client.smembers(keys.windows)}
             retired[:] = sorted(known - set(windows))
-            reps = await client.smembers(keys.reps) if retired else set()
-            teams = await client.smembers(keys.teams) if retired else set()
+            if not retired:
+                return
+            reps = await client.smembers(keys.reps)
+            teams = await client.smembers(keys.teams)
             async with client.pipeline(transaction=False) as pipe:
                 for window in retired:
                     for rep in map(_text, reps):  # a rep's keys share its slot
@@ -61,12 +71,11 @@ class RedisDefinitionSink:
                             keys.teams_leaderboard(window, metric),
                         )
                     pipe.srem(keys.windows, window)
-                pipe.zadd(keys.applied_definitions, {str(version): version})
                 await pipe.execute()
 
-        await self.calls.run(f"putting scorecard version {version} in force", write)
+        await self.calls.run(f"keeping the windows {sorted(windows)}", write)
         if retired:
-            log.info("redis.windows_retired", version=version, windows=retired)
+            log.info("redis.windows_retired", windows=retired)
 
 
 def _text(value: bytes | str) -> str:

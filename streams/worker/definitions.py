@@ -68,7 +68,8 @@ class DefinitionFollower:
     async def run(self) -> None:
         """Follow the topic until cancelled; first tell Redis what start-up read."""
         await self.sink.record(self.versions.published)
-        await self.sink.applied(self.in_force.version, self.in_force.definition.windows)
+        await self.sink.in_force(self.in_force.version)
+        await self.sink.keep_windows(self.in_force.definition.windows)
         while True:
             try:
                 await self._follow()
@@ -115,8 +116,10 @@ class DefinitionFollower:
             moved = [c.text() for c in changes(before.definition, version.definition)]
             bound.info("definition_in_force", replaces=before.version, changes=moved)
             # Taken once applied: if applying fails, the record is read and applied again.
+            # Named in force first, so a page the new cards refresh names their version too.
+            await self.sink.in_force(version.version)
             await self.apply(version)
-            await self.sink.applied(version.version, version.definition.windows)
+            await self.sink.keep_windows(version.definition.windows)
             self.metrics.definition_version.set(version.version)
         else:
             self.metrics.definitions_refused.inc()

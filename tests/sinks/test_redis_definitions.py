@@ -43,8 +43,8 @@ async def test_versions_read_and_the_highest_in_force_are_what_readers_see(
     assert await reader.definition_versions() == []
     await sink.record([version(1), version(2)])
     await sink.record([version(10)])
-    await sink.applied(10, DEFINITION.windows)
-    await sink.applied(2, DEFINITION.windows)  # a slower worker, a moment later
+    await sink.in_force(10)
+    await sink.in_force(2)  # a slower worker, a moment later
     assert await reader.definition_in_force() == 10
     assert [v.version for v in await reader.definition_versions()] == [1, 2, 10]
     assert (await reader.definition_versions())[2] == version(10)
@@ -66,7 +66,7 @@ async def test_a_dropped_window_leaves_cards_histories_and_boards_the_others_sta
     await write_cards(redis_client, prefix, today, replacing=yesterday)
     assert await redis_client.exists(k.rep_history("ana", "7d"))
     sink = RedisDefinitionSink(RedisCalls(redis_client), prefix)
-    await sink.applied(2, ["30d"])
+    await sink.keep_windows(["30d"])
     gone = [
         k.rep_card("ana", "7d"), k.rep_card("bob", "7d"), k.rep_history("ana", "7d"),
         k.team_card("north", "7d"), k.leaderboard("7d", "overall"),
@@ -76,4 +76,5 @@ async def test_a_dropped_window_leaves_cards_histories_and_boards_the_others_sta
     assert await redis_client.smembers(k.windows) == {"30d"}
     kept = [k.rep_card("ana", "30d"), k.team_card("north", "30d"), k.leaderboard("30d", "overall")]
     assert all([await redis_client.exists(key) for key in kept])
-    assert await redis_client.zscore(k.applied_definitions, "2") == 2.0
+    await sink.keep_windows(["30d"])  # again: nothing left to take out
+    assert await redis_client.smembers(k.windows) == {"30d"}

@@ -232,7 +232,7 @@ def test_show_and_leaderboard_name_the_scorecard_version(
     async def in_force() -> None:
         client = redis.asyncio.Redis.from_url(redis_url)
         try:
-            await RedisDefinitionSink(RedisCalls(client), prefix).applied(3, ["30d"])
+            await RedisDefinitionSink(RedisCalls(client), prefix).in_force(3)
         finally:
             await client.aclose()
 

@@ -71,7 +71,7 @@ async def _write_board(redis_url: str, prefix: str) -> None:
         await write_cards(client, prefix, today, replacing=yesterday)
         versions = RedisDefinitionSink(RedisCalls(client), prefix)
         await versions.record(VERSIONS)
-        await versions.applied(2, VERSIONS[1].definition.windows)
+        await versions.in_force(2)
         keys = RedisKeys(prefix)
         await append_alert(client, keys, alert("a1", "ana", "No calls for 3 days."))
         await append_alert(client, keys, alert("a2", "cyd", "Customers are unhappy."))
