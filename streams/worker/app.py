@@ -100,7 +100,9 @@ def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> fa
     )  # fmt: skip
     members, index = (declare_table(app, name, str) for name in ("team-members", "team-index"))
     teams = TeamHandler(in_force.definition, in_force.version, members, index, sink)
-    definitions = RedisDefinitionSink(sink.calls, settings.redis_prefix)
+    follower = DefinitionFollower(
+        settings, versions, RedisDefinitionSink(sink.calls, settings.redis_prefix), metrics
+    )
 
     async def use(version: DefinitionVersion) -> None:
         """A new version, between two batches: every rep scored again now (once ready)."""
@@ -117,11 +119,10 @@ def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> fa
         batches = Batcher(shell.handle, acked.ack, LIMITS, metrics)
         chore = Chore(TICK_S, lambda: _ready(app) and shell.needs_tick(), lambda: shell.handle(()))
         timer = batches.start_timer(LIMITS.max_age_s / 2, chore)
-        follower = DefinitionFollower(
-            settings, versions, lambda v: batches.between_batches(lambda: use(v)),
-            definitions, metrics,
-        )  # fmt: skip
-        following = asyncio.create_task(follower.run(), context=contextvars.Context())
+        following = asyncio.create_task(
+            follower.run(lambda v: batches.between_batches(lambda: use(v))),
+            context=contextvars.Context(),
+        )
         try:
             async for event in acked.events():
                 m = event.message

@@ -40,13 +40,11 @@ Apply = Callable[[DefinitionVersion], Awaitable[None]]
 
 
 class DefinitionFollower:
+    """One per worker process: what it has read (and where it goes on) outlives the agent
+    that runs it, which faust may restart."""
+
     def __init__(
-        self,
-        settings: Settings,
-        start: Read,
-        apply: Apply,
-        sink: RedisDefinitionSink,
-        metrics: WorkerMetrics,
+        self, settings: Settings, start: Read, sink: RedisDefinitionSink, metrics: WorkerMetrics
     ) -> None:
         in_force = start.versions.in_force
         assert in_force is not None, "the worker starts with a version in force"
@@ -54,7 +52,6 @@ class DefinitionFollower:
         self.versions = start.versions
         self.offset = start.end
         """The next record to read."""
-        self.apply = apply
         self.sink = sink
         self.metrics = metrics
         metrics.definition_version.set(in_force.version)
@@ -65,21 +62,22 @@ class DefinitionFollower:
         assert self.versions.in_force is not None
         return self.versions.in_force
 
-    async def run(self) -> None:
-        """Follow the topic until cancelled; first tell Redis what start-up read."""
+    async def run(self, apply: Apply) -> None:
+        """Follow the topic until cancelled, handing each version taken to ``apply``; first
+        tell Redis what was read so far."""
         await self.sink.record(self.versions.published)
         await self.sink.in_force(self.in_force.version)
         await self.sink.keep_windows(self.in_force.definition.windows)
         while True:
             try:
-                await self._follow()
+                await self._follow(apply)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("definitions_follow_failed", retry_in_s=RETRY_S)
                 await asyncio.sleep(RETRY_S)
 
-    async def _follow(self) -> None:
+    async def _follow(self, apply: Apply) -> None:
         consumer = AIOKafkaConsumer(
             **connections.aiokafka_kwargs(self.settings),
             group_id=None,
@@ -94,12 +92,12 @@ class DefinitionFollower:
             while True:
                 batch = await consumer.getmany(partition, timeout_ms=POLL_MS)
                 for record in batch.get(partition, []):
-                    await self.read(record.key, record.value)
+                    await self.read(record.key, record.value, apply)
                     self.offset = record.offset + 1
         finally:
             await consumer.stop()
 
-    async def read(self, key: bytes | None, value: bytes | None) -> None:
+    async def read(self, key: bytes | None, value: bytes | None, apply: Apply) -> None:
         """One record of the topic: a version to put in force, or to refuse."""
         try:
             version = parse_version(key, value)
@@ -118,7 +116,8 @@ class DefinitionFollower:
             # Taken once applied: if applying fails, the record is read and applied again.
             # Named in force first, so a page the new cards refresh names their version too.
             await self.sink.in_force(version.version)
-            await self.apply(version)
+            # Shielded: a stop cancels the follower, never a rescore half written.
+            await asyncio.shield(apply(version))
             await self.sink.keep_windows(version.definition.windows)
             self.metrics.definition_version.set(version.version)
         else:

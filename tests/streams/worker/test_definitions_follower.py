@@ -58,15 +58,15 @@ async def test_a_usable_version_goes_in_force_and_an_unusable_one_leaves_it(
     metrics = WorkerMetrics()
     sink = RedisDefinitionSink(RedisCalls(redis_client), prefix)
     start = Read(resolved([version(1)]), end=1)
-    follower = DefinitionFollower(Settings(), start, apply, sink, metrics)
+    follower = DefinitionFollower(Settings(), start, sink, metrics)
     assert metric(metrics, "scorestream_definition_version") == 1
 
     weights = version(2, default_monthly_quota=90_000.0)
     with capture_logs() as logs:
-        await follower.read(weights.key, weights.to_bytes())
+        await follower.read(weights.key, weights.to_bytes(), apply)
         tokyo = version(3, timezone="Asia/Tokyo")
-        await follower.read(tokyo.key, tokyo.to_bytes())
-        await follower.read(b"4", b"{not a version")
+        await follower.read(tokyo.key, tokyo.to_bytes(), apply)
+        await follower.read(b"4", b"{not a version", apply)
     assert applied == [2]
     assert follower.in_force == weights
     assert metric(metrics, "scorestream_definition_version") == 2
@@ -101,11 +101,11 @@ async def test_a_version_whose_apply_failed_is_applied_when_read_again(
 
     sink = RedisDefinitionSink(RedisCalls(redis_client), prefix)
     follower = DefinitionFollower(
-        Settings(), Read(resolved([version(1)]), end=1), apply, sink, WorkerMetrics()
+        Settings(), Read(resolved([version(1)]), end=1), sink, WorkerMetrics()
     )
     weights = version(2, default_monthly_quota=90_000.0)
     with pytest.raises(RuntimeError):
-        await follower.read(weights.key, weights.to_bytes())
+        await follower.read(weights.key, weights.to_bytes(), apply)
     assert follower.in_force.version == 1
-    await follower.read(weights.key, weights.to_bytes())
+    await follower.read(weights.key, weights.to_bytes(), apply)
     assert calls == [2, 2] and follower.in_force == weights
