@@ -21,7 +21,8 @@ class Reason(StrEnum):
     UNKNOWN_CURRENCY = "unknown_currency"
     """A deal in a currency the scorecard has no FX rate for (add it, then redrive)."""
     TOO_LATE = "too_late"
-    """Older than the state the worker keeps (longest window + allowed lateness)."""
+    """Older than the state the worker keeps (longest window + allowed lateness, or
+    ``keep_history_days``)."""
     FUTURE = "future"
     """Dated more than the scorecard's ``max_future_days`` after the wall clock."""
     INTERNAL_ERROR = "internal_error"

@@ -26,11 +26,12 @@ class KpiUpdate(BaseModel):
 
 
 class Cause(BaseModel):
-    """Why the scorecard moved: events, or the as-of day moving on."""
+    """Why the scorecard moved: events, the as-of day moving on, or a new definition version
+    (``definition_version`` of the update names it)."""
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["event", "day_rollover"]
+    kind: Literal["event", "day_rollover", "definition"]
     event_id: str | None = None
     """The last event that moved it."""
     event_ids: list[str] = []
@@ -50,6 +51,8 @@ class ScorecardUpdated(BaseModel):
     overall: float | None
     overall_uncapped: float | None = None
     """The overall with no cap (``Scorecard.overall_uncapped``): what breaks ties at 100."""
+    definition_version: int | None
+    """The version of the scorecard definition that scored it (``scorecards.definitions``)."""
     overall_change: float | None
     perspectives: dict[str, float | None]
     perspective_changes: dict[str, float | None]
@@ -77,3 +80,6 @@ class CoachingAlert(BaseModel):
     """The values that triggered the rule."""
     text: str
     raised_at: datetime
+    definition_version: int | None = None
+    """The version of the scorecard definition whose rule fired (null on alerts raised
+    before versions existed)."""

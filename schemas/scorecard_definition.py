@@ -32,6 +32,9 @@ from schemas.windows import WINDOW_PATTERN, is_calendar, most_days
 DEFAULT_SCORECARD = "default_scorecard.yaml"
 MAX_LATENESS_DAYS = 366
 """The most ``allowed_lateness_days`` may be: a year of late events kept in state."""
+MAX_KEPT_DAYS = 2000
+"""The most ``keep_history_days`` may be: the longest window (999d) with a change rule's
+look-back (366) and a year of lateness (366), rounded up."""
 
 
 class DefinitionError(SchemaError):
@@ -243,6 +246,10 @@ class ScorecardDefinition(BaseModel):
     allowed_lateness_days: Annotated[int, Field(ge=0, le=MAX_LATENESS_DAYS)] = 7
     max_future_days: Annotated[float, Field(ge=0, le=366)] = 1.0
     """An event dated more than this after the wall clock is a dead letter ("future")."""
+    keep_history_days: Annotated[int, Field(ge=1, le=MAX_KEPT_DAYS)] | None = None
+    """Days of history the workers keep; default: what this scorecard reaches back plus
+    ``allowed_lateness_days``. A running worker cannot get back history it has evicted, so
+    a later version may reach back no further than this: set it higher to leave room."""
     default_monthly_quota: PositiveFloat
     stage_probabilities: dict[Annotated[str, Field(min_length=1)], Probability] = {}
     """Deal stage -> the chance an open deal in it is won (forecast_attainment)."""
@@ -302,21 +309,39 @@ class ScorecardDefinition(BaseModel):
                     f"alerts.{rule_id}.window: {rule.window!r} is not one of windows"
                     f" {self.windows}; add it there or use week/month/quarter"
                 )
+        needed = self.history_days() + self.allowed_lateness_days
+        if self.keep_history_days is not None and self.keep_history_days < needed:
+            raise ValueError(
+                f"keep_history_days: {self.keep_history_days} is less than this scorecard"
+                f" needs ({self.history_days()} days reached back + allowed_lateness_days"
+                f" {self.allowed_lateness_days} = {needed}); raise it or leave it out"
+            )
         return self
 
-    def history_days(self) -> int:
-        """The most days back anything this definition scores can reach: its windows, the
-        rules' windows, the earlier windows change rules compare with, and inactivity
-        look-backs. The stream keeps this many days plus ``allowed_lateness_days``."""
-        reach = [most_days(w) for w in self.windows]
-        for rule in self.alerts.values():
+    def reaches(self) -> dict[str, int]:
+        """How many days back each thing this definition scores reaches, by its path in the
+        file: the windows, the rules' windows, the earlier windows change rules compare
+        with, and inactivity look-backs."""
+        reach = {f"windows.{w}": most_days(w) for w in self.windows}
+        for rule_id, rule in self.alerts.items():
             if isinstance(rule, InactivityRule):
-                reach.append(rule.lookback_days)
+                reach[f"alerts.{rule_id}"] = rule.lookback_days
             elif isinstance(rule, ChangeRule):
-                reach.append(most_days(rule.window) + rule.days)
+                reach[f"alerts.{rule_id}"] = most_days(rule.window) + rule.days
             else:
-                reach.append(most_days(rule.window))
-        return max(reach)
+                reach[f"alerts.{rule_id}"] = most_days(rule.window)
+        return reach
+
+    def history_days(self) -> int:
+        """The most days back anything this definition scores can reach (``reaches``)."""
+        return max(self.reaches().values())
+
+    def kept_days(self) -> int:
+        """The days of history the stream keeps for this definition: ``keep_history_days``,
+        else its reach plus ``allowed_lateness_days``. Older events are "too late"."""
+        if self.keep_history_days is not None:
+            return self.keep_history_days
+        return self.history_days() + self.allowed_lateness_days
 
     def rate_to_reporting(self, currency: str | None) -> float | None:
         """Units of the reporting currency per unit of ``currency`` (None: the reporting

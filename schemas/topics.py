@@ -16,6 +16,9 @@ DLQ_REDRIVEN: Final = "crm.dlq.redriven"
 """Which dead letters ``scorestream dlq redrive`` has sent back (compacted)."""
 UPDATES: Final = "scorecards.updates"
 ALERTS: Final = "scorecards.alerts"
+DEFINITIONS: Final = "scorecards.definitions"
+"""Every published version of the scorecard definition, one key per version (compacted,
+one partition: versions are read in the order they were published)."""
 
 ACTIVITY_TOPICS: Final = (DEALS, CALLS, NPS, LEADS, ACCOUNTS, LEARNING)
 """Co-partitioned input topics, all keyed by rep_id with the same partition count."""
@@ -23,4 +26,4 @@ ACTIVITY_TOPICS: Final = (DEALS, CALLS, NPS, LEADS, ACCOUNTS, LEARNING)
 CRM_INPUTS: Final = (*ACTIVITY_TOPICS, REPS)
 """What the worker reads: every CRM topic, keyed by rep_id."""
 
-ALL_TOPICS: Final = (*CRM_INPUTS, DLQ, DLQ_REDRIVEN, UPDATES, ALERTS)
+ALL_TOPICS: Final = (*CRM_INPUTS, DLQ, DLQ_REDRIVEN, UPDATES, ALERTS, DEFINITIONS)

@@ -60,10 +60,14 @@ def evaluate(
 
 
 def rep_scorecards(
-    definition: ScorecardDefinition, state: RepState, totals: WindowTotals
+    definition: ScorecardDefinition,
+    state: RepState,
+    totals: WindowTotals,
+    version: int | None = None,
 ) -> list[tuple[WindowInput, Scorecard]]:
     """A rep's scorecard per window from its current window totals and its deals open on
-    their last day, with the inputs used."""
+    their last day, with the inputs used; ``version``: the definition's published version,
+    stamped on the cards."""
     profile = state.rep_profile
     monthly = profile.monthly_quota
     if monthly is None:
@@ -79,7 +83,7 @@ def rep_scorecards(
         )
         card = score(
             definition, inp, rep_id=state.rep_id, team_id=profile.team_id, window=window,
-            as_of=totals.as_of,
+            as_of=totals.as_of, version=version,
         )  # fmt: skip
         out.append((inp, card))
     return out
@@ -90,6 +94,7 @@ def team_scorecards(
     team_id: str,
     as_of: Day,
     members: Sequence[Mapping[str, WindowInput]],
+    version: int | None = None,
 ) -> list[Scorecard]:
     """A team's scorecard per window from its members' inputs (in a fixed member order)."""
     present = {w for m in members for w in m}
@@ -103,6 +108,7 @@ def team_scorecards(
             team_id=team_id,
             window=window,
             as_of=as_of,
+            version=version,
         )
         for window in ordered
     ]

@@ -97,11 +97,9 @@ class Folder:
         return day_of(event.occurred_at, self.zone)
 
     def first_kept_day(self, as_of: Day) -> Day:
-        """The oldest day the stream's state keeps as of ``as_of``: as far back as anything
-        the definition scores reaches, plus the allowed lateness. Older events are "too
-        late"; older state is evicted."""
-        reach = self.definition.history_days()
-        return as_of - (reach - 1) - self.definition.allowed_lateness_days
+        """The oldest day the stream's state keeps as of ``as_of`` (the definition's
+        ``kept_days``). Older events are "too late"; older state is evicted."""
+        return as_of - (self.definition.kept_days() - 1)
 
     def fold(self, rep: RepReader, event: Event, day: Day, not_before: Day | None = None) -> Folded:
         """``event`` folded into ``rep``; RejectedEvent when the scorecard can't use it.
@@ -113,7 +111,7 @@ class Folder:
             raise RejectedEvent(
                 "too_late",
                 f"occurred on {to_date(day)}, state is kept from {to_date(not_before)}"
-                " (longest window + allowed_lateness_days)",
+                " (longest window + allowed_lateness_days, or keep_history_days)",
             )
         currency = cast(PricedEvent, event).currency if type(event) in _PRICED else None
         if currency is not None and self.definition.rate_to_reporting(currency) is None:
@@ -181,6 +179,19 @@ class Folder:
         if type(event) is DealLost:
             return ((c.LOST, 1),)
         return _NO_DELTA
+
+
+def fold_key(definition: ScorecardDefinition) -> tuple[object, ...]:
+    """What decoding and folding read from a definition, besides the stream's horizon: the
+    zone (an event's day), the currency and FX rates (a deal's revenue) and
+    ``max_future_days`` (which events are refused). Definitions with one key fold a log into
+    the same state; weights, targets, windows and rules only score it."""
+    return (
+        definition.timezone,
+        definition.currency,
+        tuple(sorted(definition.fx_rates.items())),
+        definition.max_future_days,
+    )
 
 
 def take(state: RepState, folded: Folded) -> None:

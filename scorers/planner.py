@@ -68,6 +68,9 @@ class BatchInput:
     """Score every rep even on the same as-of day (state just read, Redis rewritten)."""
     rules: bool = True
     """Run the coaching rules on the reps scored (False while catching up)."""
+    new_definition: bool = False
+    """The layout is a definition version the cards in ``previous`` were not scored with:
+    a card that moved without an event names the definition as its cause."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +262,11 @@ def _score(
     cause = (
         {"kind": "event", "event_id": ids[-1], "event_ids": ids}
         if ids
-        else {"kind": "day_rollover", "event_id": None, "event_ids": []}
+        else {
+            "kind": "definition" if inp.new_definition else "day_rollover",
+            "event_id": None,
+            "event_ids": [],
+        }
     )
     old_teams = set()
     moved_any = False
@@ -300,15 +307,16 @@ def _rules(
     alerts, changed = run_rules(layout.definition, rep_facts(layout, state, scored), book.states)
     if not changed and not alerts:
         return []
-    bodies = [alert_body(a, inp.now) for a in alerts]
+    bodies = [alert_body(a, inp.now, layout.version) for a in alerts]
     new_book = RuleBook({**book.states, **changed}, (*book.outbox, *bodies))
     work = folding.rep(state.rep_id)
     work.state.rules = work.writes.rules = new_book
     return bodies
 
 
-def alert_body(alert: Alert, raised_at: datetime) -> dict[str, object]:
-    """A fired alert as the ``CoachingAlert`` JSON (``schemas.outputs``)."""
+def alert_body(alert: Alert, raised_at: datetime, version: int | None) -> dict[str, object]:
+    """A fired alert as the ``CoachingAlert`` JSON (``schemas.outputs``); ``version``: the
+    definition version whose rule fired."""
     return {
         "alert_id": alert.alert_id,
         "rule": alert.rule,
@@ -322,6 +330,7 @@ def alert_body(alert: Alert, raised_at: datetime) -> dict[str, object]:
         "evidence": alert.evidence,
         "text": alert.text,
         "raised_at": raised_at.isoformat(),
+        "definition_version": version,
     }
 
 

@@ -40,11 +40,14 @@ class Layout:
     lookbacks: tuple[tuple[str, int], ...]
     idle_kpis: tuple[str, ...]
     idle_lookback_days: int
+    version: int | None = None
+    """The definition's published version, stamped on every card and alert."""
 
     @classmethod
-    def of(cls, definition: ScorecardDefinition) -> Layout:
+    def of(cls, definition: ScorecardDefinition, version: int | None = None) -> Layout:
         windows = tuple(definition.windows)
         return cls(
+            version=version,
             definition=definition,
             folder=Folder(definition),
             windows=windows,
@@ -113,9 +116,9 @@ class ScoredRep:
 def score_rep(layout: Layout, state: RepState, totals: RepTotals) -> ScoredRep:
     """The rep's cards from its window totals, and its deals for their pipeline."""
     definition = layout.definition
-    scored = rep_scorecards(definition, state, totals.main)
+    scored = rep_scorecards(definition, state, totals.main, layout.version)
     earlier = {
-        lookback: rep_scorecards(definition, state, back)[0][1]
+        lookback: rep_scorecards(definition, state, back, layout.version)[0][1]
         for lookback, back in zip(layout.lookbacks, totals.earlier, strict=True)
     }
     own = set(layout.windows)

@@ -59,6 +59,9 @@ class Scorecard:
     overall_uncapped: float | None = None
     """The overall score with no cap (KPI attainments as value/target): the tie-break of
     every ranking; null where ``overall`` is (and on cards written before it existed)."""
+    definition_version: int | None = None
+    """The published version of the definition that scored it; null for a definition read
+    from a file (the replay) and on cards written before versions existed."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scorecard:
@@ -77,6 +80,7 @@ class Scorecard:
                 for name, k in data["kpis"].items()
             },
             overall_uncapped=data.get("overall_uncapped"),
+            definition_version=data.get("definition_version"),
         )
 
     def same_scores(self, other: Scorecard) -> bool:
@@ -97,6 +101,7 @@ class Scorecard:
             as_of=to_date(self.as_of).isoformat(),
             overall=self.overall,
             overall_uncapped=self.overall_uncapped,
+            definition_version=self.definition_version,
             perspectives=self.perspectives,
             kpis={
                 name: {
@@ -245,8 +250,10 @@ def score(
     team_id: str | None,
     window: str,
     as_of: Day,
+    version: int | None = None,
 ) -> Scorecard:
-    """The scorecard of one subject and window (see the module's docstring for the rules).
+    """The scorecard of one subject and window (see the module's docstring for the rules);
+    ``version`` is the definition's published version, stamped on the card.
 
     The hot path of the worker: one loop over the KPIs, sums kept per perspective in KPI
     order (so every float is the same as a weighted mean computed KPI by KPI)."""
@@ -324,6 +331,7 @@ def score(
         },
         kpis=kpis,
         overall_uncapped=None if overall_uncapped is None else 100 * overall_uncapped,
+        definition_version=version,
     )
 
 

@@ -18,6 +18,8 @@ key                                         type          holds
 ``p:history:{REP}:WINDOW``                  hash          a rep's overall per day
 ``p:alerts``                                stream        the latest coaching alerts
 ``p:worker:TOKEN``                          string        a running worker's marker
+``p:definitions``                           hash          every scorecard version read
+``p:definitions:applied``                   sorted set    the versions put in force
 ==========================================  ============  ==========================
 
 - A card's JSON is ``Scorecard.to_dict()`` plus ``updated_at`` (ISO, UTC) and
@@ -49,6 +51,10 @@ key                                         type          holds
   partitions' cards again.
 - ``p:alerts`` is capped (``XADD MAXLEN ~ 1000``); field ``alert`` holds a
   ``CoachingAlert`` (JSON). At least once: a reader drops repeats by ``alert_id``.
+- ``p:definitions`` maps a version number to its ``DefinitionVersion`` (JSON), as the
+  workers read it from ``scorecards.definitions``; ``p:definitions:applied`` holds the
+  numbers of the versions a worker put in force, scored by number: the highest is the
+  version in force (a refused version is in the first, never in the second).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from schemas.scorecard_definition import KpiName, Perspective
 from scorers.scoring import Scorecard
 
 OVERALL: Final = "overall"
@@ -118,6 +125,14 @@ class RedisKeys:
         return f"{self.prefix}:alerts"
 
     @property
+    def definitions(self) -> str:
+        return f"{self.prefix}:definitions"
+
+    @property
+    def applied_definitions(self) -> str:
+        return f"{self.prefix}:definitions:applied"
+
+    @property
     def reps(self) -> str:
         return f"{self.prefix}:reps"
 
@@ -142,6 +157,16 @@ class RedisKeys:
 def _glob_escape(text: str) -> str:
     # Settings forbid these characters in the prefix; escaping keeps SCAN exact anyway.
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
+def all_metrics() -> list[str]:
+    """Every METRIC a card of any definition can have: the boards of a window."""
+    return [
+        OVERALL,
+        UNCAPPED,
+        *(perspective_metric(p.value) for p in Perspective),
+        *(kpi_metric(k.value) for k in KpiName),
+    ]
 
 
 def card_metrics(card: Scorecard) -> dict[str, float | None]:

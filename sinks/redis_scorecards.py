@@ -157,12 +157,16 @@ class RedisScorecardSink:
         card, before = update.card, update.previous
         body = {**update.body, "updated_at": updated_at, "change": _change_dict(update.change)}
         metrics = card_metrics(card)
+        # A KPI or perspective the card replaced had and this one has not (a new definition
+        # version dropped it) leaves its board.
+        had = {} if before is None else card_metrics(before)
+        dropped = had.keys() - metrics.keys()
         if card.rep_id is None:
             assert card.team_id is not None, "a team card names its team"
             commands.set(self.keys.team_card(card.team_id, card.window), orjson.dumps(body))
             commands.member(self.keys.teams, card.team_id)
             commands.member(self.keys.windows, card.window)
-            for metric, score in metrics.items():
+            for metric, score in [*metrics.items(), *((m, None) for m in dropped)]:
                 commands.score(
                     self.keys.teams_leaderboard(card.window, metric), card.team_id, score
                 )
@@ -174,7 +178,7 @@ class RedisScorecardSink:
             commands.history(self.keys.rep_history(rep, window), before, card.as_of)
         # Most batches move a few KPIs: only the scores that changed since the card it
         # replaces are sent (all of them when there is none, or the team changed).
-        known = card_metrics(before) if before is not None and before.team_id == team else {}
+        known = had if before is not None and before.team_id == team else {}
         if not known:
             commands.member(self.keys.reps, rep)
             commands.member(self.keys.windows, window)
@@ -184,6 +188,8 @@ class RedisScorecardSink:
         for metric, score in metrics.items():
             if metric not in known or known[metric] != score:
                 commands.score(self.keys.leaderboard(window, metric), rep, score)
+        for metric in dropped:
+            commands.score(self.keys.leaderboard(window, metric), rep, None)
         if before is not None and before.team_id is not None and before.team_id != team:
             commands.leave(self.keys.team_reps(before.team_id), rep)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from schemas.scorecard_definition import DefinitionError, Direction, KpiName, load_definition
 from schemas.windows import is_window
+from scorers.versions import resolved
 from sinks.redis_keys import KPI_METRIC, OVERALL
 from streams.rankings import RANK_BY, LeaderboardRow
 from streams.reading import RedisScorecardReader, public_card
@@ -60,9 +61,20 @@ async def leaderboard_rows(
 
 
 def leaderboard_document(
-    window: str, by: str, team: str | None, rows: Sequence[LeaderboardRow]
+    window: str,
+    by: str,
+    team: str | None,
+    rows: Sequence[LeaderboardRow],
+    definition_version: int | None,
 ) -> dict[str, Any]:
-    return {"window": window, "by": by, "team": team, "rows": [row.to_dict() for row in rows]}
+    """The board; ``definition_version``: the scorecard version in force."""
+    return {
+        "window": window,
+        "by": by,
+        "team": team,
+        "definition_version": definition_version,
+        "rows": [row.to_dict() for row in rows],
+    }
 
 
 async def rep_cards(
@@ -97,6 +109,7 @@ async def team_document(
     check_window(window)
     cards = await reader.team_cards(team_id)
     members = await reader.leaderboard(window, OVERALL, team=team_id)
+    version = await reader.definition_in_force()
     if not cards and not members:
         raise NotFound(
             f"no scorecards for team {team_id!r} under prefix {reader.keys.prefix!r}"
@@ -105,7 +118,26 @@ async def team_document(
     return {
         "team_id": team_id,
         "scorecards": [public_card(c) for c in cards],
-        "members": leaderboard_document(window, OVERALL, team_id, members),
+        "members": leaderboard_document(window, OVERALL, team_id, members, version),
+    }
+
+
+async def scorecard_document(reader: RedisScorecardReader) -> dict[str, Any]:
+    """The scorecard version in force (who published it, when, why, what it changed from the
+    one before, the definition itself) and every version the workers read, newest first."""
+    published = await reader.definition_versions()
+    in_force = await reader.definition_in_force()
+    versions = resolved(published)
+    current = None if in_force is None else versions.find(in_force)
+    if current is None:
+        raise NotFound(
+            f"no scorecard version in force under prefix {reader.keys.prefix!r}"
+            " (has a worker started? it publishes the first version)"
+        )
+    return {
+        **versions.summary(current),
+        "definition": current.definition.model_dump(mode="json"),
+        "versions": [versions.summary(v) for v in reversed(published)],
     }
 
 

@@ -22,3 +22,8 @@ class TopicsError(StreamsError):
 
 class CrmImportError(StreamsError):
     """A CRM export that cannot be read at all (missing file or column); bad rows are reported."""
+
+
+class VersionRefused(StreamsError):
+    """A scorecard version the workers could not score exactly; the text says why and what
+    the workers can score."""

@@ -19,6 +19,7 @@ import structlog
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from schemas.definition_version import DefinitionVersion, VersionError, parse_version
 from schemas.outputs import CoachingAlert
 from schemas.windows import window_order
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
@@ -34,6 +35,7 @@ SCORECARD_FIELDS: Final = (
     "as_of",
     "overall",
     "overall_uncapped",
+    "definition_version",
     "perspectives",
     "kpis",
 )
@@ -209,6 +211,24 @@ class RedisScorecardReader:
             known = await self._client.smembers(self.keys.teams)
         return sorted(_text(t) for t in known)
 
+    async def definition_in_force(self) -> int | None:
+        """The scorecard version in force: the highest a worker put in force (None: none yet)."""
+        with _translated("the scorecard version in force"):
+            top = await self._client.zrevrange(self.keys.applied_definitions, 0, 0)
+        return int(_text(top[0])) if top else None
+
+    async def definition_versions(self) -> list[DefinitionVersion]:
+        """Every scorecard version the workers read from the topic, oldest first."""
+        with _translated("the scorecard versions"):
+            raw: dict[Any, Any] = await self._client.hgetall(self.keys.definitions)
+        versions = []
+        for number, value in sorted(raw.items(), key=lambda item: int(_text(item[0]))):
+            try:
+                versions.append(parse_version(_text(number).encode(), _bytes(value)))
+            except VersionError as exc:
+                log.warning("reading.bad_definition_version", version=_text(number), error=str(exc))
+        return versions
+
     async def latest_alerts(
         self, limit: int, *, rep_id: str | None = None, scan: int = 1000
     ) -> list[CoachingAlert]:
@@ -337,6 +357,10 @@ def _card(raw: bytes | str, rep_id: str) -> dict[str, Any]:
 def _present(reps: list[str], scores: list[Any]) -> list[tuple[str, Any]]:
     """(rep, score) of the reps ``ZMSCORE`` found on the board."""
     return [(rep, score) for rep, score in zip(reps, scores, strict=True) if score is not None]
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else value
 
 
 def _text(value: bytes | str | Any) -> str:

@@ -48,6 +48,12 @@ TOPIC_CONFIGS: Final[Mapping[str, Mapping[str, str]]] = {
     topics.REPS: {"cleanup.policy": "compact"},
     # One record per dead letter sent back: the redrive's memory, kept as long as the DLQ.
     topics.DLQ_REDRIVEN: {"cleanup.policy": "compact"},
+    # One key per scorecard version: compaction never drops one, and time never does.
+    topics.DEFINITIONS: {"cleanup.policy": "compact"},
+}
+TOPIC_PARTITIONS: Final[Mapping[str, int]] = {
+    # Versions are read in the order they were published: one partition.
+    topics.DEFINITIONS: 1,
 }
 
 
@@ -137,7 +143,8 @@ def topic_specs(partitions: int) -> tuple[TopicSpec, ...]:
     if partitions < 1:
         raise TopicsError(f"partitions must be >= 1, got {partitions}")
     return tuple(
-        TopicSpec(name, partitions, dict(TOPIC_CONFIGS.get(name, {}))) for name in topics.ALL_TOPICS
+        TopicSpec(name, TOPIC_PARTITIONS.get(name, partitions), dict(TOPIC_CONFIGS.get(name, {})))
+        for name in topics.ALL_TOPICS
     )
 
 

@@ -9,7 +9,9 @@ an exit code: 2 for set-up (a bad variable, a missing file, Redis not answering)
 from __future__ import annotations
 
 import asyncio
+import getpass
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
@@ -17,6 +19,7 @@ import typer
 
 from schemas.scorecard_definition import DefinitionError, ScorecardDefinition, load_definition
 from schemas.settings import Settings, SettingsError, masked_url
+from schemas.windows import is_window
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
 from streams import connections
 from streams.documents import BadParameter, NotFound
@@ -48,6 +51,32 @@ def definition_or_exit(path: Path | None) -> ScorecardDefinition:
         return load_definition(path)
     except DefinitionError as exc:
         fail(str(exc), code=2)
+
+
+def day_or_exit(option: str, text: str | None) -> date | None:
+    """A day given as YYYY-MM-DD (None stays None); anything else ends the command."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} {text!r}: expected a day as YYYY-MM-DD", code=2)
+
+
+def window_or_exit(option: str, window: str) -> str:
+    if not is_window(window):
+        fail(f"{option} {window!r}: use Nd (e.g. 30d), week, month or quarter", code=2)
+    return window
+
+
+def publisher(name: str | None) -> str:
+    """Who publishes a scorecard version: ``name``, else the user running the command."""
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment nor in the password file
+        return "unknown"
 
 
 def run_read(settings: Settings, read: Callable[[RedisScorecardReader], Awaitable[T]]) -> T:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 import orjson
@@ -59,19 +60,21 @@ def leaderboard(
     """
     settings = load_settings()
 
-    async def read(reader: RedisScorecardReader) -> list[LeaderboardRow]:
-        return await leaderboard_rows(reader, window, by, team, limit)
+    async def read(reader: RedisScorecardReader) -> Board:
+        rows = await leaderboard_rows(reader, window, by, team, limit)
+        return Board(rows, await reader.definition_in_force())
 
-    def document(rows: list[LeaderboardRow]) -> str:
-        return orjson.dumps(leaderboard_document(window, by, team, rows)).decode()
+    def document(board: Board) -> str:
+        body = leaderboard_document(window, by, team, board.rows, board.definition_version)
+        return orjson.dumps(body).decode()
 
     console = Console()
     if not watch:
-        rows = run_read(settings, read)
+        board = run_read(settings, read)
         if as_json:
-            typer.echo(document(rows))
+            typer.echo(document(board))
         else:
-            console.print(_table(rows, window, by, team))
+            console.print(_table(board, window, by, team))
         return
 
     try:
@@ -80,22 +83,28 @@ def leaderboard(
         else:
             with Live(console=console, auto_refresh=False) as live:
 
-                def redraw(rows: list[LeaderboardRow]) -> None:
-                    live.update(_table(rows, window, by, team, live=True), refresh=True)
+                def redraw(board: Board) -> None:
+                    live.update(_table(board, window, by, team, live=True), refresh=True)
 
                 run_read(settings, lambda r: _follow_until_signal(r, read, redraw))
     except KeyboardInterrupt:
         pass  # where the loop cannot handle signals (Windows): still a normal end
 
 
-def _echo_with(
-    document: Callable[[list[LeaderboardRow]], str],
-) -> Callable[[list[LeaderboardRow]], None]:
-    return lambda rows: typer.echo(document(rows))
+@dataclass(frozen=True, slots=True)
+class Board:
+    """What the command shows: the rows, and the scorecard version in force."""
+
+    rows: list[LeaderboardRow]
+    definition_version: int | None
 
 
-Read = Callable[[RedisScorecardReader], Awaitable[list[LeaderboardRow]]]
-Emit = Callable[[list[LeaderboardRow]], None]
+def _echo_with(document: Callable[[Board], str]) -> Callable[[Board], None]:
+    return lambda board: typer.echo(document(board))
+
+
+Read = Callable[[RedisScorecardReader], Awaitable[Board]]
+Emit = Callable[[Board], None]
 
 
 async def _follow_until_signal(reader: RedisScorecardReader, read: Read, emit: Emit) -> None:
@@ -128,12 +137,12 @@ async def _follow(
 ) -> None:
     """Emit the board, then again whenever it changes, until ``stop`` is set."""
     last_id = await reader.last_change_id()
-    shown: list[LeaderboardRow] | None = None
+    shown: Board | None = None
     while not stop.is_set():
-        rows = await read(reader)
-        if rows != shown:
-            emit(rows)
-            shown = rows
+        board = await read(reader)
+        if board != shown:
+            emit(board)
+            shown = board
         # Wakes on any written card (or after the timeout, which also catches a
         # trimmed or reset stream); the board is compared, not the entries.
         entries = await reader.changes_after(last_id, block_ms=_WATCH_BLOCK_MS)
@@ -144,12 +153,13 @@ async def _follow(
 _LABELS = {p.value: p.value.replace("_", " ") for p in Perspective}
 
 
-def _table(
-    rows: list[LeaderboardRow], window: str, by: str, team: str | None, *, live: bool = False
-) -> Table:
+def _table(board: Board, window: str, by: str, team: str | None, *, live: bool = False) -> Table:
+    rows = board.rows
     scope = f" team {team}" if team else ""
     hint = " (Ctrl-C to stop)" if live else ""
-    table = Table(title=f"Leaderboard {window}{scope} by {by}{hint}", title_justify="left")
+    version = board.definition_version
+    named = "" if version is None else f" · scorecard v{version}"
+    table = Table(title=f"Leaderboard {window}{scope} by {by}{named}{hint}", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("rep", no_wrap=True)
     table.add_column("team", no_wrap=True)

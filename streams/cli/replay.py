@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, BinaryIO
@@ -15,11 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from schemas.windows import is_window
 from scorers.calendar import to_date
 from scorers.replay import Replay, ReplayResult
 from scorers.scoring import Scorecard
-from streams.cli import definition_or_exit
+from streams.cli import day_or_exit, definition_or_exit, window_or_exit
 
 _PROGRESS_MIN_BYTES = 5_000_000
 
@@ -47,8 +45,8 @@ def replay(
 ) -> None:
     """Score an event log in memory: leaderboards per window, or the full JSON."""
     definition = definition_or_exit(scorecard)
-    windows = _windows_or_exit(window or list(definition.windows))
-    as_of_date = _date_or_exit(as_of)
+    windows = [window_or_exit("--window", w) for w in window or definition.windows]
+    as_of_date = day_or_exit("--as-of", as_of)
     try:
         handle = file.open("rb")
     except OSError as exc:
@@ -56,7 +54,7 @@ def replay(
         raise typer.Exit(2) from None
     engine = Replay(definition, as_of_date)
     with handle:
-        for line_no, line in _lines_with_progress(handle, file.stat().st_size):
+        for line_no, line in lines_with_progress(handle, file.stat().st_size):
             if line.strip():
                 engine.feed(line_no, line)
     result = engine.result(windows)
@@ -67,27 +65,7 @@ def replay(
         _print_tables(result, windows)
 
 
-def _windows_or_exit(windows: list[str]) -> list[str]:
-    for w in windows:
-        if not is_window(w):
-            typer.echo(
-                f"error: --window {w!r}: use Nd (e.g. 30d), week, month or quarter", err=True
-            )
-            raise typer.Exit(2)
-    return windows
-
-
-def _date_or_exit(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        typer.echo(f"error: --as-of {text!r}: expected a day as YYYY-MM-DD", err=True)
-        raise typer.Exit(2) from None
-
-
-def _lines_with_progress(handle: BinaryIO, size: int) -> Iterator[tuple[int, bytes]]:
+def lines_with_progress(handle: BinaryIO, size: int) -> Iterator[tuple[int, bytes]]:
     lines = enumerate(handle, start=1)
     if size < _PROGRESS_MIN_BYTES or not sys.stderr.isatty():
         yield from lines

@@ -10,6 +10,7 @@ import typer
 from pydantic import BaseModel, TypeAdapter
 
 from schemas.dead_letter import DeadLetter
+from schemas.definition_version import DefinitionVersion
 from schemas.events import EVENT_MODELS, Event
 from schemas.outputs import CoachingAlert, ScorecardUpdated
 from schemas.scorecard_definition import ScorecardDefinition
@@ -20,7 +21,8 @@ app = typer.Typer(help="The published contracts.", no_args_is_help=True)
 def contract_schemas() -> dict[str, dict[str, Any]]:
     """File name -> JSON Schema of every contract we publish."""
     models: list[type[BaseModel]] = [
-        *EVENT_MODELS, ScorecardDefinition, DeadLetter, ScorecardUpdated, CoachingAlert,
+        *EVENT_MODELS, ScorecardDefinition, DefinitionVersion, DeadLetter, ScorecardUpdated,
+        CoachingAlert,
     ]  # fmt: skip
     out = {"crm-event.schema.json": TypeAdapter(Event).json_schema()}
     for model in models:

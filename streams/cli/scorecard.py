@@ -1,27 +1,36 @@
-"""``scorestream scorecard check``: validate a definition and show it as people read it."""
+"""``scorestream scorecard``: check a definition, publish it as a version, see the versions.
+
+``check`` validates a file. ``publish`` writes it to ``scorecards.definitions`` as the next
+version, which the workers put in force within seconds (``streams.definitions_topic``);
+``history`` and ``show`` read the versions back; ``diff`` (``streams.cli.scorecard_diff``)
+shows what a definition would change before it is published.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 
-from schemas.scorecard_definition import AbsoluteTarget, KpiDef, PerDayTarget
-from streams.cli import definition_or_exit
+from schemas import topics
+from schemas.definition_version import DefinitionVersion
+from schemas.scorecard_definition import AbsoluteTarget, KpiDef, PerDayTarget, ScorecardDefinition
+from scorers.definition_changes import DefinitionChange, changes
+from streams.cli import definition_or_exit, fail, load_settings, publisher, scorecard_diff
+from streams.definitions_topic import Read, publish, read_versions
+from streams.exceptions import StreamsError, VersionRefused
 
-app = typer.Typer(help="Scorecard definitions (scorecard as code).", no_args_is_help=True)
+app = typer.Typer(help="Scorecard definitions (scorecard as code) and their versions.",
+                  no_args_is_help=True)  # fmt: skip
+app.command("diff")(scorecard_diff.diff)
 
-
-def _target_text(kpi: KpiDef) -> str:
-    if isinstance(kpi.target, PerDayTarget):
-        return f"{kpi.target.per_day:g} per day"
-    if isinstance(kpi.target, AbsoluteTarget):
-        return f"{kpi.target.absolute:g}"
-    return f"{kpi.target.quota:g} x quota"
+AsJson = Annotated[bool, typer.Option("--json", help="One JSON document instead of tables.")]
 
 
 @app.command()
@@ -37,11 +46,181 @@ def check(
         typer.echo(orjson.dumps(definition.model_dump(mode="json"), option=orjson.OPT_INDENT_2))
         return
     console = Console()
+    console.print(definition_view(definition))
+    console.print("[green]valid[/green]")
+
+
+@app.command("publish")
+def publish_command(
+    file: Annotated[Path, typer.Argument(help="Scorecard definition (YAML).")],
+    note: Annotated[str, typer.Option(help="Why: what the version changes, for people.")] = "",
+    by: Annotated[
+        str | None, typer.Option(help="Who publishes it [default: the user name].")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Publish FILE as the next version: the workers put it in force within seconds.
+
+    FILE is checked like `scorecard check`; a version the workers could not score exactly
+    from the state they keep (another time zone or currency, a changed FX rate, more days
+    of history than they keep) is refused with the reason.
+    """
+    definition = definition_or_exit(file)
+    settings = load_settings()
+    try:
+        done = publish(settings, definition, note=note, published_by=publisher(by))
+    except VersionRefused as exc:
+        fail(f"{file} refused: {exc}", code=1)
+    except StreamsError as exc:
+        fail(str(exc), code=2)
+    in_force = done.before.versions.in_force
+    shown = done.version or in_force
+    assert shown is not None, "nothing written: the same content is in force"
+    moved = [] if in_force is None else changes(in_force.definition, definition)
+    document: dict[str, Any] = {
+        "status": "unchanged" if done.version is None else "published",
+        "version": shown.version,
+        "replaces": None if in_force is None or done.version is None else in_force.version,
+        "changes": [c.to_dict() for c in moved],
+        "kept_days": {
+            "before": None if in_force is None else in_force.definition.kept_days(),
+            "after": definition.kept_days(),
+        },
+    }
+    if as_json:
+        typer.echo(orjson.dumps(document).decode())
+        return
+    console = Console()
+    if done.version is None:
+        console.print(
+            f"unchanged: {file} is version {document['version']} in force; nothing published"
+        )
+        return
+    replaces = f", replacing version {in_force.version}" if in_force is not None else ""
     console.print(
-        f"[bold]{definition.name}[/bold]  zone {definition.timezone}, currency"
-        f" {definition.currency}, windows {', '.join(definition.windows)},"
-        f" lateness {definition.allowed_lateness_days} d,"
-        f" default quota {definition.default_monthly_quota:g}/month"
+        f"[green]published version {done.version.version}[/green]{replaces}"
+        f" (digest {done.version.digest[:12]}, by {done.version.published_by})",
+        highlight=False,
+    )
+    console.print(_changes_view(moved), highlight=False)
+    kept = document["kept_days"]
+    if kept["before"] is not None and kept["after"] < kept["before"]:
+        console.print(
+            f"[yellow]note:[/yellow] the workers now keep {kept['after']} days of history, not"
+            f" {kept['before']}: later versions can reach back {kept['after']} days at most"
+            " (set keep_history_days to keep more)",
+            highlight=False,
+        )
+
+
+@app.command()
+def history(as_json: AsJson = False) -> None:
+    """Every published version, oldest first: which is in force, who published each, why,
+    and what it changed."""
+    read = _read_or_exit()
+    rows = [read.versions.summary(v) for v in read.versions.published]
+    if as_json:
+        typer.echo(orjson.dumps({"versions": rows, "unreadable": read.versions.unreadable}))
+        return
+    table = Table(title=f"Scorecard versions on {topics.DEFINITIONS}", title_justify="left")
+    for column in ("version", "status", "published", "by", "note", "digest", "changes"):
+        table.add_column(
+            column,
+            justify="right" if column == "version" else "left",
+            no_wrap=column in ("status", "published", "digest"),
+        )
+    for row in rows:
+        status = row["status"] + (f": {row['reason']}" if row["reason"] else "")
+        moved = row["changes"]
+        table.add_row(
+            str(row["version"]),
+            Text(status, style="bold green" if row["status"] == "in force" else ""),
+            row["published_at"][:16].replace("T", " "),
+            row["published_by"],
+            row["note"],
+            row["digest"][:12],
+            "first" if moved is None else _kinds(moved),
+        )
+    console = Console()
+    console.print(table if rows else "no versions yet: the first worker seeds version 1")
+    for problem in read.versions.unreadable:
+        console.print(f"[red]unreadable record[/red] {problem}", highlight=False)
+
+
+@app.command()
+def show(
+    version: Annotated[
+        int | None, typer.Option(help="This version [default: the one in force].")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Print one version: who published it, when and why, and the definition itself."""
+    read = _read_or_exit()
+    wanted = version if version is not None else _in_force_or_exit(read).version
+    chosen = read.versions.find(wanted)
+    if chosen is None:
+        fail(f"no version {wanted} on {topics.DEFINITIONS} (latest: {read.versions.latest})",
+             code=1)  # fmt: skip
+    summary = read.versions.summary(chosen)
+    if as_json:
+        body = {**summary, "definition": chosen.definition.model_dump(mode="json")}
+        typer.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+        return
+    console = Console()
+    status = summary["status"] + (f" ({summary['reason']})" if summary["reason"] else "")
+    console.print(
+        f"[bold]version {chosen.version}[/bold] ({status}), published {summary['published_at']}"
+        f" by {chosen.published_by}, digest {chosen.digest[:12]}",
+        highlight=False,
+    )
+    if chosen.note:
+        console.print(f"note: {chosen.note}", highlight=False)
+    console.print(definition_view(chosen.definition))
+
+
+def _read_or_exit() -> Read:
+    settings = load_settings()
+    try:
+        return read_versions(settings)
+    except StreamsError as exc:
+        fail(str(exc), code=2)
+
+
+def _in_force_or_exit(read: Read) -> DefinitionVersion:
+    if read.versions.in_force is None:
+        fail(f"no version on {topics.DEFINITIONS} yet: publish one with"
+             " `scorestream scorecard publish FILE` (or start a worker)", code=1)  # fmt: skip
+    return read.versions.in_force
+
+
+def _kinds(moved: list[dict[str, Any]]) -> str:
+    """Changes counted by kind: ``weight 3, target 1``."""
+    counts = Counter(c["kind"] for c in moved)
+    return ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in counts.items()) or "none"
+
+
+def _changes_view(moved: list[DefinitionChange]) -> str:
+    if not moved:
+        return "no change in content"
+    return "\n".join(f"  {c.text()}" for c in moved)
+
+
+def _target_text(kpi: KpiDef) -> str:
+    if isinstance(kpi.target, PerDayTarget):
+        return f"{kpi.target.per_day:g} per day"
+    if isinstance(kpi.target, AbsoluteTarget):
+        return f"{kpi.target.absolute:g}"
+    return f"{kpi.target.quota:g} x quota"
+
+
+def definition_view(definition: ScorecardDefinition) -> Group:
+    """A definition as people read it: a summary line, its KPIs and its alert rules."""
+    kept = f"keeps {definition.kept_days()} d"
+    heading = Text(
+        f"{definition.name}  zone {definition.timezone}, currency {definition.currency},"
+        f" windows {', '.join(definition.windows)}, lateness"
+        f" {definition.allowed_lateness_days} d, {kept}, default quota"
+        f" {definition.default_monthly_quota:g}/month"
     )
     total_p = sum(p.weight for p in definition.perspectives.values())
     kpis = Table(title="KPIs", title_justify="left")
@@ -61,14 +240,12 @@ def check(
                 f"{kpi.cap:g}",
                 str(kpi.min_samples),
             )
-    console.print(kpis)
     stages = Table(title="Stage probabilities (forecast)", title_justify="left")
     stages.add_column("stage")
     stages.add_column("chance won", justify="right")
     for stage, chance in definition.stage_probabilities.items():
         stages.add_row(stage, f"{chance:.0%}")
     stages.add_row("(any other)", f"{definition.default_stage_probability:.0%}")
-    console.print(stages)
     rules = Table(title="Coaching alerts", title_justify="left")
     for col in ("rule", "kind", "severity", "condition", "cooldown"):
         rules.add_column(col)
@@ -79,5 +256,4 @@ def check(
             if k not in ("kind", "severity", "text", "cooldown_days") and v is not None
         )
         rules.add_row(rule_id, rule.kind, rule.severity.value, condition, f"{rule.cooldown_days} d")
-    console.print(rules)
-    console.print("[green]valid[/green]")
+    return Group(heading, kpis, stages, rules)

@@ -50,6 +50,9 @@ def card_view(card: dict[str, Any]) -> Group:
         (f"{card.get('rep_id', card.get('team_id'))}", "bold"),
         f"  {card['window']} as of {card['as_of']}",
         f"  team {card.get('team_id') or '-'}",
+        ""
+        if card.get("definition_version") is None
+        else f"  scorecard v{card['definition_version']}",
         "  overall ",
         (score(card.get("overall")), "bold"),
         _delta(moved.get("overall")),
@@ -84,6 +87,10 @@ def card_view(card: dict[str, Any]) -> Group:
         )
     updated = Text(f"updated {card.get('updated_at', '?')}", style="dim")
     return Group(heading, perspectives, kpis, updated)
+
+
+def _version(version: int | None) -> str:
+    return "" if version is None else f"  scorecard v{version}"
 
 
 def _delta(value: float | None, *, as_number: bool = False) -> Text:

@@ -11,11 +11,14 @@ import structlog
 import typer
 
 from schemas import topics
+from schemas.definition_version import digest_of
+from schemas.scorecard_definition import ScorecardDefinition
 from schemas.settings import Settings
 from scorers.clock import ClockMode
 from sinks.exceptions import RedisUnavailableError
 from streams import connections
-from streams.cli import definition_or_exit, fail, load_settings
+from streams.cli import definition_or_exit, fail, load_settings, publisher
+from streams.definitions_topic import Read, publish, read_versions
 from streams.exceptions import StreamsError
 from streams.topic_admin import wait_for_topics
 
@@ -47,9 +50,49 @@ def preflight(settings: Settings) -> None:
     except StreamsError as exc:
         fail(str(exc), code=2)
     try:
-        wait_for_topics(settings, topics.CRM_INPUTS)
+        wait_for_topics(settings, (*topics.CRM_INPUTS, topics.DEFINITIONS))
     except StreamsError as exc:
         fail(str(exc), code=2)
+
+
+def versions_at_start(
+    settings: Settings, definition: ScorecardDefinition, scorecard: Path | None
+) -> Read:
+    """The definitions topic as the worker starts: the versions there win; an empty topic is
+    seeded with ``definition`` (read from ``scorecard``, or the default) as version 1."""
+    source = "the shipped default" if scorecard is None else str(scorecard)
+    try:
+        read = read_versions(settings)
+        if not read.versions.published:
+            seeded = publish(
+                settings, definition, note=f"seeded by the worker from {source}",
+                published_by=publisher(None), only_if_empty=True,
+            )  # fmt: skip
+            read = read_versions(settings)
+            if seeded.version is not None:
+                log.info("definition_seeded", version=seeded.version, source=source)
+    except StreamsError as exc:
+        fail(str(exc), code=2)
+    in_force = read.versions.in_force
+    if in_force is None:
+        fail(
+            f"no version on {topics.DEFINITIONS} can be read by this worker"
+            f" ({'; '.join(read.versions.unreadable)}); publish one with"
+            " `scorestream scorecard publish FILE`",
+            code=2,
+        )
+    for problem in read.versions.unreadable:
+        log.error("definition_unreadable", reason=problem)
+    bound = log.bind(version=in_force.version, digest=in_force.digest[:12], note=in_force.note)
+    if scorecard is not None and in_force.digest != digest_of(definition):
+        bound.warning(
+            "definition_from_topic", not_used=str(scorecard),
+            why=f"{topics.DEFINITIONS} has versions: they win over --scorecard",
+            fix="publish the file with `scorestream scorecard publish FILE`",
+        )  # fmt: skip
+    else:
+        bound.info("definition_from_topic", versions=len(read.versions.published))
+    return read
 
 
 def worker(
@@ -61,7 +104,12 @@ def worker(
         Path, typer.Option(help="Local state (RocksDB); rebuilt from the changelog if empty.")
     ] = Path(".local/worker"),
     scorecard: Annotated[
-        Path | None, typer.Option(help="Scorecard definition (YAML); default: the shipped one.")
+        Path | None,
+        typer.Option(
+            help="Scorecard definition (YAML) published as version 1 when"
+            f" {topics.DEFINITIONS} is empty (default: the shipped one); when the topic has"
+            " versions they win."
+        ),
     ] = None,
     web_port: Annotated[int, typer.Option(help="Port of /health and /metrics.")] = 6066,
     web_host: Annotated[
@@ -78,9 +126,10 @@ def worker(
     settings = load_settings()
     definition = definition_or_exit(scorecard)
     preflight(settings)
+    versions = versions_at_start(settings, definition, scorecard)
     options = WorkerOptions(
         clock=clock, data_dir=data_dir, web_host=web_host, web_port=web_port, app_id=app_id
     )
-    app = create_app(settings, definition, options)
+    app = create_app(settings, versions, options)
     quiet_gc()
     run(app)

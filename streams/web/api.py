@@ -14,6 +14,7 @@ from streams.documents import (
     leaderboard_rows,
     rep_cards,
     rep_document,
+    scorecard_document,
     team_document,
 )
 from streams.rankings import RANK_BY
@@ -52,7 +53,7 @@ async def leaderboard(
     overall, then the lower rep id. The body of ``scorestream leaderboard --json``."""
     team = team or None
     rows = await leaderboard_rows(reader, window, by, team, limit)
-    return leaderboard_document(window, by, team, rows)
+    return leaderboard_document(window, by, team, rows, await reader.definition_in_force())
 
 
 @router.get(
@@ -77,6 +78,17 @@ async def rep(
 async def team(reader: Reader, team_id: str, window: Window = "30d") -> dict[str, Any]:
     """A team's scorecards (sums of its members' counts) and its members ranked in ``window``."""
     return await team_document(reader, team_id, window)
+
+
+@router.get(
+    "/api/scorecard",
+    tags=["scorecards"],
+    responses={200: {"model": models.DefinitionInForce}, **NOT_FOUND},
+)
+async def scorecard(reader: Reader) -> dict[str, Any]:
+    """The scorecard definition version in force: who published it, when and why, what it
+    changed from the version before, the definition, and every version, newest first."""
+    return await scorecard_document(reader)
 
 
 @router.get("/api/alerts", tags=["alerts"], responses={200: {"model": models.Alerts}})

@@ -6,9 +6,12 @@ The bodies themselves come from ``streams.documents``, shared with the CLI's ``-
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 from schemas.outputs import CoachingAlert
+from schemas.scorecard_definition import ScorecardDefinition
 
 
 class _Body(BaseModel):
@@ -34,6 +37,8 @@ class Scorecard(_Body):
     overall: float | None
     overall_uncapped: float | None = None
     """The overall with no cap: what breaks ties at 100."""
+    definition_version: int | None = None
+    """The scorecard definition version that scored it (null: scored from a file)."""
     perspectives: dict[str, float | None]
     kpis: dict[str, Kpi]
 
@@ -55,6 +60,8 @@ class Leaderboard(_Body):
     window: str
     by: str
     team: str | None
+    definition_version: int | None
+    """The scorecard definition version in force (null before a worker put one in force)."""
     rows: list[LeaderboardRow]
 
 
@@ -67,6 +74,37 @@ class Team(_Body):
     team_id: str
     scorecards: list[Scorecard]
     members: Leaderboard
+
+
+class DefinitionChange(_Body):
+    kind: str
+    """weight, target, kpi_added, kpi_removed, window_added, window_removed or other."""
+    path: str
+    """Where in the YAML file: ``kpis.nps.weight``."""
+    old: Any
+    new: Any
+    text: str
+
+
+class VersionSummary(_Body):
+    version: int
+    status: str
+    """``in force``, ``superseded`` or ``refused`` (the workers could not score it exactly)."""
+    reason: str | None
+    published_at: str
+    published_by: str
+    note: str
+    digest: str
+    previous: int | None
+    """The version in force before it (null for the first)."""
+    changes: list[DefinitionChange] | None
+    """What it changed from ``previous`` (null for the first)."""
+
+
+class DefinitionInForce(VersionSummary):
+    definition: ScorecardDefinition
+    versions: list[VersionSummary]
+    """Every version the workers read, newest first."""
 
 
 class Alerts(_Body):

@@ -1,4 +1,5 @@
-"""The HTML pages: the leaderboard (and its TV mode), a rep, a team, the latest alerts.
+"""The HTML pages: the leaderboard (and its TV mode), a rep, a team, the latest alerts, the
+scorecard version in force.
 
 Rendered on the server from the same documents as the API; ``static/scorestream.js``
 keeps them live by fetching the page again when the event stream says it changed.
@@ -19,6 +20,7 @@ from streams.documents import (
     check_window,
     leaderboard_rows,
     rep_cards,
+    scorecard_document,
     team_document,
 )
 from streams.rankings import RANK_BY, LeaderboardRow
@@ -64,6 +66,7 @@ async def leaderboard_page(
         "teams": await reader.teams(),
         "rank_by": RANK_BY,
         "as_of": await _as_of(reader, rows, window),
+        "definition_version": await reader.definition_in_force(),
     }
     return templates.TemplateResponse(request, "leaderboard.html", context)
 
@@ -115,6 +118,14 @@ async def team_page(
 async def alerts_page(request: Request, reader: Reader) -> Response:
     alerts = await reader.latest_alerts(ALERTS_ON_PAGE)
     return templates.TemplateResponse(request, "alerts.html", {"title": "Alerts", "alerts": alerts})
+
+
+@router.get("/scorecard")
+async def scorecard_page(request: Request, reader: Reader) -> Response:
+    """The scorecard version in force: its note, what it changed, its weights; every version."""
+    doc = await scorecard_document(reader)
+    context = {"title": f"Scorecard v{doc['version']}", "doc": doc}
+    return templates.TemplateResponse(request, "scorecard.html", context)
 
 
 def error_page(request: Request, status: int, message: str) -> Response:

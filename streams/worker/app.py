@@ -7,6 +7,8 @@ Wiring only. A CRM message goes: the ``crm_events`` agent -> ``batching.Batcher`
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import os
 import threading
 from dataclasses import dataclass
@@ -20,14 +22,17 @@ from faust.types import TP
 from faust.worker import Worker
 
 from schemas import topics
-from schemas.scorecard_definition import ScorecardDefinition
+from schemas.definition_version import DefinitionVersion
 from schemas.settings import Settings
 from scorers.clock import ClockMode
 from scorers.intake import Message
 from scorers.rep_scoring import Layout
+from sinks.redis_definitions import RedisDefinitionSink
 from sinks.redis_scorecards import RedisScorecardSink
 from streams import connections
+from streams.definitions_topic import Read
 from streams.worker.batching import Batcher, BatchLimits, Chore
+from streams.worker.definitions import DefinitionFollower
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.shell import Consumer, Shell, Topics
 from streams.worker.state_table import StateTable, declare_table
@@ -74,9 +79,11 @@ def team_topic_name(app_id: str) -> str:
     return f"{app_id}-team-updates"
 
 
-def create_app(
-    settings: Settings, definition: ScorecardDefinition, options: WorkerOptions
-) -> faust.App:
+def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> faust.App:
+    """The worker, scoring with the version in force in ``versions`` (the definitions topic
+    as read at start) and following the topic from where that read ended."""
+    in_force = versions.versions.in_force
+    assert in_force is not None, "the worker starts with a version in force"
     app = _faust_app(settings, options)
     raw: dict[str, Any] = dict(key_type=bytes, value_type=bytes, key_serializer="raw",
                                value_serializer="raw")  # fmt: skip
@@ -89,12 +96,22 @@ def create_app(
     consumer = Consumer(lambda: _assigned(app), lambda tp: app.consumer.highwater(TP(*tp)),
                         lambda tp: _committed(app, TP(*tp)))  # fmt: skip
     shell = Shell(
-        Layout.of(definition), options.clock,
+        Layout.of(in_force.definition, in_force.version), options.clock,
         StateTable(app, settings.partitions, _produce(app)), sink, _send(app), outputs,
         consumer, metrics, behind_s=LIMITS.behind_s,
     )  # fmt: skip
     members, index = (declare_table(app, name, str) for name in ("team-members", "team-index"))
-    teams = TeamHandler(definition, members, index, sink)
+    teams = TeamHandler(in_force.definition, in_force.version, members, index, sink)
+    follower = DefinitionFollower(
+        settings, versions, RedisDefinitionSink(sink.calls, settings.redis_prefix), metrics
+    )
+
+    async def use(version: DefinitionVersion) -> None:
+        """A new version, between two batches: every rep scored again now (once ready)."""
+        shell.use(Layout.of(version.definition, version.version))
+        teams.use(version.definition, version.version)
+        if _ready(app):
+            await shell.handle(())
 
     @app.agent(crm, concurrency=1)
     async def crm_events(stream: Any) -> None:
@@ -104,6 +121,10 @@ def create_app(
         batches = Batcher(shell.handle, acked.ack, LIMITS, metrics)
         chore = Chore(TICK_S, lambda: _ready(app) and shell.needs_tick(), lambda: shell.handle(()))
         timer = batches.start_timer(LIMITS.max_age_s / 2, chore)
+        following = asyncio.create_task(
+            follower.run(lambda v: batches.between_batches(lambda: use(v))),
+            context=contextvars.Context(),
+        )
         try:
             async for event in acked.events():
                 m = event.message
@@ -112,6 +133,7 @@ def create_app(
                 )
                 await batches.add(event, message)
         finally:  # stopping: write and ack the open batch, or faust waits for its acks
+            following.cancel()
             await batches.end_open()
             timer.cancel()
 

@@ -8,6 +8,7 @@ worker owns now: ``clear`` on a rebalance, and it is read again.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from scorers.calendar import Day
@@ -41,6 +42,8 @@ class Memory:
     """Score every rep at the next chance, even on the same day: state loaded, Redis lost."""
     redis_lost: bool = False
     """Redis lost what the worker wrote: write every card again, in full."""
+    new_definition: bool = False
+    """A definition version came in force since every rep was last scored."""
 
     def clear(self) -> None:
         self.partitions.clear()
@@ -53,6 +56,15 @@ class Memory:
         self.waiting.clear()
         self.scored_as_of = None
         self.rescore_all = True
+
+    def definition_changed(self, windows: Collection[str], windows_moved: bool) -> None:
+        """A new definition version is in force: every rep is scored again at the next chance,
+        from the state kept. ``windows`` are its cards' windows (cards of others are no longer
+        written); ``windows_moved``: the totals' windows differ, so the totals are rebuilt."""
+        self.rescore_all = self.new_definition = True
+        if windows_moved:
+            self.totals.clear()
+        self.previous = {key: card for key, card in self.previous.items() if key[1] in windows}
 
     def restore_clock(self, latest: dict[str, Day]) -> None:
         """Merge a loaded partition's clock records (latest days, and its last as-of day)."""
@@ -79,7 +91,7 @@ class Memory:
             self.previous[(update.card.rep_id, update.card.window)] = update.card
         self.clock = plan.clock
         if plan.scored_all:
-            self.scored_as_of, self.rescore_all = plan.as_of, False
+            self.scored_as_of, self.rescore_all, self.new_definition = plan.as_of, False, False
         delivered: list[float] = []
         for scored in plan.scored:
             self.dirty.pop(scored.rep_id, None)

@@ -86,5 +86,23 @@ class WorkerMetrics:
             registry=self.registry,
         )
 
+        self.definition_version = Gauge(
+            "scorestream_definition_version",
+            "The scorecard definition version in force",
+            registry=self.registry,
+        )
+        self.definition_latest = Gauge(
+            "scorestream_definition_latest_version",
+            "The highest version read from scorecards.definitions (above the one in force:"
+            " this worker refused it)",
+            registry=self.registry,
+        )
+        self.definitions_refused = Counter(
+            "scorestream_definitions_refused",
+            "Scorecard versions (or records) this worker could not use; the version before"
+            " stays in force and the log says why",
+            registry=self.registry,
+        )
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -86,6 +86,13 @@ class Shell:
         self.progress = Progress(behind_s)
         self._last_scored_s = 0.0
 
+    def use(self, layout: Layout) -> None:
+        """Put a new definition version in force (between batches): the next batch or tick
+        scores every rep again from the state kept."""
+        old, self.layout = self.layout, layout
+        moved = (old.all_windows, old.lookbacks) != (layout.all_windows, layout.lookbacks)
+        self.memory.definition_changed(layout.windows, moved)
+
     def forget(self) -> None:
         """Partitions moved: drop what belonged to them; they are read again."""
         self.memory.clear()
@@ -170,6 +177,7 @@ class Shell:
             scored_as_of=memory.scored_as_of,
             rescore_all=memory.rescore_all or just_caught_up,
             rules=progress.caught_up,
+            new_definition=memory.new_definition,
         )
         plan = plan_batch(self.layout, inp, memory.states, memory.totals, memory.previous)
         await self._apply(plan, messages, now)

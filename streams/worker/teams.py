@@ -34,11 +34,13 @@ class TeamHandler:
     def __init__(
         self,
         definition: ScorecardDefinition,
+        version: int | None,
         members_table: Any,
         index_table: Any,
         sink: RedisScorecardSink,
     ) -> None:
         self.definition = definition
+        self.version = version
         self.members = members_table
         """"team|rep" -> the member's latest inputs (JSON)."""
         self.index = index_table
@@ -47,6 +49,14 @@ class TeamHandler:
         self._previous: dict[tuple[str, str], Scorecard] = {}
         self._cache: dict[str, dict[str, Inputs]] = {}
         self._marked: dict[str, Day] = {}
+
+    def use(self, definition: ScorecardDefinition, version: int) -> None:
+        """Score teams with a new definition version from now on. Each member's worker scores
+        the member again and sends new inputs, which mark the team; the teams written here
+        are marked now too, since their members' workers may have switched first."""
+        self.definition, self.version = definition, version
+        for (team, _), card in self._previous.items():
+            self._marked[team] = max(card.as_of, self._marked.get(team, card.as_of))
 
     def forget(self) -> None:
         self._previous.clear()
@@ -79,10 +89,14 @@ class TeamHandler:
         returns the teams scored."""
         marked, self._marked = self._marked, {}
         updates = []
+        windows = set(self.definition.windows)
         for team, as_of in marked.items():
             members = self._members(team)
-            inputs = [members[rep] for rep in sorted(members)]
-            for card in team_scorecards(self.definition, team, as_of, inputs):
+            # Inputs a member sent before a version that dropped a window hold that window.
+            inputs = [
+                {w: i for w, i in members[rep].items() if w in windows} for rep in sorted(members)
+            ]
+            for card in team_scorecards(self.definition, team, as_of, inputs, self.version):
                 before = self._previous.get((team, card.window))
                 if card != before:
                     updates.append(CardUpdate(card, card.to_dict(), before, change(before, card)))

@@ -53,7 +53,7 @@ def test_stats_count_by_reason_and_redrive_sends_each_fixed_letter_back_once(
     assert stats["by_reason"] == {"invalid_json": 1, "unknown_currency": 2}
     assert stats["by_reason_and_topic"]["unknown_currency"] == {"crm.deals": 2}
 
-    # The fix: the scorecard learns the rate. Then the two deals go back, once.
+    # The fix: the scorecard learns the rate (a new version). Then the two deals go back, once.
     definition = yaml.safe_load((REPO_ROOT / "schemas" / DEFAULT_SCORECARD).read_text())
     definition["fx_rates"]["JPY"] = 0.0067
     fixed = tmp_path / "scorecard.yaml"
@@ -71,6 +71,9 @@ def test_stats_count_by_reason_and_redrive_sends_each_fixed_letter_back_once(
         assert card["kpis"]["revenue_won"]["value"] == pytest.approx(150_000 * 0.0067)
         return True
 
-    with system.worker("--scorecard", str(fixed)):
+    published = cli(system, "scorecard", "publish", str(fixed), "--note", "the JPY rate")
+    assert (published["status"], published["version"]) == ("published", 2)
+    assert [c["path"] for c in published["changes"]] == ["fx_rates.JPY"]
+    with system.worker():  # version 2, from the topic
         wait_until(revenue_counted, 60, "the redriven deals to count", system.worker_logs)
     assert len(system.dead_letters()) == 3  # nothing failed again

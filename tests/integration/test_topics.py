@@ -28,14 +28,16 @@ pytestmark = pytest.mark.kafka
 
 
 def test_topic_specs_plan() -> None:
-    """The plan covers every topic once, crm.reps and the redrive record compacted, one
-    partition count for all."""
+    """The plan covers every topic once, crm.reps, the redrive record and the scorecard
+    versions compacted, one partition count for all but the versions (one partition: read
+    in the order published)."""
     specs = topic_specs(4)
     assert [s.name for s in specs] == list(topics.ALL_TOPICS)
-    assert {s.partitions for s in specs} == {4}
+    assert {s.name: s.partitions for s in specs if s.partitions != 4} == {topics.DEFINITIONS: 1}
     assert {s.name: dict(s.config) for s in specs if s.config} == {
         topics.REPS: {"cleanup.policy": "compact"},
         topics.DLQ_REDRIVEN: {"cleanup.policy": "compact"},
+        topics.DEFINITIONS: {"cleanup.policy": "compact"},
     }
     with pytest.raises(TopicsError):
         topic_specs(0)

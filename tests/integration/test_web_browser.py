@@ -3,8 +3,9 @@
 Debian's ``chromium`` (installed by scripts/chromium.sh, never downloaded) driven by
 Playwright. A simulated month goes through Kafka to the worker; the page lists the reps
 in the API's and the CLI's order; new CRM events lift the last rep and the page
-reorders without a reload; a rep's page shows the KPIs of ``show --json``. The
-screenshots in the README come from here (docs/screenshots/).
+reorders without a reload; a rep's page shows the KPIs of ``show --json``; a scorecard
+version published while the page is open is named on it without a reload, and the scorecard
+view says what it changed. The screenshots in the README come from here (docs/screenshots/).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import yaml
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from schemas.scorecard_definition import load_definition
 from schemas.settings import Settings
 from sinks.redis_keys import RedisKeys
 from streams.formatting import number
@@ -174,6 +177,7 @@ def test_the_page_ranks_like_the_api_and_reorders_live(
 
         _check_rep_page(browser, web, system, last)
         _tv_screenshot(browser, web)
+        _check_a_new_version(page, browser, web, system)
 
 
 def _play_month(system: System, kafka_bootstrap: str) -> None:
@@ -241,6 +245,32 @@ def _check_rep_page(browser: Browser, web: str, system: System, rep_id: str) -> 
     assert page.inner_text(".card.overall .big") == f"{card['overall']:.1f}"
     assert page.locator("svg.trend circle.dot").count() >= 20  # a month of daily history
     page.screenshot(path=SCREENSHOTS / "rep.png", full_page=True)
+
+
+def _check_a_new_version(page: Page, browser: Browser, web: str, system: System) -> None:
+    """A new weight set published: the open leaderboard names version 2 without a reload,
+    and the scorecard view shows its note and what it changed."""
+    assert page.inner_text("a.version") == "scorecard v1"
+    data = load_definition().model_dump(mode="json")
+    data["perspectives"]["customer"]["weight"] = 0.4
+    new = system.log_dir / "customers-first.yaml"
+    new.write_text(yaml.safe_dump(data))
+    subprocess.run(
+        [SCORESTREAM, "scorecard", "publish", str(new), "--note", "Customers first this quarter",
+         "--by", "maria"], env=system.env(), check=True, capture_output=True,
+    )  # fmt: skip
+    page.wait_for_function(
+        "document.querySelector('a.version').innerText === 'scorecard v2'", timeout=30_000
+    )
+    assert page.evaluate("window.notReloaded") is True, "the page reloaded"
+    view = browser.new_page(viewport={"width": 1400, "height": 1000})
+    view.goto(f"{web}/scorecard")
+    assert view.inner_text("[data-version]") == "v2"
+    assert view.inner_text("[data-note]") == "Customers first this quarter"
+    assert view.eval_on_selector_all(
+        "[data-changes] li", "items => items.map(i => i.innerText)"
+    ) == ["Weight perspectives.customer.weight: 0.25 -> 0.4"]  # the chip is capitalised
+    view.screenshot(path=SCREENSHOTS / "scorecard.png", full_page=True)
 
 
 def _tv_screenshot(browser: Browser, web: str) -> None:

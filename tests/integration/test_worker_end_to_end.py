@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from schemas.events import event_to_json
-from schemas.scorecard_definition import load_definition
+from schemas.scorecard_definition import ScorecardDefinition, load_definition
 from schemas.settings import Settings
 from scorers.replay import Replay
 from tests.integration.worker_harness import System, produce_lines, wait_until
@@ -46,9 +46,12 @@ def simulated_log(
     return lines
 
 
-def expected_cards(lines: list[bytes]) -> tuple[Cards, int]:
-    """The replay's scorecards keyed (rep_id, team_id, window), and its rejected count."""
-    engine = Replay(load_definition())
+def expected_cards(
+    lines: list[bytes], definition: ScorecardDefinition | None = None
+) -> tuple[Cards, int]:
+    """The replay's scorecards keyed (rep_id, team_id, window), and its rejected count
+    (``definition``: the shipped one by default)."""
+    engine = Replay(definition or load_definition())
     for n, line in enumerate(lines, 1):
         engine.feed(n, line)
     result = engine.result().to_json_dict()

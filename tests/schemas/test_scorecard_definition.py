@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 
+from schemas.definition_version import DefinitionVersion, VersionError, digest_of, parse_version
 from schemas.scorecard_definition import (
     DefinitionError,
     ScorecardDefinition,
@@ -155,3 +158,36 @@ def test_fx_rate_lookup() -> None:
     assert definition.rate_to_reporting("USD") == 1.0
     assert definition.rate_to_reporting("EUR") == pytest.approx(1.08)
     assert definition.rate_to_reporting("JPY") is None
+
+
+def test_a_version_record_round_trips_and_a_bad_one_says_why() -> None:
+    """The topic's record: key = the version number; the digest ignores comments, key order
+    and fields left at their defaults."""
+    definition = load_definition()
+    at = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    version = DefinitionVersion.of(3, definition, note="n", published_by="ops", published_at=at)
+    assert version.key == b"3"
+    assert parse_version(b"3", version.to_bytes()) == version
+    explicit = parse_definition({**definition.model_dump(mode="json"), "max_future_days": 1.0})
+    assert digest_of(explicit) == version.digest
+    assert digest_of(explicit.model_copy(update={"max_future_days": 2.0})) != version.digest
+    with pytest.raises(VersionError, match=r"key b'4' is not the record's version 3"):
+        parse_version(b"4", version.to_bytes())
+    with pytest.raises(VersionError, match=r"key b'3': a tombstone"):
+        parse_version(b"3", None)
+    broken = orjson.loads(version.to_bytes())
+    broken["definition"]["kpis"]["nps"]["weight"] = -1
+    with pytest.raises(VersionError, match=r"not a definition version this worker can read"
+                       r" \(1 errors; definition\.kpis\.nps\.weight: "):  # fmt: skip
+        parse_version(b"3", orjson.dumps(broken))
+
+
+def test_reaches_and_kept_days() -> None:
+    """What each window and rule reaches back, and the days kept: the longest + lateness."""
+    definition = load_definition()
+    assert definition.reaches()["windows.quarter"] == 92
+    assert definition.reaches()["alerts.score_drop"] == 30 + 7
+    assert definition.reaches()["alerts.no_calls"] == 3 * 2 + 7
+    assert definition.history_days() == 92
+    assert definition.kept_days() == 99
+    assert definition.model_copy(update={"keep_history_days": 400}).kept_days() == 400

@@ -31,9 +31,10 @@ def card(
     revenue: float | None = 10_000.0,
     cycle_days: float | None = 20.0,
     uncapped: float | None = None,
+    version: int | None = None,
 ) -> Scorecard:
     """A scorecard with every perspective equal to ``overall`` unless given, and two KPIs;
-    ``overall_uncapped`` is ``uncapped``, else ``overall``."""
+    ``overall_uncapped`` is ``uncapped``, else ``overall``; scored by definition ``version``."""
     return Scorecard(
         rep_id=rep,
         team_id=team,
@@ -48,6 +49,7 @@ def card(
             "sales_cycle_days": KpiScore(cycle_days, 30.0, 1.2, 2, 5.0),
         },
         overall_uncapped=overall if uncapped is None else uncapped,
+        definition_version=version,
     )
 
 

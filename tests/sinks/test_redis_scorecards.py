@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 
 import orjson
@@ -303,3 +304,26 @@ async def test_lost_data_tells_a_restart_empty_from_an_outage(throwaway: Throwaw
         assert await sink.lost_data()
     finally:
         await sink.aclose()
+
+
+async def test_a_kpi_the_new_card_has_not_leaves_its_boards(
+    sink: RedisScorecardSink, redis_client: redis.asyncio.Redis, prefix: str
+) -> None:
+    """A new definition version dropped sales_cycle_days: the rep's and the team's cards
+    leave its boards; the KPIs still scored stay."""
+    k = RedisKeys(prefix)
+    rep, team = card("ana", "north", 60.0, version=1), card(None, "north", 60.0, version=1)
+    await sink.write([update(rep), update(team)], AT)
+    board = k.leaderboard("30d", "kpi:sales_cycle_days")
+    teams_board = k.teams_leaderboard("30d", "kpi:sales_cycle_days")
+    assert await redis_client.zscore(board, "ana") == 20.0
+    assert await redis_client.zscore(teams_board, "north") == 20.0
+    kpis = {"revenue_won": rep.kpis["revenue_won"]}
+    new_rep = dataclasses.replace(rep, kpis=kpis, definition_version=2)
+    new_team = dataclasses.replace(team, kpis=kpis, definition_version=2)
+    await sink.write([update(new_rep, rep), update(new_team, team)], AT)
+    assert await redis_client.zscore(board, "ana") is None
+    assert await redis_client.zscore(teams_board, "north") is None
+    assert await redis_client.zscore(k.leaderboard("30d", "kpi:revenue_won"), "ana") == 10_000.0
+    stored = await stored_json(redis_client, k.rep_card("ana", "30d"))
+    assert stored["definition_version"] == 2

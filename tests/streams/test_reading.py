@@ -151,6 +151,7 @@ async def test_get_cards_all_windows_shortest_first(
         "as_of": "2026-03-11",
         "overall": 50.0,
         "overall_uncapped": 50.0,
+        "definition_version": None,
         "perspectives": card("ana").perspectives,
         "kpis": {
             "revenue_won": {

@@ -51,8 +51,9 @@ def test_json_output_has_the_exact_contract(log_file: Path) -> None:
     card = out["scorecards"][0]
     assert set(card) == {
         *("rep_id", "team_id", "window", "as_of", "overall", "overall_uncapped"),
-        *("perspectives", "kpis"),
+        *("definition_version", "perspectives", "kpis"),
     }
+    assert card["definition_version"] is None  # scored from a file, not a published version
     assert set(card["kpis"]["revenue_won"]) == {
         "value",
         "target",
@@ -150,6 +151,7 @@ def test_schemas_export_writes_every_contract(tmp_path: Path) -> None:
         "deal-opened.schema.json",
         "deal-stage-changed.schema.json",
         "scorecard-definition.schema.json",
+        "definition-version.schema.json",
     } <= names
     union = orjson.loads((tmp_path / "out" / "crm-event.schema.json").read_bytes())
     assert union["discriminator"]["propertyName"] == "event_type"

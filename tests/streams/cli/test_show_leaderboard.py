@@ -28,10 +28,11 @@ from schemas.scorecard_definition import KpiName, load_definition
 from schemas.settings import Settings
 from scorers.replay import Replay
 from scorers.scoring import Scorecard
-from streams.cli.leaderboard import _follow, leaderboard
+from sinks.redis_calls import RedisCalls
+from sinks.redis_definitions import RedisDefinitionSink
+from streams.cli.leaderboard import Board, _follow, leaderboard
 from streams.cli.show import show
 from streams.connections import scorecard_reader
-from streams.rankings import LeaderboardRow
 from streams.reading import RedisScorecardReader
 from tests.sinks.redis_support import card, new_prefix, write_cards
 
@@ -125,7 +126,10 @@ def test_show_json_is_the_replay_shape(env: dict[str, str], replayed: list[Score
     expected = [orjson.loads(orjson.dumps(c.to_dict())) for c in replayed if c.rep_id == "ana"]
     order = ["7d", "30d", "90d", "quarter"]
     assert out["scorecards"] == sorted(expected, key=lambda c: order.index(c["window"]))
-    fields = ["rep_id", "team_id", "window", "as_of", "overall", "overall_uncapped"]
+    fields = [
+        *("rep_id", "team_id", "window", "as_of", "overall", "overall_uncapped"),
+        "definition_version",
+    ]
     assert all(list(c) == [*fields, "perspectives", "kpis"] for c in out["scorecards"])
 
 
@@ -166,8 +170,9 @@ def test_leaderboard_json_order_limit_team(env: dict[str, str]) -> None:
     result = run(["leaderboard", "--json"], env)
     assert result.exit_code == 0, result.output
     out = orjson.loads(result.stdout)
-    assert list(out) == ["window", "by", "team", "rows"]
+    assert list(out) == ["window", "by", "team", "definition_version", "rows"]
     assert (out["window"], out["by"], out["team"]) == ("30d", "overall", None)
+    assert out["definition_version"] is None  # no worker has put a version in force here
     assert [(r["rank"], r["rep_id"]) for r in out["rows"]] == [
         (1, "dan"),
         (2, "ana"),
@@ -249,6 +254,27 @@ def test_leaderboard_table(env: dict[str, str]) -> None:
     assert "10,000" in result.stdout
 
 
+def test_show_and_leaderboard_name_the_scorecard_version(
+    redis_url: str, prefix: str, env: dict[str, str]
+) -> None:
+    """A card says which version scored it; the board's title names the version in force."""
+    write(redis_url, prefix, [card("ana", version=3), card("bob", overall=70.0, version=3)])
+
+    async def in_force() -> None:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        try:
+            await RedisDefinitionSink(RedisCalls(client), prefix).in_force(3)
+        finally:
+            await client.aclose()
+
+    asyncio.run(in_force())
+    shown = run(["show", "ana"], env)
+    assert "ana  30d as of 2026-03-11  team north  scorecard v3  overall 50.0" in shown.stdout
+    board = run(["leaderboard"], env)
+    assert "Leaderboard 30d by overall · scorecard v3" in board.stdout
+    assert orjson.loads(run(["leaderboard", "--json"], env).stdout)["definition_version"] == 3
+
+
 def test_leaderboard_bad_by_exits_2_with_the_valid_values(env: dict[str, str]) -> None:
     result = run(["leaderboard", "--by", "revenue"], env)
     assert result.exit_code == 2
@@ -279,12 +305,12 @@ async def test_follow_emits_the_board_again_when_a_card_changes(
 ) -> None:
     client = redis.asyncio.Redis.from_url(redis_url)
     reader = scorecard_reader(Settings(redis_url=redis_url, redis_prefix=prefix))
-    boards: list[list[LeaderboardRow]] = []
+    boards: list[Board] = []
     try:
         await write_cards(client, prefix, [card("ana", overall=50.0)])
 
-        async def read(r: RedisScorecardReader) -> list[LeaderboardRow]:
-            return await r.leaderboard("30d")
+        async def read(r: RedisScorecardReader) -> Board:
+            return Board(await r.leaderboard("30d"), await r.definition_in_force())
 
         stop = asyncio.Event()
         follow = asyncio.create_task(_follow(reader, read, boards.append, stop))
@@ -298,7 +324,7 @@ async def test_follow_emits_the_board_again_when_a_card_changes(
     finally:
         await reader.aclose()
         await client.aclose()
-    assert [[r.rep_id for r in b] for b in boards] == [["ana"], ["bob", "ana"]]
+    assert [[r.rep_id for r in b.rows] for b in boards] == [["ana"], ["bob", "ana"]]
 
 
 async def _until(condition: Any, timeout_s: float = 5.0) -> None:

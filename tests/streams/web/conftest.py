@@ -9,14 +9,37 @@ from datetime import UTC, date, datetime
 import pytest
 import redis.asyncio
 
+from schemas.definition_version import DefinitionVersion
 from schemas.outputs import CoachingAlert
+from schemas.scorecard_definition import load_definition, parse_definition
 from schemas.settings import Settings
 from sinks.redis_alerts import append_alert
+from sinks.redis_calls import RedisCalls
+from sinks.redis_definitions import RedisDefinitionSink
 from sinks.redis_keys import RedisKeys
 from tests.sinks.redis_support import AS_OF, card, delete_prefix, new_prefix, write_cards
 from tests.streams.web.web_support import served
 
 TOKEN = "a-long-enough-test-token"
+
+
+def _versions() -> tuple[DefinitionVersion, DefinitionVersion]:
+    """The shipped scorecard as version 1, then version 2 with more weight on customers."""
+    first = load_definition()
+    data = first.model_dump(mode="json")
+    data["perspectives"]["customer"]["weight"] = 0.4
+    data["kpis"]["nps"]["target"] = {"absolute": 40}
+    at = datetime(2026, 3, 10, 9, tzinfo=UTC)
+    return (
+        DefinitionVersion.of(1, first, note="", published_by="ops", published_at=at),
+        DefinitionVersion.of(
+            2, parse_definition(data), note="Customers first this quarter",
+            published_by="maria", published_at=at.replace(day=11),
+        ),
+    )  # fmt: skip
+
+
+VERSIONS = _versions()
 
 
 def alert(alert_id: str, rep_id: str, text: str) -> CoachingAlert:
@@ -37,15 +60,18 @@ async def _write_board(redis_url: str, prefix: str) -> None:
         ]
         await write_cards(client, prefix, yesterday)
         today = [
-            card("ana", "north", 100.0, uncapped=104.0),
-            card("bob", "north", 100.0, uncapped=131.5),
-            card("cyd", "south", 70.0, revenue=5_000.0, cycle_days=40.0),
-            card("dan", "south", 80.0, window="7d"),
-            card("dan", "south", 60.0),
-            card(None, "north", 88.0),
-            card(None, "south", 66.0),
+            card("ana", "north", 100.0, uncapped=104.0, version=2),
+            card("bob", "north", 100.0, uncapped=131.5, version=2),
+            card("cyd", "south", 70.0, revenue=5_000.0, cycle_days=40.0, version=2),
+            card("dan", "south", 80.0, window="7d", version=2),
+            card("dan", "south", 60.0, version=2),
+            card(None, "north", 88.0, version=2),
+            card(None, "south", 66.0, version=2),
         ]
         await write_cards(client, prefix, today, replacing=yesterday)
+        versions = RedisDefinitionSink(RedisCalls(client), prefix)
+        await versions.record(VERSIONS)
+        await versions.in_force(2)
         keys = RedisKeys(prefix)
         await append_alert(client, keys, alert("a1", "ana", "No calls for 3 days."))
         await append_alert(client, keys, alert("a2", "cyd", "Customers are unhappy."))

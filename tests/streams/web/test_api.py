@@ -71,6 +71,42 @@ def test_leaderboard_ranks_ties_by_uncapped_overall_and_shows_the_day_move(base:
     ]  # fmt: skip
 
 
+def test_the_board_and_the_cards_name_the_version_in_force(base: str) -> None:
+    """The leaderboard names the version the workers put in force; each card the version
+    that scored it."""
+    assert get(f"{base}/api/leaderboard").json()["definition_version"] == 2
+    assert get(f"{base}/api/reps/ana").json()["scorecards"][0]["definition_version"] == 2
+    team = get(f"{base}/api/teams/north").json()
+    assert team["members"]["definition_version"] == 2
+
+
+def test_scorecard_is_the_version_in_force_with_what_it_changed(base: str) -> None:
+    """Version 2: its note, publisher, the two changes from version 1 (by hand), its
+    definition, and both versions newest first."""
+    response = get(f"{base}/api/scorecard")
+    assert response.status_code == 200
+    body = response.json()
+    models.DefinitionInForce.model_validate(body)
+    assert (body["version"], body["status"], body["previous"]) == (2, "in force", 1)
+    assert (body["note"], body["published_by"]) == ("Customers first this quarter", "maria")
+    assert [(c["kind"], c["path"], c["old"], c["new"]) for c in body["changes"]] == [
+        ("weight", "perspectives.customer.weight", 0.25, 0.4),
+        ("target", "kpis.nps.target", {"absolute": 50.0}, {"absolute": 40.0}),
+    ]
+    assert body["definition"]["perspectives"]["customer"] == {"weight": 0.4}
+    assert [(v["version"], v["status"]) for v in body["versions"]] == [
+        (2, "in force"), (1, "superseded")
+    ]  # fmt: skip
+    assert body["versions"][1]["changes"] is None  # the first has nothing before it
+
+
+def test_scorecard_before_any_version_is_a_404(env: dict[str, str], redis_url: str) -> None:
+    with served(Settings.from_env({**env, "SCORESTREAM_REDIS_PREFIX": "test-empty"})) as empty:
+        response = get(f"{empty}/api/scorecard")
+    assert response.status_code == 404
+    assert "no scorecard version in force" in response.json()["detail"]
+
+
 def test_rep_is_the_show_body(base: str, env: dict[str, str]) -> None:
     response = get(f"{base}/api/reps/ana")
     assert response.status_code == 200

@@ -77,3 +77,22 @@ def test_the_board_ranks_by_the_pipeline_kpis_too(base: str) -> None:
     assert by_pipeline.status_code == 200 and "ranked by <strong>open pipeline</strong>" in (
         by_pipeline.text
     )
+
+
+def test_the_pages_name_the_version_and_the_scorecard_view_says_what_changed(base: str) -> None:
+    """The leaderboard and a rep's page link the version in force; /scorecard shows its
+    note, what changed from version 1, its weights and every version."""
+    for path in ("/", "/reps/ana", "/teams/north"):
+        assert '<a class="version" href="/scorecard"' in httpx.get(f"{base}{path}").text
+        assert "scorecard v2</a>" in httpx.get(f"{base}{path}").text
+    page = httpx.get(f"{base}/scorecard").text
+    assert '<span class="window" data-version>v2</span>' in page
+    assert "<p data-note>Customers first this quarter</p>" in page
+    assert "What changed from version 1" in page
+    changes = re.findall(r'<li class="change-(\w+)">.*?</span> (.*?)</li>', page)
+    assert changes == [
+        ("weight", "perspectives.customer.weight: 0.25 -&gt; 0.4"),
+        ("target", "kpis.nps.target: 50 -&gt; 40"),
+    ]
+    assert re.findall(r'<tr data-version="(\d+)"', page) == ["2", "1"]
+    assert '<tr data-kpi="nps">' in page and 'href="/scorecard" aria-current="page"' in page

@@ -31,6 +31,7 @@ def plan_into(
         carried=memory.dirty,
         scored_as_of=memory.scored_as_of,
         rescore_all=memory.rescore_all,
+        new_definition=memory.new_definition,
     )
     plan = plan_batch(layout, inp, memory.states, memory.totals, memory.previous)
     memory.absorb(plan)

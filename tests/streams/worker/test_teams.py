@@ -1,0 +1,57 @@
+"""Team scorecards under a new definition version (real Redis for the cards, plain dicts for
+the two tables)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+import redis.asyncio
+
+from schemas.scorecard_definition import load_definition
+from sinks.redis_calls import RedisCalls
+from sinks.redis_keys import RedisKeys
+from sinks.redis_scorecards import RedisScorecardSink
+from streams.worker.teams import TeamHandler
+from tests.sinks.redis_support import prefixed, stored_json
+
+pytestmark = pytest.mark.redis
+
+OLD = load_definition()
+NEW = OLD.model_copy(update={"windows": ["7d", "30d"], "default_monthly_quota": 90_000.0})
+AT = "2026-03-11T10:00:00.000+00:00"
+
+
+@pytest.fixture(name="prefix")
+async def fixture_prefix(redis_client: redis.asyncio.Redis) -> AsyncIterator[str]:
+    async for prefix in prefixed(redis_client):
+        yield prefix
+
+
+def member_update(rep: str, windows: list[str]) -> bytes:
+    inputs = {w: [[0] * 20, 30, 1_000.0] for w in windows}
+    return orjson.dumps({"team_id": "north", "rep_id": rep, "as_of": 740_000, "inputs": inputs})
+
+
+async def test_a_new_version_rescores_the_teams_written_here_on_its_windows_only(
+    redis_client: redis.asyncio.Redis, prefix: str
+) -> None:
+    """The members' workers switched first and sent their inputs while this worker was on
+    version 1: at the switch the team is scored again, on version 2, with no new update;
+    inputs a member sent for a window version 2 dropped are left out."""
+    teams = TeamHandler(OLD, 1, {}, {}, RedisScorecardSink(RedisCalls(redis_client), prefix))
+    teams.handle(member_update("ana", ["7d", "30d", "90d"]))
+    teams.handle(member_update("bob", ["7d", "30d"]))
+    assert await teams.score_marked(AT) == 1
+    keys = RedisKeys(prefix)
+    card = await stored_json(redis_client, keys.team_card("north", "90d"))
+    assert card["definition_version"] == 1
+    teams.use(NEW, 2)
+    assert await teams.score_marked(AT) == 1  # marked by the switch alone
+    for window in ("7d", "30d"):
+        card = await stored_json(redis_client, keys.team_card("north", window))
+        assert card["definition_version"] == 2
+    # Not scored again: the worker's switch takes the 90d cards out (RedisDefinitionSink).
+    card = await stored_json(redis_client, keys.team_card("north", "90d"))
+    assert card["definition_version"] == 1
