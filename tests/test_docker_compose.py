@@ -137,12 +137,20 @@ def test_start_order(services: dict[str, Any]) -> None:
 
 
 def test_worker_keeps_state_and_serves_health(services: dict[str, Any]) -> None:
-    """The worker's RocksDB state is on a volume; /health is published and checked."""
+    """The worker's RocksDB state is on a volume of each container's own (RocksDB locks its
+    directory, so `--scale worker=N` must not share one); /health is published and checked,
+    on a loopback port range with one port for each worker the partitions can use."""
     worker = services["worker"]
     command = worker["command"]
     data_dir = command[command.index("--data-dir") + 1]
-    assert any(v.endswith(f":{data_dir}") for v in worker["volumes"])
-    assert "6066:6066" in worker["ports"]
+    assert data_dir in worker["volumes"]  # anonymous: one per container
+    web_port = command[command.index("--web-port") + 1]
+    (published,) = worker["ports"]
+    host, ports, container_port = published.split(":")
+    first, last = (int(p) for p in ports.split("-"))
+    assert host == "127.0.0.1" and container_port == web_port
+    partitions = int(container_env(worker)["SCORESTREAM_PARTITIONS"])
+    assert last - first + 1 == partitions
     assert command[command.index("--web-host") + 1] == "0.0.0.0"
     assert "/health" in " ".join(worker["healthcheck"]["test"])
 
@@ -249,8 +257,9 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 def test_the_worker_can_write_its_state_volume(services: dict[str, Any]) -> None:
     """The image runs as an unprivileged user, and the worker's --data-dir exists in the
-    image owned by that user: Docker creates a new named volume with the owner of the path
-    it is mounted on, so a path missing from the image would be root's and unwritable."""
+    image owned by that user: Docker creates a new volume (named or anonymous) with the
+    owner of the path it is mounted on, so a path missing from the image would be root's
+    and unwritable."""
     instructions = dockerfile_instructions()
     users = [args for word, args in instructions if word == "USER"]
     assert users and users[-1] not in ("root", "0")
@@ -266,7 +275,7 @@ def test_the_worker_can_write_its_state_volume(services: dict[str, Any]) -> None
     worker = services["worker"]
     command = [str(arg) for arg in worker["command"]]
     data_dir = command[command.index("--data-dir") + 1]
-    mounted = [v.split(":", 1)[1] for v in worker["volumes"]]
+    mounted = [v.split(":")[-1] for v in worker["volumes"]]
     assert data_dir in mounted
     owned = [
         c for c in commands
