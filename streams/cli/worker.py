@@ -125,6 +125,13 @@ def worker(
 
     settings = load_settings()
     definition = definition_or_exit(scorecard)
+    try:
+        # faust makes only the last level, with an unnamed FileNotFoundError at start-up.
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(
+            f"--data-dir {data_dir}: {exc.strerror}; give a directory the worker can create", code=2
+        )
     preflight(settings)
     versions = versions_at_start(settings, definition, scorecard)
     options = WorkerOptions(
