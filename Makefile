@@ -8,7 +8,7 @@
 #   make test      install + up SECURE=1 + Debian's chromium (browser test) + pytest
 #   make demo      install + up + topics + worker, live simulator and web page + a live leaderboard
 #   make bench-replay  replay of a 1,000,000-event log beside a bare orjson loop (EVENTS=N)
-#   make bench     the worker end to end beside a bare consumer (N=200000 BENCH_RATE=2000 DURATION=60)
+#   make bench     the worker end to end beside its baselines (N=200000 WORKERS=1 BENCH_RATE=2000 DURATION=60)
 #   make clean     down + remove .local and .venv
 
 SHELL := /bin/bash
@@ -85,9 +85,10 @@ demo: install up
 
 N ?= 200000
 BENCH_RATE ?= 2000
+WORKERS ?= 1
 DURATION ?= 60
 bench: install up
-	$(BIN)/python scripts/bench_worker.py --events $(N) --rate $(BENCH_RATE) --duration $(DURATION)
+	$(BIN)/python scripts/bench_worker.py --events $(N) --workers $(WORKERS) --rate $(BENCH_RATE) --duration $(DURATION)
 
 EVENTS ?= 1000000
 bench-replay: install
