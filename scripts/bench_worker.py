@@ -5,7 +5,9 @@ Usage: python scripts/bench_worker.py [--events N] [--workers W] [--rate R] [--l
 
 One run, in order:
   1. fresh state: `scorestream reset --yes --app-id bench` with the Redis prefix `bench`
-     (this deletes EVERY Scorestream topic on the broker, as reset does: not while a demo runs);
+     (this deletes EVERY Scorestream topic on the broker, as reset does: not while a demo
+     runs; the run ends with another reset, so a later `make demo` does not read the
+     benchmark's 200 reps);
   2. N simulated events (200 reps, fixed seed and end date) pre-produced to the crm.* topics;
   3. baselines over the same messages: a bare aiokafka consumer (no group, orjson-decodes
      each value) and the faust floor (scripts/faust_floor_app.py: a faust agent that only
@@ -132,6 +134,16 @@ def reset() -> None:
                 raise
             progress("reset failed (a previous bench worker's group?); again in 20 s")
             time.sleep(20)
+
+
+def leave_empty() -> None:
+    """Reset once more, so the next demo starts from empty topics; a failure here is told,
+    never raised over the run's own error."""
+    progress("reset: the benchmark's topics and state go")
+    try:
+        scorestream("reset", "--yes", "--app-id", APP_ID, "--data-dir", str(DATA_DIR))
+    except BenchError as exc:
+        progress(f"the final reset failed ({exc}): run `scorestream reset --yes` before a demo")
 
 
 def inputs(settings: Settings) -> list[tuple[str, int]]:
@@ -340,7 +352,10 @@ def main() -> None:
     signal.signal(signal.SIGINT, interrupted)
     try:
         with exclusive_run():
-            run(args)
+            try:
+                run(args)
+            finally:
+                leave_empty()
     except KafkaException as exc:
         print(f"error: Kafka: {exc.args[0] if exc.args else exc}; is it up (`make up`)?",
               file=sys.stderr)  # fmt: skip
