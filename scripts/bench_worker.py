@@ -186,7 +186,9 @@ def live_phase(workers: Workers, settings: Settings, rate: float, seconds: float
                org_seed: int, before: Scrape) -> Live:  # fmt: skip
     progress(f"live at {rate:g}/s: {WARM_UP_S:g} s warm-up, then {seconds:g} s measured")
     warm = simulate_live(workers, settings, rate, WARM_UP_S, seed, org_seed, before)
+    cpu_before = workers.cpu_seconds()
     live = simulate_live(workers, settings, rate, seconds, seed + 1, org_seed, warm.after)
+    cpu = workers.cpu_seconds() - cpu_before
     shown = {q: live.p(q) for q in (0.5, 0.95, 0.99)}
     observed = live.after.count(LATENCY) - live.before.count(LATENCY)
     latency_sum = live.after.sums.get(LATENCY, 0.0) - live.before.sums.get(LATENCY, 0.0)
@@ -194,7 +196,8 @@ def live_phase(workers: Workers, settings: Settings, rate: float, seconds: float
     print(
         f"live at {rate:g}/s: {live.messages:,} messages in {live.seconds:.1f} s ="
         f" {live.messages / live.seconds:,.0f} msg/s offered; drained"
-        f" {live.drain_s:.1f} s after the simulator stopped"
+        f" {live.drain_s:.1f} s after the simulator stopped; worker CPU {cpu:.1f} s"
+        f" = {cpu / live.messages * 1000:.2f} ms a message"
     )
     print(
         "  event -> Redis: "
@@ -270,6 +273,8 @@ def run(args: argparse.Namespace) -> None:
         dead = ", ".join(f"{k} {v:,.0f}" for k, v in sorted(backlog.dead_letters.items()))
         batches = backlog.count("scorestream_batch_messages")
         per_batch = backlog.sums.get("scorestream_batch_messages", 0.0) / max(batches, 1)
+        cpu = workers.cpu_seconds()
+        print(f"  worker CPU since start {cpu:.1f} s = {cpu / produced * 1000:.3f} ms a message")
         print(f"  {backlog.duplicates:,.0f} duplicates, dead letters: {dead or 'none'},"
               f" {backlog.scorecards:,.0f} scorecards written, {batches:,.0f} batches of"
               f" {per_batch:,.1f} messages on average")  # fmt: skip

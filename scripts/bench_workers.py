@@ -78,6 +78,16 @@ class Workers:
             total = total + one
         return total
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the workers used so far."""
+        ticks = 0
+        for proc in self.procs:
+            with suppress(OSError):
+                # Fields after the command's parenthesis: utime and stime are the 12th and 13th.
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_mb(self) -> list[float]:
         """Each worker's VmHWM."""
         out = []
