@@ -7,10 +7,9 @@ wrong and what would be right, before any event is scored.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -26,8 +25,10 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.alert_rules import AlertRule, ChangeRule, InactivityRule, PaceRule
 from schemas.exceptions import SchemaError
-from schemas.windows import WINDOW_PATTERN, is_calendar, most_days
+from schemas.kpi_names import POINT_IN_TIME_KPIS, Direction, KpiName, Perspective
+from schemas.windows import WindowName, is_calendar, most_days
 
 DEFAULT_SCORECARD = "default_scorecard.yaml"
 MAX_LATENESS_DAYS = 366
@@ -41,50 +42,8 @@ class DefinitionError(SchemaError):
     """A scorecard definition that cannot be used; the text names the field and the fix."""
 
 
-class Perspective(StrEnum):
-    FINANCIAL = "financial"
-    CUSTOMER = "customer"
-    INTERNAL_PROCESS = "internal_process"
-    LEARNING_GROWTH = "learning_growth"
-
-
-class KpiName(StrEnum):
-    """The KPI catalogue; formulas live in ``scorers.kpis``, one per name."""
-
-    REVENUE_WON = "revenue_won"
-    DEALS_WON = "deals_won"
-    AVG_DEAL_SIZE = "avg_deal_size"
-    QUOTA_ATTAINMENT = "quota_attainment"
-    WIN_RATE = "win_rate"
-    SALES_CYCLE_DAYS = "sales_cycle_days"
-    CALLS_LOGGED = "calls_logged"
-    CALL_TO_MEETING = "call_to_meeting"
-    LEAD_CONVERSION = "lead_conversion"
-    NPS = "nps"
-    RETENTION_RATE = "retention_rate"
-    COURSES_COMPLETED = "courses_completed"
-    TRAINING_HOURS = "training_hours"
-    OPEN_PIPELINE = "open_pipeline"
-    PIPELINE_COVERAGE = "pipeline_coverage"
-    FORECAST_ATTAINMENT = "forecast_attainment"
-
-
-POINT_IN_TIME_KPIS: frozenset[KpiName] = frozenset(
-    {KpiName.OPEN_PIPELINE, KpiName.PIPELINE_COVERAGE, KpiName.FORECAST_ATTAINMENT}
-)
-"""KPIs of the deals open on a window's last day, not of activity over its days: no day has
-"samples" of them (inactivity rules) and no share of them is due by a day (pace rules)."""
-
-
-class Direction(StrEnum):
-    HIGHER = "higher"
-    LOWER = "lower"
-
-
 _Strict = ConfigDict(extra="forbid", frozen=True)
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-WindowName = Annotated[str, Field(pattern=WINDOW_PATTERN)]
-"""``Nd`` (rolling N days, 1..999) or ``week`` / ``month`` / ``quarter`` (calendar, to date)."""
 
 
 class PerDayTarget(BaseModel):
@@ -143,94 +102,6 @@ class KpiDef(BaseModel):
     target: Target
     cap: Annotated[float, Field(ge=1.0, le=10.0)] = 1.2
     min_samples: Annotated[int, Field(ge=0)] = 0
-
-
-class Severity(StrEnum):
-    POSITIVE = "positive"
-    INFO = "info"
-    WARNING = "warning"
-
-
-class _RuleBase(BaseModel):
-    model_config = _Strict
-    severity: Severity
-    text: Annotated[str, Field(min_length=1)]
-    cooldown_days: Annotated[int, Field(ge=0)] = 7
-
-
-class ThresholdRule(_RuleBase):
-    """A KPI value in a window crosses a bound, once enough samples back it."""
-
-    kind: Literal["threshold"]
-    kpi: KpiName
-    window: WindowName
-    below: float | None = None
-    above: float | None = None
-    min_samples: Annotated[int, Field(ge=0)] = 0
-    from_day: Annotated[int, Field(ge=1, le=92)] | None = None
-    """In a calendar window, judge from this day of the period on (none: every day)."""
-
-    @model_validator(mode="after")
-    def _one_bound(self) -> ThresholdRule:
-        if (self.below is None) == (self.above is None):
-            raise ValueError("give exactly one of 'below' or 'above'")
-        if self.from_day is not None and not is_calendar(self.window):
-            raise ValueError(
-                f"from_day: a rolling window {self.window!r} has no day of the period;"
-                " use week, month or quarter, or remove from_day"
-            )
-        return self
-
-
-class ChangeRule(_RuleBase):
-    """A score falls by at least ``drop`` points against the same rep ``days`` earlier."""
-
-    kind: Literal["change"]
-    score: Annotated[
-        str, Field(pattern=r"^(overall|financial|customer|internal_process|learning_growth)$")
-    ]
-    window: WindowName
-    days: Annotated[int, Field(ge=1, le=366)]
-    drop: PositiveFloat
-
-
-class InactivityRule(_RuleBase):
-    """No events of a kind for ``days`` days in a row on the worker's clock."""
-
-    kind: Literal["inactivity"]
-    kpi: KpiName
-    days: Annotated[int, Field(ge=1, le=366)]
-    skip_weekends: bool = True
-
-    @property
-    def lookback_days(self) -> int:
-        """Far enough back to count ``days`` working days with weekends in between."""
-        return self.days * 2 + 7
-
-
-class TargetRule(_RuleBase):
-    """A KPI in a calendar window reaches its target (recognition)."""
-
-    kind: Literal["target"]
-    kpi: KpiName
-    window: WindowName
-
-
-class PaceRule(_RuleBase):
-    """A KPI in a calendar window is below ``share`` of its target prorated to the day."""
-
-    kind: Literal["pace"]
-    kpi: KpiName
-    window: WindowName
-    share: Annotated[float, Field(gt=0, le=1)]
-    from_day: Annotated[int, Field(ge=1, le=92)] = 8
-    """Judge the pace from this day of the period on: on the 1st everyone is "behind"."""
-
-
-AlertRule: TypeAlias = Annotated[
-    ThresholdRule | ChangeRule | InactivityRule | TargetRule | PaceRule,
-    Field(discriminator="kind"),
-]
 
 
 class ScorecardDefinition(BaseModel):

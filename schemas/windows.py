@@ -7,10 +7,15 @@ CLI and the readers ask this module what a name means.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Annotated, Final
+
+from pydantic import Field
 
 WINDOW_PATTERN: Final = r"^(?:[1-9][0-9]{0,2}d|week|month|quarter)$"
 """``Nd`` (rolling N days, 1..999) or ``week`` / ``month`` / ``quarter`` (calendar, to date)."""
+
+WindowName = Annotated[str, Field(pattern=WINDOW_PATTERN)]
+"""A window name as a definition's models validate it."""
 
 CALENDAR_MONTHS: Final = {"month": 1, "quarter": 3}
 """Months in a calendar period of whole months (a week is 7 days, ISO, Monday first)."""

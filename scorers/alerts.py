@@ -14,16 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from schemas.scorecard_definition import (
+from schemas.alert_rules import (
     AlertRule,
     ChangeRule,
     InactivityRule,
-    KpiName,
     PaceRule,
-    ScorecardDefinition,
     TargetRule,
     ThresholdRule,
 )
+from schemas.kpi_names import KpiName
+from schemas.scorecard_definition import ScorecardDefinition
 from scorers.calendar import Day, period_span, to_date, window_span
 from scorers.kpis import FORMULAS
 from scorers.scoring import Scorecard, WindowInput, period_quota, target_for

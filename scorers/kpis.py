@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from schemas.scorecard_definition import KpiName
+from schemas.kpi_names import KpiName
 from scorers import counters as c
 
 Value = Callable[[Sequence[int], float, float | None], float | None]

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from schemas.kpi_names import Direction
 from schemas.scorecard_definition import (
     AbsoluteTarget,
-    Direction,
     KpiDef,
     PerDayTarget,
     QuotaTarget,

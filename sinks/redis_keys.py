@@ -62,7 +62,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from schemas.scorecard_definition import KpiName, Perspective
+from schemas.kpi_names import KpiName, Perspective
 from scorers.scoring import Scorecard
 
 OVERALL: Final = "overall"

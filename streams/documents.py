@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from schemas.scorecard_definition import DefinitionError, Direction, KpiName, load_definition
+from schemas.kpi_names import Direction, KpiName
+from schemas.scorecard_definition import DefinitionError, load_definition
 from schemas.windows import is_window
 from scorers.versions import resolved
 from sinks.redis_keys import KPI_METRIC, OVERALL

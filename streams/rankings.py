@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from schemas.scorecard_definition import KpiName, Perspective
+from schemas.kpi_names import KpiName, Perspective
 from scorers.evaluate import rank_key
 from sinks.redis_keys import OVERALL, kpi_metric, perspective_metric
 

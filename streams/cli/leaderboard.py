@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from schemas.scorecard_definition import Perspective
+from schemas.kpi_names import Perspective
 from sinks.redis_keys import KPI_METRIC
 from streams.cli import load_settings, run_read
 from streams.documents import DEFAULT_LIMIT, leaderboard_document, leaderboard_rows

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from schemas.events import Event
+from schemas.kpi_names import Direction
 from schemas.scorecard_definition import (
-    Direction,
     ScorecardDefinition,
     load_definition,
     parse_definition,

@@ -24,7 +24,8 @@ import redis.asyncio
 import typer
 from typer.testing import CliRunner
 
-from schemas.scorecard_definition import KpiName, load_definition
+from schemas.kpi_names import KpiName
+from schemas.scorecard_definition import load_definition
 from schemas.settings import Settings
 from scorers.replay import Replay
 from scorers.scoring import Scorecard
