@@ -183,8 +183,7 @@ def _operations(
     @app.page("/metrics")
     async def prometheus(web: Any, request: Any) -> Any:
         metrics.redis_available.set(1 if sink.calls.available else 0)
-        for (topic, partition), lag in shell.lag().items():
-            metrics.lag.labels(topic, str(partition)).set(-1 if lag is None else lag)
+        metrics.set_lag(shell.lag())
         return web.bytes(metrics.exposition(), content_type="text/plain; version=0.0.4")
 
 

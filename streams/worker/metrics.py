@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from streams.worker.progress import Lag
+
 BATCH_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000)
 LATENCY_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10,
@@ -51,7 +53,7 @@ class WorkerMetrics:
         )
         self.lag = Gauge(
             "scorestream_consumer_lag",
-            "Messages behind the end of each input partition",
+            "Messages behind the end of each input partition this worker holds",
             ["topic", "partition"],
             registry=self.registry,
         )
@@ -103,6 +105,15 @@ class WorkerMetrics:
             " stays in force and the log says why",
             registry=self.registry,
         )
+
+    def set_lag(self, lag: Lag) -> None:
+        """The lag gauge holds the partitions in ``lag`` only (-1: end not known yet). A
+        partition this worker no longer holds leaves it: its lag is its new owner's to report,
+        and a value kept here would stay frozen. Synchronous: on the worker's one event loop,
+        no scrape runs between the clear and the sets."""
+        self.lag.clear()
+        for (topic, partition), n in lag.items():
+            self.lag.labels(topic, str(partition)).set(-1 if n is None else n)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
