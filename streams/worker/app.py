@@ -31,6 +31,7 @@ from sinks.redis_definitions import RedisDefinitionSink
 from sinks.redis_scorecards import RedisScorecardSink
 from streams import connections
 from streams.definitions_topic import Read
+from streams.worker import rebalance
 from streams.worker.batching import Batcher, BatchLimits, Chore
 from streams.worker.definitions import DefinitionFollower
 from streams.worker.metrics import WorkerMetrics
@@ -216,7 +217,7 @@ def run(app: faust.App) -> NoReturn:
 
 
 def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
-    return faust.App(
+    return rebalance.App(
         options.app_id,
         **connections.faust_app_kwargs(settings),
         store="rocksdb://",
