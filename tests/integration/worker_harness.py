@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import topics
 from schemas.events import TOPIC_OF_EVENT_TYPE
@@ -127,6 +128,20 @@ class System:
             for line in text.splitlines()
             if line.startswith((f"{name} ", f"{name}{{"))
         )
+
+    def held(self) -> set[tuple[str, int]]:
+        """The input partitions the running worker holds now (its lag gauge's labels)."""
+        url = f"http://127.0.0.1:{self.web_port}/metrics"
+        try:
+            text = urllib.request.urlopen(url, timeout=2).read().decode()
+        except OSError:
+            return set()
+        return {
+            (sample.labels["topic"], int(sample.labels["partition"]))
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "scorestream_consumer_lag"
+        }
 
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.settings.redis_url)
