@@ -21,11 +21,13 @@ from datetime import datetime
 from typing import Any, Final
 
 import orjson
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaException, Producer, TopicPartition
 from pydantic import ValidationError
 
 from schemas import topics
 from schemas.dead_letter import DeadLetter, Reason
+from schemas.settings import Settings
+from streams.connections import kafka_config, kafka_consumer
 from streams.exceptions import KafkaUnavailableError, TopicsError
 
 METADATA_TIMEOUT_S: Final = 10.0
@@ -36,9 +38,11 @@ Place = tuple[int, int]
 """A dead letter's partition and offset in crm.dlq."""
 
 
-def read_dlq(bootstrap: str, topic: str = topics.DLQ) -> Iterator[tuple[Place, DeadLetter | None]]:
+def read_dlq(
+    settings: Settings, topic: str = topics.DLQ
+) -> Iterator[tuple[Place, DeadLetter | None]]:
     """Every dead letter in ``topic`` now, oldest first per partition (None: unreadable)."""
-    for place, value in _read_whole(bootstrap, topic):
+    for place, value in _read_whole(settings, topic):
         try:
             yield place, DeadLetter.model_validate_json(value or b"")
         except ValidationError:
@@ -47,9 +51,13 @@ def read_dlq(bootstrap: str, topic: str = topics.DLQ) -> Iterator[tuple[Place, D
 
 @dataclass
 class DlqStats:
+    """Each refused message counted once: a worker killed before its batch was committed
+    dead-letters the message again when it is redelivered (``repeated``)."""
+
     by_reason: Counter[str] = field(default_factory=Counter)
     by_reason_and_topic: Counter[tuple[str, str]] = field(default_factory=Counter)
     unreadable: int = 0
+    repeated: int = 0
 
     @property
     def total(self) -> int:
@@ -64,17 +72,24 @@ class DlqStats:
             "by_reason": dict(sorted(self.by_reason.items())),
             "by_reason_and_topic": topics_of,
             "unreadable": self.unreadable,
+            "repeated": self.repeated,
         }
 
 
-def dlq_stats(bootstrap: str) -> DlqStats:
+def dlq_stats(settings: Settings) -> DlqStats:
     stats = DlqStats()
-    for _, letter in read_dlq(bootstrap):
+    seen: set[tuple[str, int, int]] = set()
+    for _, letter in read_dlq(settings):
         if letter is None:
             stats.unreadable += 1
-        else:
-            stats.by_reason[letter.reason.value] += 1
-            stats.by_reason_and_topic[(letter.reason.value, letter.topic)] += 1
+            continue
+        source = (letter.topic, letter.partition, letter.offset)
+        if source in seen:
+            stats.repeated += 1
+            continue
+        seen.add(source)
+        stats.by_reason[letter.reason.value] += 1
+        stats.by_reason_and_topic[(letter.reason.value, letter.topic)] += 1
     return stats
 
 
@@ -96,20 +111,20 @@ class RedriveReport:
 
 
 def redrive(
-    bootstrap: str,
+    settings: Settings,
     reason: Reason,
     since: datetime | None = None,
     on_progress: Callable[[RedriveReport], None] | None = None,
 ) -> RedriveReport:
     """Send each dead letter of ``reason`` (failed at or after ``since``) back, once."""
-    done = {key for (_, _), key in _redriven_keys(bootstrap)}
+    done = {key for (_, _), key in _redriven_keys(settings)}
     report = RedriveReport()
     producer = Producer(
-        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5,
+        {**kafka_config(settings), "enable.idempotence": True, "linger.ms": 5,
          "partitioner": "murmur2_random"}  # the worker's partitioner: the rep's partition
     )  # fmt: skip
     chunk: list[tuple[bytes, DeadLetter]] = []
-    for (partition, offset), letter in read_dlq(bootstrap):
+    for (partition, offset), letter in read_dlq(settings):
         if letter is None or letter.reason is not reason:
             continue
         key = f"{topics.DLQ}|{partition}|{offset}".encode()
@@ -150,26 +165,29 @@ def _flush(producer: Producer) -> None:
         raise TopicsError("Kafka did not acknowledge the redriven messages within 60 s; run again")
 
 
-def _redriven_keys(bootstrap: str) -> Iterator[tuple[Place, bytes]]:
-    for place, key in _read_whole(bootstrap, topics.DLQ_REDRIVEN, keys=True):
+def _redriven_keys(settings: Settings) -> Iterator[tuple[Place, bytes]]:
+    for place, key in _read_whole(settings, topics.DLQ_REDRIVEN, keys=True):
         if key is not None:
             yield place, key
 
 
 def _read_whole(
-    bootstrap: str, topic: str, *, keys: bool = False
+    settings: Settings, topic: str, *, keys: bool = False
 ) -> Iterator[tuple[Place, bytes | None]]:
     """Each message's value (or key) of every partition, up to its end when the read began."""
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"scorestream-dlq-{uuid.uuid4().hex[:12]}",
-         "enable.auto.commit": False, "enable.auto.offset.store": False}
+    # Unanswered or refused (a wrong secret) raises here, naming the setting to check.
+    consumer = kafka_consumer(
+        settings,
+        {"group.id": f"scorestream-dlq-{uuid.uuid4().hex[:12]}", "enable.auto.commit": False,
+         "enable.auto.offset.store": False},
     )  # fmt: skip
     try:
         try:
             found = consumer.list_topics(topic, timeout=METADATA_TIMEOUT_S).topics.get(topic)
         except KafkaException as exc:
             raise KafkaUnavailableError(
-                f"Kafka at {bootstrap} did not answer ({exc}); start it with `make up`"
+                f"Kafka at {settings.kafka_bootstrap} did not answer ({exc}); start it with"
+                " `make up`"
             ) from None
         if found is None or found.error is not None:
             raise TopicsError(

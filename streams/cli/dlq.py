@@ -25,7 +25,7 @@ def stats(
     """Count the dead letters in crm.dlq by reason and by the topic they came from."""
     settings = load_settings()
     try:
-        counted = dlq_stats(settings.kafka_bootstrap)
+        counted = dlq_stats(settings)
     except StreamsError as exc:
         fail(str(exc), code=2)
     if as_json:
@@ -56,7 +56,7 @@ def redrive_command(
         err.print(f"sent {sum(report.sent.values()):,} ...")
 
     try:
-        report = redrive(settings.kafka_bootstrap, reason, after, progress)
+        report = redrive(settings, reason, after, progress)
     except StreamsError as exc:
         fail(str(exc), code=2)
     if as_json:
@@ -91,4 +91,9 @@ def _stats_table(counted: DlqStats) -> Table:
         table.add_row("(unreadable)", "", f"{counted.unreadable:,}")
     if not counted.total:
         table.caption = "no dead letters"
+    elif counted.repeated:
+        table.caption = (
+            f"{counted.repeated:,} more records repeat a message above (dead-lettered again"
+            " when redelivered after a crash): each message is counted once"
+        )
     return table

@@ -49,9 +49,15 @@ def test_stats_count_by_reason_and_redrive_sends_each_fixed_letter_back_once(
     with system.worker():
         wait_until(lambda: len(system.dead_letters()) == 3, 60, "three dead letters",
                    system.worker_logs)  # fmt: skip
+    # A worker killed before committing its batch dead-letters a message again on redelivery:
+    # the same source (topic, partition, offset) twice on crm.dlq, counted once.
+    (html,) = [d for d in system.dead_letters() if d["reason"] == "invalid_json"]
+    producer.produce(topics.DLQ, value=orjson.dumps(html), key=b"rep-ana")
+    assert producer.flush(30) == 0
     stats = cli(system, "dlq", "stats")
     assert stats["by_reason"] == {"invalid_json": 1, "unknown_currency": 2}
     assert stats["by_reason_and_topic"]["unknown_currency"] == {"crm.deals": 2}
+    assert (stats["total"], stats["repeated"]) == (3, 1)
 
     # The fix: the scorecard learns the rate (a new version). Then the two deals go back, once.
     definition = yaml.safe_load((REPO_ROOT / "schemas" / DEFAULT_SCORECARD).read_text())
@@ -76,4 +82,4 @@ def test_stats_count_by_reason_and_redrive_sends_each_fixed_letter_back_once(
     assert [c["path"] for c in published["changes"]] == ["fx_rates.JPY"]
     with system.worker():  # version 2, from the topic
         wait_until(revenue_counted, 60, "the redriven deals to count", system.worker_logs)
-    assert len(system.dead_letters()) == 3  # nothing failed again
+    assert len(system.dead_letters()) == 4  # the three and the repeat: nothing failed again

@@ -174,11 +174,13 @@ def test_the_whole_path_runs_secured_and_prints_no_secret(secured: Secured) -> N
         assert alert["rep_id"] in want and alert["alert_id"]
         dead_letter = orjson.loads(secured.cli("tail", "dlq", *tail).stdout)
         assert dead_letter["reason"] and dead_letter["topic"] in topics.CRM_INPUTS
+        counted = orjson.loads(secured.cli("dlq", "stats", "--json").stdout)
+        assert counted["total"] >= 1 and counted["by_reason"][dead_letter["reason"]] >= 1
 
     # What a user could see: every command's output, the worker's log, and every --help.
     for command in (["--help"], ["worker", "--help"], ["topics", "create", "--help"],
                     ["simulate", "--help"], ["tail", "--help"], ["show", "--help"],
-                    ["reset", "--help"], ["leaderboard", "--help"]):  # fmt: skip
+                    ["reset", "--help"], ["leaderboard", "--help"], ["dlq", "--help"]):  # fmt: skip
         secured.cli(*command)
     assert secured.settings["SCORESTREAM_KAFKA_BOOTSTRAP"] in "\n".join(secured.printed)
     assert_no_secret(secured)
@@ -191,6 +193,7 @@ def test_the_whole_path_runs_secured_and_prints_no_secret(secured: Secured) -> N
         ["topics", "watch", "--json"],
         ["simulate", "--days", "1", "--no-progress"],
         ["tail", "alerts"],
+        ["dlq", "stats"],
         ["reset", "--yes", "--app-id", "never-deleted"],
         ["worker"],
     ],
