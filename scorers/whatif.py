@@ -47,6 +47,13 @@ class RepShift:
     def change(self) -> float | None:
         return None if self.old is None or self.new is None else self.new - self.old
 
+    def perspective_changes(self) -> dict[str, float | None]:
+        """The perspectives that moved: name -> new minus old (None: one side has no score)."""
+        return {
+            name: None if old is None or new is None else new - old
+            for name, (old, new) in self.perspectives.items()
+        }
+
     @property
     def places(self) -> int | None:
         """Places moved up (negative: down)."""

@@ -14,6 +14,14 @@ def number(value: float | None) -> str:
     return f"{value:.2f}"
 
 
+def signed(value: float | None, none: str = "-") -> str:
+    """A change with its sign and one decimal (``0.0`` when it rounds to nothing, never
+    ``-0.0``); ``none`` when there is no change to tell."""
+    if value is None:
+        return none
+    return "0.0" if round(value, 1) == 0 else f"{value:+.1f}"
+
+
 def score(value: float | None) -> str:
     """A 0..100 score with one decimal; ``-`` for none."""
     return "-" if value is None else f"{value:.1f}"

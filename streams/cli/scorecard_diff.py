@@ -26,7 +26,7 @@ from streams.cli import day_or_exit, definition_or_exit, fail, load_settings, wi
 from streams.cli.replay import lines_with_progress
 from streams.definitions_topic import read_versions
 from streams.exceptions import StreamsError
-from streams.formatting import score
+from streams.formatting import score, signed
 
 DEFAULT_WINDOW = "30d"
 
@@ -140,10 +140,10 @@ def _print(result: WhatIf, old_name: str, new_name: str, count: int) -> None:
     for rep in result.reps:
         table.add_row(
             _rank(rep.new_rank), _rank(rep.old_rank), _places(rep), rep.rep_id,
-            rep.team_id or "-", score(rep.old), score(rep.new), _signed(rep.change),
+            rep.team_id or "-", score(rep.old), score(rep.new), signed(rep.change),
             ", ".join(
-                f"{_SHORT.get(name, name)} {_signed(_delta(old, new))}"
-                for name, (old, new) in rep.perspectives.items()
+                f"{_SHORT.get(name, name)} {signed(moved)}"
+                for name, moved in rep.perspective_changes().items()
             ) or "-",
         )  # fmt: skip
     console.print(table)
@@ -151,7 +151,7 @@ def _print(result: WhatIf, old_name: str, new_name: str, count: int) -> None:
         movers = result.movers(up=up, count=count)
         listed = ", ".join(
             f"{r.rep_id} ({_places(r).plain} place{'s' * (abs(r.places or 0) > 1)},"
-            f" {_signed(r.change)})"
+            f" {signed(r.change)})"
             for r in movers
         )
         console.print(f"[bold]Biggest movers {label}:[/bold] {listed or 'none'}", highlight=False)
@@ -170,11 +170,3 @@ def _places(rep: RepShift) -> Text:
     if not places:
         return Text("-" if places is None else "=")
     return Text(f"{places:+d}", style="green" if places > 0 else "red")
-
-
-def _delta(old: float | None, new: float | None) -> float | None:
-    return None if old is None or new is None else new - old
-
-
-def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.1f}"

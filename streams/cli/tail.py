@@ -41,6 +41,7 @@ from schemas.settings import Settings
 from streams import connections
 from streams.cli import load_settings
 from streams.exceptions import StreamsError
+from streams.formatting import signed
 
 
 class Stream(StrEnum):
@@ -257,7 +258,7 @@ def format_update(body: dict[str, Any]) -> str:
     overall = body.get("overall")
     change = body.get("change")
     # No change at all: the rep's first scorecard. A change without a number: unknown.
-    delta = _signed(change.get("overall")) if isinstance(change, dict) else "new"
+    delta = signed(_float(change.get("overall")), none="?") if isinstance(change, dict) else "new"
     cause = body.get("cause")
     cause_text = (
         f"{_text(cause.get('kind'))} {_text(cause.get('event_id'))}"
@@ -319,8 +320,8 @@ def _number(value: Any) -> str:
     return f"{value:.1f}" if isinstance(value, int | float) else "?"
 
 
-def _signed(value: Any) -> str:
-    return f"{value:+.1f}" if isinstance(value, int | float) else "?"
+def _float(value: Any) -> float | None:
+    return value if isinstance(value, int | float) else None
 
 
 def _shorten(text: str, width: int) -> str:

@@ -7,15 +7,13 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
-from streams.formatting import number, score
+from streams.formatting import number, score, signed
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["number"] = number
 templates.env.filters["score"] = score
 templates.env.filters["label"] = lambda name: str(name).replace("_", " ")
-templates.env.filters["signed"] = lambda value: (
-    "" if value is None else "0.0" if round(value, 1) == 0 else f"{value:+.1f}"
-)
+templates.env.filters["signed"] = lambda value: signed(value, none="")
 templates.env.filters["percent"] = lambda value: "-" if value is None else f"{value:.0%}"
 
 
