@@ -92,9 +92,7 @@ class RedisScorecardReader:
         windows are left out, so an unknown rep gives ``[]``.
         """
         with _translated(f"cards of {rep_id!r}"):
-            if windows is None:
-                known = await self._client.smembers(self.keys.windows)
-                windows = sorted((_text(w) for w in known), key=window_order)
+            windows = windows if windows is not None else await self.windows()
             if not windows:
                 return []
             # A rep's windows share the {rep} hash slot: one MGET, even on a cluster.
