@@ -220,6 +220,10 @@ class CourseCompleted(EventBase):
     hours: Annotated[float, Field(ge=0, le=1_000, allow_inf_nan=False)]
 
 
+CrmName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+"""A CRM's name as the gateway's hook path spells it (``hubspot``, ``salesforce``)."""
+
+
 class RepUpserted(EventBase):
     """The rep directory (compacted ``crm.reps``): name, team and quota of a rep."""
 
@@ -227,6 +231,9 @@ class RepUpserted(EventBase):
     name: NonEmptyStr
     team_id: NonEmptyStr  # required here, optional elsewhere
     monthly_quota: Money | None = None
+    crm_owner_ids: Annotated[dict[CrmName, NonEmptyStr], Field(max_length=16)] | None = None
+    """The rep's user id in each CRM (``{"hubspot": "4711"}``): how ``scorestream ingest``
+    turns a CRM record's owner into this rep_id."""
 
 
 Event: TypeAlias = Annotated[
@@ -285,6 +292,11 @@ _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 def describe_validation_error(exc: ValidationError) -> str:
     """One line a person can act on: each failing field's path and what is wrong."""
+    return "; ".join(validation_errors(exc))
+
+
+def validation_errors(exc: ValidationError) -> list[str]:
+    """Each failing field's path and what is wrong, one entry a field."""
     parts = []
     for err in exc.errors(include_url=False):
         loc = err["loc"]
@@ -309,7 +321,7 @@ def describe_validation_error(exc: ValidationError) -> str:
             )
         else:
             parts.append(f"{field}: {err['msg']}")
-    return "; ".join(parts)
+    return parts
 
 
 def parse_event(raw: bytes | str) -> Event:
@@ -318,7 +330,8 @@ def parse_event(raw: bytes | str) -> Event:
         return _EVENT_ADAPTER.validate_json(raw)
     except ValidationError as exc:
         not_json = any(err["type"] == "json_invalid" for err in exc.errors(include_url=False))
-        raise EventError(describe_validation_error(exc), not_json=not_json) from None
+        errors = validation_errors(exc)
+        raise EventError("; ".join(errors), not_json=not_json, errors=errors) from None
 
 
 def event_to_json(event: EventBase) -> bytes:

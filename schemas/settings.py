@@ -115,13 +115,31 @@ class Settings(BaseModel):
     """When set, every page and API call of ``scorestream serve`` needs it (a bearer header,
     or the cookie its sign-in form sets). A secret: shown as ``**********``, never printed."""
 
+    ingest_keys: SecretStr | None = None
+    """API keys of ``POST /v1/events``, comma-separated (two while one rotates). A secret."""
+    ingest_keys_file: ReadableFile | None = None
+    """A file of ingest API keys, one a line (instead of ``ingest_keys``)."""
+    ingest_max_body_bytes: Annotated[int, Field(ge=1024, le=100_000_000)] = 5_000_000
+    ingest_max_events: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+    ingest_deadline_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    """How long a request waits for Kafka to acknowledge its events before the answer is 503."""
+    ingest_rate_per_s: Annotated[float, Field(gt=0, le=100_000)] = 50.0
+    """Requests a second per API key (or hook source); bursts of twice that; past it 429."""
+    ingest_mappings: str | None = None
+    """Mapping files (YAML) of the gateway's hooks, comma-separated; a mapping of the same
+    source replaces the shipped preset (hubspot, salesforce)."""
+    ingest_public_url: Annotated[str, Field(pattern=r"^https?://[^/?#]+$")] | None = None
+    """The gateway's URL as the CRMs call it (``https://crm-in.example.com``), when a proxy
+    in front changes it: HubSpot signs the URL it called."""
+
     _kafka_secret: SecretStr | None = PrivateAttr(default=None)
     _redis_secret: SecretStr | None = PrivateAttr(default=None)
 
     @field_validator(
         "kafka_sasl_mechanism", "kafka_username", "kafka_password", "kafka_password_file",
         "kafka_ca_file", "kafka_cert_file", "kafka_key_file", "redis_username",
-        "redis_password", "redis_password_file", "redis_ca_file", "web_token",
+        "redis_password", "redis_password_file", "redis_ca_file", "web_token", "ingest_keys",
+        "ingest_keys_file", "ingest_mappings", "ingest_public_url",
         mode="before",
     )  # fmt: skip
     @classmethod
@@ -141,7 +159,7 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
-        problems = [*self._kafka_problems(), *self._redis_problems()]
+        problems = [*self._kafka_problems(), *self._redis_problems(), *self._ingest_problems()]
         if problems:
             raise ValueError("; ".join(problems))
         self._kafka_secret = _secret(self.kafka_password, self.kafka_password_file)
@@ -149,6 +167,17 @@ class Settings(BaseModel):
         in_url = None if url.password is None else SecretStr(unquote(url.password))
         self._redis_secret = _secret(self.redis_password, self.redis_password_file) or in_url
         return self
+
+    def ingest_key_list(self) -> list[str]:
+        """The ingest API keys from ``ingest_keys`` and ``ingest_keys_file`` (blank lines and
+        ``#`` comments in the file skipped)."""
+        keys = []
+        if self.ingest_keys is not None:
+            keys += self.ingest_keys.get_secret_value().split(",")
+        if self.ingest_keys_file is not None:
+            lines = self.ingest_keys_file.read_text().splitlines()
+            keys += [line for line in lines if not line.lstrip().startswith("#")]
+        return [key.strip() for key in keys if key.strip()]
 
     @property
     def kafka_sasl(self) -> bool:
@@ -215,6 +244,15 @@ class Settings(BaseModel):
                     f" ({exc})"
                 )
 
+    def _ingest_problems(self) -> Iterator[str]:
+        short = sum(len(key) < MIN_TOKEN_CHARS for key in self.ingest_key_list())
+        if short:
+            where = f"{env_name('ingest_keys')} or {env_name('ingest_keys_file')}"
+            yield (
+                f"{short} key(s) in {where} have fewer than {MIN_TOKEN_CHARS} characters; use"
+                " `python -c 'import secrets; print(secrets.token_urlsafe(24))'`"
+            )
+
     def _redis_problems(self) -> Iterator[str]:
         url = urlsplit(self.redis_url)
         url_name = env_name("redis_url")
@@ -258,7 +296,7 @@ class Settings(BaseModel):
             raise SettingsError(f"bad environment: {problems}") from None
 
 
-SECRETS: Final = frozenset({"web_token"})
+SECRETS: Final = frozenset({"web_token", "ingest_keys"})
 """Secrets whose name does not say ``password``: their values never appear in a message."""
 
 _KAFKA_SASL_FIELDS: Final = (

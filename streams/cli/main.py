@@ -10,7 +10,9 @@ import typer
 from streams.cli import (
     dlq,
     import_crm,
+    ingest,
     leaderboard,
+    mapping,
     replay,
     reset,
     schemas,
@@ -43,6 +45,8 @@ app.command("leaderboard")(leaderboard.leaderboard)
 app.command("tail")(tail.tail)
 app.add_typer(dlq.app, name="dlq")
 app.command("serve")(serve.serve)
+app.command("ingest")(ingest.ingest)
+app.add_typer(mapping.app, name="mapping")
 
 
 def main() -> None:

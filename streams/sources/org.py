@@ -6,6 +6,7 @@ a seed fixes the org exactly (``streams.sources.simulator`` plays its events).
 
 from __future__ import annotations
 
+import hashlib
 import random
 import statistics
 import uuid
@@ -73,6 +74,13 @@ class SimulatedRep:
     courses_per_day: float
     accounts: tuple[str, ...]
     quiet: bool = False
+
+    @property
+    def crm_owner_ids(self) -> dict[str, str]:
+        """Made-up CRM user ids, so the demo's HubSpot and Salesforce hooks find the rep:
+        derived from the rep id, so the same rep keeps them across runs."""
+        number = int(hashlib.sha256(self.rep_id.encode()).hexdigest()[:10], 16)
+        return {"hubspot": str(number), "salesforce": f"005{number:015d}"}
 
     def daily_rate(self, activity: Activity) -> float:
         """Expected count of an activity on a weekday."""

@@ -1,0 +1,1 @@
+"""``scorestream ingest``: the HTTP door CRMs call. It writes to Kafka and nothing else."""
