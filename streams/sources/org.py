@@ -6,7 +6,6 @@ a seed fixes the org exactly (``streams.sources.simulator`` plays its events).
 
 from __future__ import annotations
 
-import hashlib
 import random
 import statistics
 import uuid
@@ -74,13 +73,9 @@ class SimulatedRep:
     courses_per_day: float
     accounts: tuple[str, ...]
     quiet: bool = False
-
-    @property
-    def crm_owner_ids(self) -> dict[str, str]:
-        """Made-up CRM user ids, so the demo's HubSpot and Salesforce hooks find the rep:
-        derived from the rep id, so the same rep keeps them across runs."""
-        number = int(hashlib.sha256(self.rep_id.encode()).hexdigest()[:10], 16)
-        return {"hubspot": str(number), "salesforce": f"005{number:015d}"}
+    crm_owner_ids: tuple[tuple[str, str], ...] = ()
+    """Made-up CRM user ids, so the demo's HubSpot and Salesforce hooks find the rep: the
+    n-th rep of the org is HubSpot owner 1000+n and Salesforce user 005000000000000n."""
 
     def daily_rate(self, activity: Activity) -> float:
         """Expected count of an activity on a weekday."""
@@ -135,7 +130,9 @@ def build_org(config: SimulationConfig) -> tuple[SimulatedRep, ...]:
         for i in range(t * config.reps_per_team, (t + 1) * config.reps_per_team):
             first, round_ = firsts[i % len(firsts)], i // len(firsts)
             rep_id = f"rep-{first.lower()}" + (f"-{round_ + 1}" if round_ else "")
-            reps.append(_rep_profile(rng, rep_id, first, team, skills[i]))
+            owners = (("hubspot", str(1001 + i)), ("salesforce", f"005{i + 1:015d}"))
+            reps.append(replace(_rep_profile(rng, rep_id, first, team, skills[i]),
+                                crm_owner_ids=owners))  # fmt: skip
     quiet_index = rng.randrange(len(reps))
     reps[quiet_index] = replace(reps[quiet_index], quiet=True)
     return tuple(reps)

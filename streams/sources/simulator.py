@@ -155,7 +155,7 @@ class Simulator:
                 team_id=rep.team.team_id,
                 name=rep.name,
                 monthly_quota=rep.monthly_quota,
-                crm_owner_ids=rep.crm_owner_ids,
+                crm_owner_ids=dict(rep.crm_owner_ids),
             )
 
     def _history(self, start: datetime, end: datetime) -> Iterator[Event]:
