@@ -6,7 +6,7 @@
 #   make up SECURE=1  also Kafka SASL_SSL on :9094 and Redis TLS on :6380; .local/secure.env
 #   make down      stop both
 #   make test      install + up SECURE=1 + Debian's chromium (browser test) + pytest
-#   make demo      install + up + topics + worker, live simulator and web page + a live leaderboard
+#   make demo      install + up + topics + worker, live simulator, web page, ingest gateway + a live leaderboard
 #   make bench-replay  replay of a 1,000,000-event log beside a bare orjson loop (EVENTS=N)
 #   make bench     the worker end to end beside its baselines (N=200000 WORKERS=1 BENCH_RATE=2000 DURATION=60)
 #   make clean     down + remove .local and .venv
@@ -22,6 +22,12 @@ INSTALL_STAMP := $(VENV)/.install-stamp
 RATE ?= 0.5
 WINDOW ?= 30d
 SERVE_PORT ?= 8000
+INGEST_PORT ?= 8010
+# The demo's gateway secrets: local and made up (README "Connecting your CRM" uses them).
+# A real deployment sets its own in the environment; these are never a default of the code.
+DEMO_INGEST_KEY := demo-ingest-key-change-me
+DEMO_HUBSPOT_SECRET := demo-hubspot-client-secret
+DEMO_SALESFORCE_SECRET := demo-salesforce-secret
 # 1: the secured listeners too (scripts/secure.sh writes .local/secure.env to reach them).
 SECURE ?=
 
@@ -77,10 +83,14 @@ demo: install up
 	$(BIN)/scorestream worker --clock wall --data-dir .local/worker >.local/worker.log 2>&1 & worker=$$!; \
 	$(BIN)/scorestream simulate --rate $(RATE) --org-seed 1 >.local/simulator.log 2>&1 & sim=$$!; \
 	$(BIN)/scorestream serve --port $(SERVE_PORT) >.local/serve.log 2>&1 & web=$$!; \
-	trap 'kill $$sim $$worker $$web 2>/dev/null || true; wait $$sim $$worker $$web 2>/dev/null || true' EXIT; \
+	SCORESTREAM_INGEST_KEYS=$(DEMO_INGEST_KEY) SCORESTREAM_HUBSPOT_SECRET=$(DEMO_HUBSPOT_SECRET) \
+	  SCORESTREAM_SALESFORCE_SECRET=$(DEMO_SALESFORCE_SECRET) \
+	  $(BIN)/scorestream ingest --port $(INGEST_PORT) >.local/ingest.log 2>&1 & ingest=$$!; \
+	trap 'kill $$sim $$worker $$web $$ingest 2>/dev/null || true; wait $$sim $$worker $$web $$ingest 2>/dev/null || true' EXIT; \
 	trap 'exit 0' INT TERM; \
 	echo "worker pid $$worker (.local/worker.log), simulator pid $$sim at $(RATE)/s; Ctrl-C to stop"; \
 	echo "live leaderboard: http://127.0.0.1:$(SERVE_PORT)/  (TV: http://127.0.0.1:$(SERVE_PORT)/?tv=1, API docs: /docs; .local/serve.log)"; \
+	echo "CRM webhooks in: http://127.0.0.1:$(INGEST_PORT)/v1/hooks/hubspot (README \"Connecting your CRM\"; .local/ingest.log)"; \
 	$(BIN)/scorestream leaderboard --window $(WINDOW) --watch
 
 N ?= 200000

@@ -27,3 +27,8 @@ CRM_INPUTS: Final = (*ACTIVITY_TOPICS, REPS)
 """What the worker reads: every CRM topic, keyed by rep_id."""
 
 ALL_TOPICS: Final = (*CRM_INPUTS, DLQ, DLQ_REDRIVEN, UPDATES, ALERTS, DEFINITIONS)
+
+
+def team_updates(app_id: str) -> str:
+    """The worker's internal topic of members' window inputs, keyed by team_id."""
+    return f"{app_id}-team-updates"

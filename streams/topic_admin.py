@@ -348,6 +348,21 @@ def delete_consumer_group(settings: Settings, group: str, *, timeout_s: float = 
         time.sleep(2)
 
 
+def ensure_topic(settings: Settings, name: str, partitions: int) -> None:
+    """Create one topic if it is missing and wait until it has its leaders.
+
+    For an internal topic the worker consumes: faust would declare it itself, but only as
+    the consumer subscribes, and a consumer that subscribes before the topic is listed
+    skips it until its next metadata refresh (minutes)."""
+    _create(
+        connections.kafka_admin(settings),
+        [TopicSpec(name, partitions)],
+        settings.replication_factor,
+        30.0,
+    )
+    wait_for_topics(settings, (name,))
+
+
 def wait_for_topics(settings: Settings, names: Iterable[str], *, timeout_s: float = 30.0) -> None:
     """Wait until every topic is listed with a leader for each partition.
 

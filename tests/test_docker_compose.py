@@ -38,7 +38,7 @@ def fixture_services(compose: dict[str, Any]) -> dict[str, Any]:
     return services
 
 
-SCORESTREAM_SERVICES = ("topics", "worker", "simulator", "web")
+SCORESTREAM_SERVICES = ("topics", "worker", "simulator", "web", "ingest")
 
 
 def env_file_lines(path: Path) -> dict[str, str]:
@@ -59,8 +59,12 @@ def default_env_file(service: dict[str, Any]) -> Path:
 
 
 def container_env(service: dict[str, Any]) -> dict[str, str]:
-    """What the container gets by default: its env file, then its ``environment`` on top."""
-    environment = {key: str(value) for key, value in service["environment"].items()}
+    """What the container gets by default: its env file, then its ``environment`` on top
+    (``${VAR:-default}`` as Compose resolves it with VAR unset in the shell)."""
+    environment = {
+        key: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value))
+        for key, value in service["environment"].items()
+    }
     return env_file_lines(default_env_file(service)) | environment
 
 

@@ -20,7 +20,7 @@ from streams import connections
 from streams.cli import definition_or_exit, fail, load_settings, publisher
 from streams.definitions_topic import Read, publish, read_versions
 from streams.exceptions import StreamsError
-from streams.topic_admin import wait_for_topics
+from streams.topic_admin import ensure_topic, wait_for_topics
 
 log = structlog.get_logger()
 
@@ -36,7 +36,7 @@ def quiet_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def preflight(settings: Settings) -> None:
+def preflight(settings: Settings, app_id: str) -> None:
     """Fail before faust starts when Kafka or Redis refuses us or the topics are missing.
 
     faust (aiokafka) would retry a wrong password or an untrusted certificate forever, and
@@ -51,6 +51,7 @@ def preflight(settings: Settings) -> None:
         fail(str(exc), code=2)
     try:
         wait_for_topics(settings, (*topics.CRM_INPUTS, topics.DEFINITIONS))
+        ensure_topic(settings, topics.team_updates(app_id), settings.partitions)
     except StreamsError as exc:
         fail(str(exc), code=2)
 
@@ -132,7 +133,7 @@ def worker(
         fail(
             f"--data-dir {data_dir}: {exc.strerror}; give a directory the worker can create", code=2
         )
-    preflight(settings)
+    preflight(settings, app_id)
     versions = versions_at_start(settings, definition, scorecard)
     options = WorkerOptions(
         clock=clock, data_dir=data_dir, web_host=web_host, web_port=web_port, app_id=app_id

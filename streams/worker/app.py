@@ -76,10 +76,6 @@ class WorkerOptions:
     app_id: str = "scorestream"
 
 
-def team_topic_name(app_id: str) -> str:
-    return f"{app_id}-team-updates"
-
-
 def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> faust.App:
     """The worker, scoring with the version in force in ``versions`` (the definitions topic
     as read at start) and following the topic from where that read ended."""
@@ -89,7 +85,7 @@ def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> fa
     raw: dict[str, Any] = dict(key_type=bytes, value_type=bytes, key_serializer="raw",
                                value_serializer="raw")  # fmt: skip
     crm = app.topic(*topics.CRM_INPUTS, **raw)
-    teams_topic = app.topic(team_topic_name(options.app_id), internal=True, **raw)
+    teams_topic = app.topic(topics.team_updates(options.app_id), internal=True, **raw)
     metrics = WorkerMetrics()
     sink = connections.scorecard_sink(settings)
     outputs = Topics(topics.CRM_INPUTS, topics.DLQ, topics.UPDATES, topics.ALERTS,

@@ -24,7 +24,9 @@ def test_presets_load(name: str) -> None:
 
 
 def test_each_error_names_its_line_and_fix() -> None:
-    text = HEAD + """  - event: call_loged
+    text = (
+        HEAD
+        + """  - event: call_loged
     fields: {event_id: "id"}
   - event: call_logged
     fields:
@@ -32,6 +34,7 @@ def test_each_error_names_its_line_and_fix() -> None:
       owner: "numbr(x)"
       occurred_at: "t"
 """
+    )
     message = problems(text)
     assert "line 4: kinds.0.event: 'call_loged' is not an event type" in message
     assert "line 8: kinds.1.fields.event_id: not a JMESPath expression" in message
@@ -40,7 +43,9 @@ def test_each_error_names_its_line_and_fix() -> None:
 
 
 def test_a_kind_must_give_what_its_event_requires() -> None:
-    text = HEAD + """  - event: call_logged
+    text = (
+        HEAD
+        + """  - event: call_logged
     fields:
       event_id: "id"
       owner: "o"
@@ -48,6 +53,7 @@ def test_a_kind_must_give_what_its_event_requires() -> None:
       call_id: "id"
       colour: "c"
 """
+    )
     message = problems(text)
     assert "line 4: kinds.0: call_logged has no field colour" in message
     text = text.replace('      colour: "c"\n', "")
@@ -55,18 +61,24 @@ def test_a_kind_must_give_what_its_event_requires() -> None:
 
 
 def test_owner_or_rep_id_not_both_nor_neither() -> None:
-    both = HEAD + """  - event: lead_converted
+    both = (
+        HEAD
+        + """  - event: lead_converted
     fields: {event_id: "id", owner: "o", rep_id: "r", occurred_at: "t", lead_id: "l"}
 """
+    )
     assert "either 'owner'" in problems(both)
     neither = both.replace('owner: "o", rep_id: "r", ', "")
     assert "either 'owner'" in problems(neither)
 
 
 def test_secrets_are_never_inline() -> None:
-    text = HEAD.replace("secret_env: DIALER_SECRET", "secret: hunter2") + """  - event: lead_converted
+    text = (
+        HEAD.replace("secret_env: DIALER_SECRET", "secret: hunter2")
+        + """  - event: lead_converted
     fields: {event_id: "id", rep_id: "r", occurred_at: "t", lead_id: "l"}
 """
+    )
     assert "line 2: auth.secret: unknown field" in problems(text)
 
 

@@ -28,8 +28,14 @@ EXAMPLES = REPO_ROOT / "docs" / "examples" / "hooks"
 
 
 def rep(rep_id: str, **owners: str) -> RepUpserted:
-    return RepUpserted(event_id=f"dir-{rep_id}", occurred_at=datetime(2025, 1, 1, tzinfo=UTC),
-                       rep_id=rep_id, team_id="team-1", name=rep_id, crm_owner_ids=owners)  # fmt: skip
+    return RepUpserted(
+        event_id=f"dir-{rep_id}",
+        occurred_at=datetime(2025, 1, 1, tzinfo=UTC),
+        rep_id=rep_id,
+        team_id="team-1",
+        name=rep_id,
+        crm_owner_ids=owners,
+    )
 
 
 @pytest.fixture(name="directory")
@@ -80,8 +86,10 @@ def test_a_redelivery_is_the_same_event_and_a_new_stage_a_new_one(
     payload = example("hubspot-deal-stage.json")
     first = apply_mapping(load_preset("hubspot"), payload, directory).events[0][1]
     again = apply_mapping(load_preset("hubspot"), payload, directory).events[0][1]
-    payload["properties"] |= {"dealstage": "contractsent",
-                              "hs_lastmodifieddate": "2025-12-03T08:00:00.000Z"}  # fmt: skip
+    payload["properties"] |= {
+        "dealstage": "contractsent",
+        "hs_lastmodifieddate": "2025-12-03T08:00:00.000Z",
+    }
     moved = apply_mapping(load_preset("hubspot"), payload, directory).events[0][1]
     assert first.event_id == again.event_id != moved.event_id
 
@@ -92,11 +100,15 @@ def test_unknown_ambiguous_and_missing_owners_are_refused(directory: OwnerDirect
     records = [
         {**payload, "properties": {**payload["properties"], "hubspot_owner_id": "999"}},
         {**payload, "properties": {**payload["properties"], "hubspot_owner_id": "4712"}},
-        {**payload, "properties": {k: v for k, v in payload["properties"].items()
-                                   if k != "hubspot_owner_id"}},
+        {
+            **payload,
+            "properties": {
+                k: v for k, v in payload["properties"].items() if k != "hubspot_owner_id"
+            },
+        },
         {"properties": {"firstname": "a contact, not a deal"}},
         payload,
-    ]  # fmt: skip
+    ]
     parsed = apply_mapping(load_preset("hubspot"), records, directory)
     assert [(r.line, r.reason) for r in parsed.rejected] == [
         (1, RejectReason.UNKNOWN_OWNER),
@@ -123,7 +135,11 @@ def test_salesforce_outbound_message(directory: OwnerDirectory) -> None:
     assert parsed.rejected == []
     [(_, won), (_, call)] = parsed.events
     assert isinstance(won, DealWon) and isinstance(call, CallLogged)
-    assert (won.rep_id, won.amount, won.deal_id) == ("rep-ada", 25000.0, "salesforce:0065g00000QwErTAAV")
+    assert (won.rep_id, won.amount, won.deal_id) == (
+        "rep-ada",
+        25000.0,
+        "salesforce:0065g00000QwErTAAV",
+    )
     # A bare close date is noon UTC; the win can never precede the opening.
     assert won.occurred_at == datetime(2025, 12, 1, 12, 0, tzinfo=UTC)
     assert (call.outcome, call.duration_seconds) == (CallOutcome.MEETING_BOOKED, 540.0)
@@ -136,8 +152,10 @@ def test_salesforce_flow_json(directory: OwnerDirectory) -> None:
 
 
 def test_salesforce_xml_attacks_are_refused() -> None:
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
-            b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><notifications>&b;</notifications>')  # fmt: skip
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><notifications>&b;</notifications>'
+    )
     with pytest.raises(salesforce.NotOutboundMessage):
         salesforce.outbound_records(bomb)
     with pytest.raises(salesforce.NotOutboundMessage, match="Outbound Message"):
@@ -148,7 +166,8 @@ def test_salesforce_xml_attacks_are_refused() -> None:
 
 def test_a_users_mapping_with_rep_ids_and_lookups() -> None:
     """A source that carries our rep ids needs no directory; a lookup table maps codes."""
-    mapping = parse_mapping("""
+    mapping = parse_mapping(
+        """
 source: dialer
 auth: {scheme: shared_secret, secret_env: DIALER_SECRET}
 records: "calls"
@@ -161,12 +180,29 @@ kinds:
       call_id: "uuid"
       duration_seconds: "seconds"
       outcome: {expr: "result", map: {ANSWERED: connected, VM: voicemail}}
-""", "dialer.yaml")  # fmt: skip
-    payload = {"calls": [
-        {"uuid": "u1", "agent": "rep-ada", "started_ms": 1764590400000, "seconds": 30, "result": "VM"},
-        {"uuid": "u2", "agent": "rep-ada", "started_ms": 1764590400000, "seconds": 30, "result": "??"},
-    ]}  # fmt: skip
+""",
+        "dialer.yaml",
+    )
+    payload = {
+        "calls": [
+            {
+                "uuid": "u1",
+                "agent": "rep-ada",
+                "started_ms": 1764590400000,
+                "seconds": 30,
+                "result": "VM",
+            },
+            {
+                "uuid": "u2",
+                "agent": "rep-ada",
+                "started_ms": 1764590400000,
+                "seconds": 30,
+                "result": "??",
+            },
+        ]
+    }
     parsed = apply_mapping(mapping, payload, OwnerDirectory())
-    assert parsed.events[0][1].outcome is CallOutcome.VOICEMAIL
+    call = parsed.events[0][1]
+    assert isinstance(call, CallLogged) and call.outcome is CallOutcome.VOICEMAIL
     assert [(r.line, r.reason) for r in parsed.rejected] == [(2, RejectReason.INVALID_EVENT)]
     assert parsed.rejected[0].errors == ["outcome: Field required"]
