@@ -13,6 +13,7 @@ from streams.cli import (
     leaderboard,
     replay,
     reset,
+    routes,
     schemas,
     scorecard,
     serve,
@@ -43,6 +44,7 @@ app.command("leaderboard")(leaderboard.leaderboard)
 app.command("tail")(tail.tail)
 app.add_typer(dlq.app, name="dlq")
 app.command("serve")(serve.serve)
+app.add_typer(routes.app, name="routes")
 
 
 def main() -> None:
