@@ -100,6 +100,8 @@ class EmailChannel(_Channel):
     """Upgrade the connection with STARTTLS (port 587); false only for a local relay."""
     username_env: EnvName | None = None
     password_env: EnvName | None = None
+    ca_file: Path | None = None
+    """PEM CA that signed the server's certificate, for a private relay; unset: the system's."""
     sender: Annotated[str, Field(alias="from", pattern=r"^[^@\s]+@[^@\s]+$")]
     to: Annotated[list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]], Field(min_length=1)]
 

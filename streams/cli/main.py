@@ -11,6 +11,7 @@ from streams.cli import (
     dlq,
     import_crm,
     leaderboard,
+    notify,
     replay,
     reset,
     routes,
@@ -45,6 +46,7 @@ app.command("tail")(tail.tail)
 app.add_typer(dlq.app, name="dlq")
 app.command("serve")(serve.serve)
 app.add_typer(routes.app, name="routes")
+app.add_typer(notify.app, name="notify")
 
 
 def main() -> None:

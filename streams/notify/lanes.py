@@ -1,0 +1,171 @@
+"""One channel's lane: sends one alert at a time, retries, parks, and records each outcome.
+
+One send in flight per channel is what bounds repeats: a process killed between a
+receiver's answer and the record of it repeats that one send when the alert is
+redelivered, so each kill adds at most one repeat per channel. Channels do not wait for
+each other: each has its own lane, and a channel that stays down costs one retry budget
+(``retry_for_s``), after which its alerts are parked at once until a background probe
+(``redrive_parked``) finds the receiver back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final, Protocol
+
+import structlog
+
+from schemas.outputs import CoachingAlert
+from sinks.exceptions import Refused, RetryLater
+from sinks.redis_notify import NotifyStore, Parked, ParkReason
+from streams.notify.metrics import NotifyMetrics
+
+log = structlog.get_logger(__name__)
+
+RETRY_AFTER_CAP_S: Final = 3600.0
+"""A Retry-After longer than this is read as this: a receiver's typo must not park for days."""
+
+
+class AlertSender(Protocol):
+    """A channel's client in ``sinks/``: returns once the receiver took the alert, raises
+    ``RetryLater`` or ``Refused`` otherwise."""
+
+    async def send(self, alert: CoachingAlert) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with jitter: half the step fixed, half random, so instances that
+    failed together do not retry together, and no retry comes right on top of the failure."""
+
+    first_s: float = 0.5
+    max_s: float = 30.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        step = min(self.max_s, self.first_s * 2.0 ** min(attempt - 1, 30))
+        return step / 2 + rng.uniform(0, step / 2)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ChannelLane:
+    def __init__(
+        self,
+        name: str,
+        sender: AlertSender,
+        store: NotifyStore,
+        metrics: NotifyMetrics,
+        *,
+        retry_for_s: float,
+        backoff: Backoff | None = None,
+        clock: Callable[[], datetime] = _now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.name, self.sender, self.store, self.metrics = name, sender, store, metrics
+        self.retry_for_s = retry_for_s
+        self.backoff = backoff or Backoff()
+        self.clock, self.sleep = clock, sleep
+        self.rng = rng or random.Random()
+        self.lock = asyncio.Lock()
+        """Held for one alert's whole send: one request in flight per channel."""
+        self.down = False
+        self.probes = 0
+        self.next_probe_s = 0.0
+        self.log = log.bind(channel=name)
+        metrics.channel_up.labels(name).set(1)
+
+    async def deliver(self, alert: CoachingAlert, not_before: datetime | None = None) -> str:
+        """Send ``alert`` unless it was sent or parked before; returns what happened
+        (``sent``, ``repeat``, ``parked:<reason>``). Every outcome is recorded first."""
+        async with self.lock:
+            if await self.store.handled(self.name, alert.alert_id):
+                self.metrics.repeats.labels(self.name).inc()
+                return "repeat"
+            if not_before is not None and not_before > self.clock():
+                return await self._park(alert, "held", not_before=not_before)
+            if self.down:  # a probe finds it back; until then the lane does not wait
+                return await self._park(alert, "down", answer="channel down")
+            return await self._send(alert, self.retry_for_s)
+
+    async def redrive_one(self, parked: Parked, *, budget_s: float = 0.0) -> str:
+        """Send a parked alert again (one attempt unless ``budget_s``); returns the outcome."""
+        async with self.lock:
+            if await self.store.is_sent(self.name, parked.alert.alert_id):
+                return "repeat"
+            return await self._send(parked.alert, budget_s)
+
+    def probe_due(self) -> bool:
+        return not self.down or time.monotonic() >= self.next_probe_s
+
+    async def _send(self, alert: CoachingAlert, budget_s: float) -> str:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self.sender.send(alert)
+            except Refused as exc:
+                # Logged once, here: the answer stays with the parked alert for redrive.
+                self.log.warning("alert refused; parked until `scorestream notify redrive`",
+                                 alert_id=alert.alert_id, status=exc.status,
+                                 answer=exc.answer)  # fmt: skip
+                return await self._park(alert, "refused", status=exc.status, answer=exc.answer)
+            except RetryLater as exc:
+                wait = self._wait_s(exc, attempt)
+                if time.monotonic() - started + wait > budget_s:
+                    self._mark_down(str(exc))
+                    return await self._park(alert, "down", answer=str(exc))
+                self.metrics.retried.labels(self.name).inc()
+                self.log.info("send failed; retrying", alert_id=alert.alert_id,
+                              reason=str(exc), retry_in_s=round(wait, 2))  # fmt: skip
+                await self.sleep(wait)
+                continue
+            await self._sent(alert, attempt)
+            return "sent"
+
+    def _wait_s(self, exc: RetryLater, attempt: int) -> float:
+        if exc.retry_after_s is not None:  # the receiver said when; jitter would only delay
+            return min(exc.retry_after_s, RETRY_AFTER_CAP_S)
+        return self.backoff.delay(attempt, self.rng)
+
+    async def _sent(self, alert: CoachingAlert, attempts: int) -> None:
+        now = self.clock()
+        await self.store.record_sent(self.name, alert.alert_id, now, 200, attempts)
+        self.metrics.sent.labels(self.name).inc()
+        self.metrics.latency.labels(self.name).observe(
+            max(0.0, (now - alert.raised_at).total_seconds())
+        )
+        if self.down:
+            self.log.info("channel back", probes=self.probes)
+        self.down, self.probes = False, 0
+        self.metrics.channel_up.labels(self.name).set(1)
+
+    def _mark_down(self, reason: str) -> None:
+        if not self.down:
+            self.log.warning("channel down; parking its alerts and probing", reason=reason)
+        self.down = True
+        self.probes += 1
+        self.next_probe_s = time.monotonic() + self.backoff.delay(self.probes, self.rng)
+        self.metrics.channel_up.labels(self.name).set(0)
+
+    async def _park(
+        self,
+        alert: CoachingAlert,
+        reason: ParkReason,
+        *,
+        status: int | None = None,
+        answer: str | None = None,
+        not_before: datetime | None = None,
+    ) -> str:
+        parked = Parked(alert, reason, self.clock(), status, answer, not_before)
+        await self.store.park(self.name, parked)
+        self.metrics.parked.labels(self.name, reason).inc()
+        return f"parked:{reason}"
