@@ -6,7 +6,7 @@
 #   make up SECURE=1  also Kafka SASL_SSL on :9094 and Redis TLS on :6380; .local/secure.env
 #   make down      stop both
 #   make test      install + up SECURE=1 + Debian's chromium (browser test) + pytest
-#   make demo      install + up + topics + worker, live simulator and web page + a live leaderboard
+#   make demo      install + up + topics + worker, live simulator, web page, notify + a live leaderboard
 #   make bench-replay  replay of a 1,000,000-event log beside a bare orjson loop (EVENTS=N)
 #   make bench     the worker end to end beside its baselines (N=200000 WORKERS=1 BENCH_RATE=2000 DURATION=60)
 #   make clean     down + remove .local and .venv
@@ -22,6 +22,8 @@ INSTALL_STAMP := $(VENV)/.install-stamp
 RATE ?= 0.5
 WINDOW ?= 30d
 SERVE_PORT ?= 8000
+NOTIFY_PORT ?= 8010
+RECEIVER_PORT ?= 8020
 # 1: the secured listeners too (scripts/secure.sh writes .local/secure.env to reach them).
 SECURE ?=
 
@@ -77,10 +79,15 @@ demo: install up
 	$(BIN)/scorestream worker --clock wall --data-dir .local/worker >.local/worker.log 2>&1 & worker=$$!; \
 	$(BIN)/scorestream simulate --rate $(RATE) --org-seed 1 >.local/simulator.log 2>&1 & sim=$$!; \
 	$(BIN)/scorestream serve --port $(SERVE_PORT) >.local/serve.log 2>&1 & web=$$!; \
-	trap 'kill $$sim $$worker $$web 2>/dev/null || true; wait $$sim $$worker $$web 2>/dev/null || true' EXIT; \
+	export DEMO_HOOK=http://127.0.0.1:$(RECEIVER_PORT)/alerts \
+	  DEMO_HOOK_SECRET=whsec_$$($(BIN)/python -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'); \
+	$(BIN)/scorestream notify listen --secret-env DEMO_HOOK_SECRET --port $(RECEIVER_PORT) >.local/receiver.log 2>&1 & receiver=$$!; \
+	$(BIN)/scorestream notify --routes infra/notify/demo-routes.yaml --port $(NOTIFY_PORT) >.local/notify.log 2>&1 & notify=$$!; \
+	trap 'kill $$sim $$worker $$web $$notify $$receiver 2>/dev/null || true; wait $$sim $$worker $$web $$notify $$receiver 2>/dev/null || true' EXIT; \
 	trap 'exit 0' INT TERM; \
 	echo "worker pid $$worker (.local/worker.log), simulator pid $$sim at $(RATE)/s; Ctrl-C to stop"; \
 	echo "live leaderboard: http://127.0.0.1:$(SERVE_PORT)/  (TV: http://127.0.0.1:$(SERVE_PORT)/?tv=1, API docs: /docs; .local/serve.log)"; \
+	echo "coaching alerts, as a webhook receiver gets them: tail -f .local/receiver.log (notify: .local/notify.log)"; \
 	$(BIN)/scorestream leaderboard --window $(WINDOW) --watch
 
 N ?= 200000

@@ -60,7 +60,7 @@ _Strict = ConfigDict(extra="forbid", frozen=True)
 class _Channel(BaseModel):
     model_config = _Strict
 
-    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0
     """How long one request may take before it counts as failed (and is retried)."""
     retry_for_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
     """How long failed sends of one alert are retried before the alert is parked; a parked

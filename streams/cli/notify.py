@@ -22,7 +22,7 @@ from sinks.exceptions import RedisStoreError
 from sinks.redis_calls import RedisCalls, client_options
 from sinks.redis_notify import NotifyStore
 from streams import connections
-from streams.cli import fail, load_settings
+from streams.cli import fail, load_settings, notify_listen
 from streams.cli.routes import routes_or_exit
 from streams.exceptions import StreamsError
 from streams.notify.channels import build_lanes
@@ -32,6 +32,7 @@ from streams.notify.service import GROUP_ID, NotifyService, Start
 from streams.notify.web import WebServer, create_app
 
 app = typer.Typer(help="Coaching alerts to Slack, Teams, e-mail and Standard Webhooks.")
+app.command("listen")(notify_listen.listen)
 
 RoutesOption = Annotated[
     Path, typer.Option("--routes", help="Routing file (YAML); check it with `routes check`.")
