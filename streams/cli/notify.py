@@ -15,7 +15,6 @@ from typing import Annotated
 
 import httpx
 import typer
-import uvicorn
 
 from schemas.settings import Settings, masked_url
 from sinks.exceptions import RedisStoreError
@@ -29,7 +28,7 @@ from streams.notify.channels import build_lanes
 from streams.notify.metrics import NotifyMetrics
 from streams.notify.redrive import redrive_all, redrive_forever
 from streams.notify.service import GROUP_ID, NotifyService, Start
-from streams.notify.web import WebServer, create_app
+from streams.notify.web import create_app, serve_in_background
 
 app = typer.Typer(help="Coaching alerts to Slack, Teams, e-mail and Standard Webhooks.")
 app.command("listen")(notify_listen.listen)
@@ -43,6 +42,7 @@ RoutesOption = Annotated[
 def notify(
     ctx: typer.Context,
     routes: Annotated[Path | None, typer.Option("--routes", help="Routing file (YAML).")] = None,
+    host: Annotated[str, typer.Option(help="Address of /healthz and /metrics.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="/healthz and /metrics.")] = 8010,
     group: Annotated[str, typer.Option(help="Kafka consumer group of the service.")] = GROUP_ID,
     start: Annotated[
@@ -72,18 +72,17 @@ def notify(
             service = NotifyService(settings, routing, lanes, metrics, group_id=group,
                                     start=_start(start))  # fmt: skip
             budget = max(c.retry_for_s + c.timeout_s for c in routing.channels.values())
-            web = WebServer(uvicorn.Config(
-                create_app(metrics, lanes, lambda: service.healthy(budget + 30)),
-                host="127.0.0.1", port=port, log_level="warning",
-            ))  # fmt: skip
-            tasks = [asyncio.create_task(web.serve()),
-                     asyncio.create_task(redrive_forever(lanes, stop))]  # fmt: skip
+            health = create_app(metrics, lanes, lambda: service.healthy(budget + 30))
+            web = serve_in_background(health, host, port)
+            redriver = asyncio.create_task(redrive_forever(lanes, stop))
             try:
                 await service.run(stop)
             finally:
                 stop.set()
-                web.should_exit = True
-                await asyncio.gather(*tasks, return_exceptions=True)
+                if web is not None and web.task is not None:
+                    web.should_exit = True
+                    await asyncio.gather(web.task, return_exceptions=True)
+                await asyncio.gather(redriver, return_exceptions=True)
                 await store.calls.aclose()
 
     _run(settings, main())

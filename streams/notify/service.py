@@ -82,6 +82,8 @@ class NotifyService:
         )
         self.last_poll_s: float | None = None
         """Monotonic time the loop last consumed (or waited for a slow channel)."""
+        self._closing = False
+        """Set once the lanes stopped: a revoke while closing commits what is done, no wait."""
 
     async def _blocking(self, call: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, call, *args)
@@ -97,6 +99,9 @@ class NotifyService:
             "heartbeat.interval.ms": 1000,
             "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
             "client.id": "scorestream-notify",
+            # A topic created after we subscribed is found within seconds, not librdkafka's
+            # default five minutes (notify may start before `topics create`).
+            "topic.metadata.refresh.interval.ms": 5000,
         }
         consumer = await self._blocking(connections.kafka_consumer, self.settings, config)
         await self._blocking(lambda: consumer.subscribe(
@@ -122,6 +127,7 @@ class NotifyService:
             await self._finish(STOP_WAIT_S)
             await self._commit(consumer, self.tracker.commit_points())
         finally:
+            self._closing = True
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
@@ -190,7 +196,8 @@ class NotifyService:
         self.tracker.committed(points)
 
     async def _settle(self, tps: list[TopicPartitionKey]) -> dict[TopicPartitionKey, int]:
-        await self._finish(self.revoke_wait_s, tps)
+        if not self._closing:
+            await self._finish(self.revoke_wait_s, tps)
         points = {tp: o for tp, o in self.tracker.commit_points().items() if tp in tps}
         self.tracker.forget(tps)
         return points

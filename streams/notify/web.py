@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import structlog
 import uvicorn
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -13,6 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.notify.lanes import ChannelLane
 from streams.notify.metrics import NotifyMetrics
+
+log = structlog.get_logger(__name__)
 
 
 def create_app(
@@ -41,6 +46,30 @@ class WebServer(uvicorn.Server):
     """uvicorn on the service's loop, leaving SIGTERM and SIGINT to the service: uvicorn's
     own handlers would replace the service's and stop only the web server."""
 
+    task: asyncio.Task[None] | None = None
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def serve_in_background(app: FastAPI, host: str, port: int) -> WebServer | None:
+    """Serve ``app`` on the running loop; None (logged) when the port cannot be bound.
+
+    Delivering alerts matters more than exposing metrics: a busy port is an error in the
+    log, not a reason to stop delivering.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        log.error("cannot serve /healthz and /metrics; delivering anyway", host=host,
+                  port=port, error=str(exc))  # fmt: skip
+        return None
+    server = WebServer(uvicorn.Config(app, log_level="warning"))
+    server.task = asyncio.create_task(server.serve(sockets=[sock]))
+    log.info("serving /healthz and /metrics", host=host, port=sock.getsockname()[1])
+    return server

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -46,6 +46,7 @@ class Notify:
     env: dict[str, str]
     group: str
     port: int
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @classmethod
     def of(cls, system: System, routes: Path, env: dict[str, str]) -> Notify:
@@ -54,13 +55,22 @@ class Notify:
     def start(self) -> subprocess.Popen[bytes]:
         log = (self.system.log_dir / f"notify-{time.monotonic_ns()}.log").open("wb")
         try:
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 [SCORESTREAM, "notify", "--routes", str(self.routes), "--group", self.group,
                  "--port", str(self.port)],
                 env={**self.system.env(), **self.env}, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         finally:
             log.close()
+        self.procs.append(proc)
+        return proc
+
+    def kill_leftovers(self) -> None:
+        """Whatever a failed test left running: a notify of ours must not outlive it."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
     def logs(self) -> str:
         paths = sorted(self.system.log_dir.glob("notify-*.log"))

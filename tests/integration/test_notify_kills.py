@@ -101,44 +101,47 @@ def test_alerts_reach_their_channels_through_failures_and_two_kills(
         env = {"FLOOR_HOOK": floor.url, "FLOOR_HOOK_SECRET": secrets["floor"],
                "COACH_HOOK": coach.url, "COACH_HOOK_SECRET": secrets["coach"]}  # fmt: skip
         notify = Notify.of(system, routes_file, env)
-        proc = notify.start()
-        kills = 0
-        with system.worker():
-            sent = 0
-            for i, (_, batch) in enumerate(sorted(days.items())):
-                sent += produce_lines(settings.kafka_bootstrap, batch)
-                wait_until(lambda n=sent: system.events_in() >= n, 60, f"{sent} events",
-                           system.worker_logs)  # fmt: skip
-                # Kill at random moments once alerts flow (the receivers have seen some).
-                flowing = len(floor.requests) + len(coach.requests) > 3 * kills
-                if kills < KILLS and flowing and (rng.random() < 0.5 or i > len(days) - 4):
-                    time.sleep(rng.uniform(0, 1.5))
-                    Notify.kill(proc)
-                    kills += 1
-                    proc = notify.start()
-            alerts = [CoachingAlert.model_validate(a) for a in system.read_topic(topics.ALERTS)]
-            assert sorted({(a.rep_id.rsplit("-", 2)[0], a.rule) for a in alerts}) == sorted(
-                {(rep, rule) for rep, rule in EXPECTED}
-            )  # the worker raised what the scenario is built for
-        routing = parse_routes(ROUTES)
-        owed: dict[str, set[str]] = {"floor": set(), "coach": set()}
-        for alert in alerts:
-            for d in deliveries_owed(alert, routing, alert.raised_at):
-                owed[d.channel].add(alert.alert_id)
-        assert len(owed["floor"]) == 9 and len(owed["coach"]) == 8  # the file's intent
+        try:
+            proc = notify.start()
+            kills = 0
+            with system.worker():
+                sent = 0
+                for i, (_, batch) in enumerate(sorted(days.items())):
+                    sent += produce_lines(settings.kafka_bootstrap, batch)
+                    wait_until(lambda n=sent: system.events_in() >= n, 60, f"{sent} events",
+                               system.worker_logs)  # fmt: skip
+                    # Kill at random moments once alerts flow (the receivers have seen some).
+                    flowing = len(floor.requests) + len(coach.requests) > 3 * kills
+                    if kills < KILLS and flowing and (rng.random() < 0.5 or i > len(days) - 4):
+                        time.sleep(rng.uniform(0, 1.5))
+                        Notify.kill(proc)
+                        kills += 1
+                        proc = notify.start()
+                alerts = [CoachingAlert.model_validate(a) for a in system.read_topic(topics.ALERTS)]
+                assert sorted({(a.rep_id.rsplit("-", 2)[0], a.rule) for a in alerts}) == sorted(
+                    {(rep, rule) for rep, rule in EXPECTED}
+                )  # the worker raised what the scenario is built for
+            routing = parse_routes(ROUTES)
+            owed: dict[str, set[str]] = {"floor": set(), "coach": set()}
+            for alert in alerts:
+                for d in deliveries_owed(alert, routing, alert.raised_at):
+                    owed[d.channel].add(alert.alert_id)
+            assert len(owed["floor"]) == 9 and len(owed["coach"]) == 8  # the file's intent
 
-        def all_delivered() -> bool:
-            for name, hook in (("floor", floor), ("coach", coach)):
-                missing = owed[name] - set(delivered(hook, secrets[name]))
-                assert not missing, f"{name} still misses {sorted(missing)}"
-            return True
+            def all_delivered() -> bool:
+                for name, hook in (("floor", floor), ("coach", coach)):
+                    missing = owed[name] - set(delivered(hook, secrets[name]))
+                    assert not missing, f"{name} still misses {sorted(missing)}"
+                return True
 
-        wait_until(all_delivered, 180, "every routed alert delivered", notify.logs)
-        assert kills == KILLS
-        time.sleep(5)  # a late repeat would still arrive; count after it
-        assert notify.healthy()
-        metrics = notify.metrics()
-        assert Notify.stop(proc) == 0, notify.logs()
+            wait_until(all_delivered, 180, "every routed alert delivered", notify.logs)
+            assert kills == KILLS
+            time.sleep(5)  # a late repeat would still arrive; count after it
+            assert notify.healthy()
+            metrics = notify.metrics()
+            assert Notify.stop(proc) == 0, notify.logs()
+        finally:
+            notify.kill_leftovers()
 
     for name, hook in (("floor", floor), ("coach", coach)):
         ids = delivered(hook, secrets[name])
