@@ -36,6 +36,10 @@ class OffsetTracker:
         else:
             pending.pop(offset, None)
 
+    def holds(self, tp: TopicPartitionKey) -> bool:
+        """Whether messages of ``tp`` were taken and the partition not forgotten since."""
+        return tp in self._next
+
     def in_flight(self, tps: Iterable[TopicPartitionKey] | None = None) -> int:
         """Messages whose deliveries are not all recorded (of ``tps``, or of all)."""
         keys = self._open.keys() if tps is None else tps

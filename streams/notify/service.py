@@ -40,9 +40,10 @@ T = TypeVar("T")
 GROUP_ID: Final = "scorestream-notify"
 BATCH_MESSAGES: Final = 100
 POLL_S: Final = 0.5
-MAX_IN_FLIGHT: Final = 1000
+MAX_IN_FLIGHT: Final = 200
 """Messages consumed and not yet fully delivered before consuming pauses: a channel that
-is slow (not yet parked) cannot make the service hold the whole topic in memory."""
+is slow (not yet parked) cannot make the service hold the whole topic in memory, and a
+rebalance waits for at most this many to settle."""
 SESSION_TIMEOUT_MS: Final = 10_000
 """How soon the group gives a killed instance's partitions to another (librdkafka's 45 s
 default would hold alerts back that long after a kill -9)."""
@@ -152,6 +153,8 @@ class NotifyService:
     async def _work(self, lane: ChannelLane, queue: asyncio.Queue[_Item]) -> None:
         while True:
             alert, delivery, tp, offset = await queue.get()
+            if not self.tracker.holds(tp):
+                continue  # its partition moved on (a revoke that could not wait): not ours
             outcome = await lane.deliver(alert, delivery.not_before)
             log.debug("delivery", channel=lane.name, alert_id=alert.alert_id, outcome=outcome)
             self.tracker.done(tp, offset)

@@ -33,3 +33,4 @@ def test_partitions_move_independently_and_can_be_forgotten() -> None:
     assert tracker.in_flight([TP]) == 1 and tracker.in_flight([other]) == 0
     tracker.forget([TP])
     assert tracker.in_flight() == 0
+    assert not tracker.holds(TP) and tracker.holds(other)
