@@ -22,6 +22,7 @@ key                                         type          holds
 ``p:notify:{CHANNEL}:sent_at``              sorted set    the same ids by send time (pruning)
 ``p:notify:{CHANNEL}:parked``               hash          alert id -> a parked delivery
 ``p:notify:{CHANNEL}:lease``                string        which notify redrives CHANNEL now
+``p:notify:channels``                       set           the channels notify delivers to
 ``p:definitions``                           hash          every scorecard version read
 ``p:definitions:applied``                   sorted set    the versions put in force
 ==========================================  ============  ==========================
@@ -146,6 +147,10 @@ class RedisKeys:
 
     def notify_lease(self, channel: str) -> str:
         return f"{self.prefix}:notify:{{{channel}}}:lease"
+
+    @property
+    def notify_channels(self) -> str:
+        return f"{self.prefix}:notify:channels"
 
     @property
     def alerts(self) -> str:

@@ -112,29 +112,16 @@ class NotifyStore:
                           error=str(exc))  # fmt: skip
         return sorted(out, key=lambda p: (p.parked_at, p.alert.alert_id))
 
-    async def deliveries(
-        self, alert_ids: list[str], channels: Iterable[str]
-    ) -> dict[str, dict[str, str]]:
-        """Where each alert stands per channel: ``sent``, ``parked:<reason>``; absent when
-        the channel owes it nothing (or notify has not reached it yet)."""
-        out: dict[str, dict[str, str]] = {alert_id: {} for alert_id in alert_ids}
-        for channel in channels:
-            sent_key, parked_key = self.keys.notify_sent(channel), self.keys.notify_parked(channel)
+    async def register_channels(self, channels: Iterable[str]) -> None:
+        """Name the routing file's channels, so pages can say where each alert went."""
+        names = list(channels)
+        key = self.keys.notify_channels
+        await self.calls.run("notify channels", lambda c: c.sadd(key, *names))
 
-            async def read(client: Any, sent_key: str = sent_key, parked_key: str = parked_key)\
-                    -> list[Any]:  # fmt: skip
-                pipe = client.pipeline(transaction=False)
-                pipe.hmget(sent_key, alert_ids)
-                pipe.hmget(parked_key, alert_ids)
-                return list(await pipe.execute())
-
-            sent, parked = await self.calls.run("notify deliveries", read)
-            for alert_id, was_sent, was_parked in zip(alert_ids, sent, parked, strict=True):
-                if was_sent is not None:
-                    out[alert_id][channel] = "sent"
-                elif was_parked is not None:
-                    out[alert_id][channel] = f"parked:{orjson.loads(was_parked)['reason']}"
-        return out
+    async def deliveries(self, alert_ids: list[str]) -> dict[str, dict[str, str]]:
+        return await self.calls.run(
+            "notify deliveries", lambda c: read_deliveries(c, self.keys, alert_ids)
+        )
 
     async def prune(self, channel: str, now: datetime) -> int:
         """Forget sends older than ``NOTIFY_KEEP_DAYS``; returns how many."""
@@ -172,6 +159,34 @@ class NotifyStore:
         """Give the channel back, if it is still ours (a lapsed lease may be another's)."""
         key = self.keys.notify_lease(channel)
         await self.calls.run("notify release", lambda c: c.eval(_RELEASE, 1, key, token))
+
+
+async def read_deliveries(
+    client: Any, keys: RedisKeys, alert_ids: list[str]
+) -> dict[str, dict[str, str]]:
+    """Where each alert stands on each channel notify knows: ``sent`` or ``parked: REASON``;
+    a channel is absent when it owes the alert nothing (or notify has not reached it)."""
+    out: dict[str, dict[str, str]] = {alert_id: {} for alert_id in alert_ids}
+    if not alert_ids:
+        return out
+    channels = sorted(_text(c) for c in await client.smembers(keys.notify_channels))
+    pipe = client.pipeline(transaction=False)
+    for channel in channels:
+        pipe.hmget(keys.notify_sent(channel), alert_ids)
+        pipe.hmget(keys.notify_parked(channel), alert_ids)
+    answers = await pipe.execute()
+    for i, channel in enumerate(channels):
+        sent, parked = answers[2 * i], answers[2 * i + 1]
+        for alert_id, was_sent, was_parked in zip(alert_ids, sent, parked, strict=True):
+            if was_sent is not None:
+                out[alert_id][channel] = "sent"
+            elif was_parked is not None:
+                out[alert_id][channel] = f"parked: {orjson.loads(was_parked)['reason']}"
+    return out
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 _RELEASE = """

@@ -69,6 +69,7 @@ def notify(
         store = _store(settings)
         async with httpx.AsyncClient() as client:
             lanes = build_lanes(routing, secrets, store, metrics, client)
+            await store.register_channels(lanes)
             service = NotifyService(settings, routing, lanes, metrics, group_id=group,
                                     start=_start(start))  # fmt: skip
             budget = max(c.retry_for_s + c.timeout_s for c in routing.channels.values())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -30,6 +31,8 @@ LEASE_S: Final = 30.0
 """A redriver's hold on a channel; renewed each round, so a dead one frees it this soon."""
 ROUND_S: Final = 1.0
 """How often the service looks for due parked alerts."""
+PRUNE_EVERY_S: Final = 3600.0
+"""How often sends older than the dedupe horizon are forgotten (``NotifyStore.prune``)."""
 
 
 async def redrive_channel(
@@ -61,7 +64,13 @@ async def redrive_channel(
 async def redrive_forever(lanes: Mapping[str, ChannelLane], stop: asyncio.Event) -> None:
     """The service's background redriver: every ``ROUND_S``, each channel whose probe is due."""
     token = uuid.uuid4().hex
+    pruned_at = float("-inf")
     while not stop.is_set():
+        if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+            for lane in lanes.values():
+                while await lane.store.prune(lane.name, datetime.now(UTC)):
+                    pass
+            pruned_at = time.monotonic()
         for lane in lanes.values():
             if lane.probe_due():
                 outcomes = await redrive_channel(lane, token)
