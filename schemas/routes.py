@@ -23,13 +23,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
     SecretStr,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
@@ -57,8 +57,33 @@ class RoutesError(SchemaError):
 _Strict = ConfigDict(extra="forbid", frozen=True)
 
 
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as 'Europe/Berlin'"
+        ) from None
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_known_zone)]
+
+
+class Digest(BaseModel):
+    """The channel gets one message a day at ``at`` (local time in ``timezone``) with every
+    alert routed to it since the last one, instead of one message per alert."""
+
+    model_config = _Strict
+
+    at: time
+    timezone: TimeZone = "UTC"
+
+
 class _Channel(BaseModel):
     model_config = _Strict
+
+    digest: Digest | None = None
 
     timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0
     """How long one request may take before it counts as failed (and is retried)."""
@@ -154,20 +179,9 @@ class TeamPolicy(BaseModel):
 
     model_config = _Strict
 
-    timezone: str = "UTC"
+    timezone: TimeZone = "UTC"
     muted_rules: list[str] = []
     quiet_hours: QuietHours | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as 'Europe/Berlin'"
-            ) from None
-        return value
 
 
 class RoutingFile(BaseModel):

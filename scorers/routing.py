@@ -8,7 +8,7 @@ answer, so the decision never needs to be stored.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from schemas.outputs import CoachingAlert
@@ -21,6 +21,8 @@ class Delivery:
 
     channel: str
     not_before: datetime | None = None
+    digest: bool = False
+    """Gathered into the channel's daily digest, sent at ``not_before``."""
 
 
 def matches(route: Route, alert: CoachingAlert) -> bool:
@@ -48,7 +50,23 @@ def deliveries_owed(alert: CoachingAlert, routes: RoutingFile, now: datetime) ->
     quiet = None if policy is None else policy.quiet_hours
     if policy is not None and quiet is not None and alert.severity in quiet.hold:
         not_before = quiet_until(quiet, ZoneInfo(policy.timezone), now)
-    return [Delivery(name, not_before) for name in channels]
+    owed = []
+    for name in channels:
+        digest = routes.channels[name].digest
+        if digest is None:
+            owed.append(Delivery(name, not_before))
+        else:
+            owed.append(Delivery(name, next_at(digest.at, ZoneInfo(digest.timezone), now), True))
+    return owed
+
+
+def next_at(at: time, zone: ZoneInfo, now: datetime) -> datetime:
+    """The first ``at`` (wall-clock time in ``zone``) after ``now``, in ``now``'s zone."""
+    local = now.astimezone(zone)
+    when = datetime.combine(local.date(), at, tzinfo=zone)
+    if when <= local:
+        when = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=zone)
+    return when.astimezone(now.tzinfo)
 
 
 def quiet_until(quiet: QuietHours, zone: ZoneInfo, now: datetime) -> datetime | None:

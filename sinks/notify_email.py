@@ -17,18 +17,23 @@ import aiosmtplib
 from schemas.outputs import CoachingAlert
 from schemas.routes import EmailChannel
 from sinks.exceptions import Refused, RetryLater
-from sinks.notify_text import facts, rep_url, title
+from sinks.notify_text import digest_id, digest_title, facts, rep_url, title
+
+
+def _envelope(channel: EmailChannel, subject: str, msg_id: str, channel_name: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = subject[:200]
+    message["From"] = channel.sender
+    message["To"] = ", ".join(channel.to)
+    message["Message-ID"] = f"<{msg_id}.{channel_name}@scorestream>"
+    return message
 
 
 def email_message(
     alert: CoachingAlert, channel: EmailChannel, page_url: str | None, channel_name: str
 ) -> EmailMessage:
     link = rep_url(alert, page_url)
-    message = EmailMessage()
-    message["Subject"] = f"{title(alert)}: {alert.text}"[:200]
-    message["From"] = channel.sender
-    message["To"] = ", ".join(channel.to)
-    message["Message-ID"] = f"<{alert.alert_id}.{channel_name}@scorestream>"
+    message = _envelope(channel, f"{title(alert)}: {alert.text}", alert.alert_id, channel_name)
     rows = facts(alert)
     plain = [alert.text, "", *(f"{label}: {value}" for label, value in rows)]
     if link is not None:
@@ -49,6 +54,27 @@ def email_message(
     return message
 
 
+def digest_message(
+    alerts: list[CoachingAlert], channel: EmailChannel, page_url: str | None, channel_name: str
+) -> EmailMessage:
+    """The day's alerts in one mail: a line (plain) or an item (HTML) each."""
+    message = _envelope(channel, digest_title(alerts), digest_id(alerts), channel_name)
+    plain, items = [], []
+    for alert in alerts:
+        link = rep_url(alert, page_url)
+        plain += [title(alert), f"  {alert.text}", *([f"  {link}"] if link else []), ""]
+        who = escape(alert.rep_id) if link is None else (
+            f"<a href='{escape(link)}'>{escape(alert.rep_id)}</a>")  # fmt: skip
+        items.append(f"<li><strong>{escape(title(alert))}</strong><br>{who}:"
+                     f" {escape(alert.text)}</li>")  # fmt: skip
+    message.set_content("\n".join(plain))
+    message.add_alternative(
+        f"<html><body><h2>{escape(digest_title(alerts))}</h2><ul>{''.join(items)}</ul>"
+        "</body></html>", subtype="html",
+    )  # fmt: skip
+    return message
+
+
 class EmailSender:
     def __init__(
         self,
@@ -64,8 +90,13 @@ class EmailSender:
         self._tls = None if ca is None else ssl.create_default_context(cafile=str(ca))
 
     async def send(self, alert: CoachingAlert) -> None:
+        await self._send(email_message(alert, self._channel, self._page_url, self._name))
+
+    async def send_digest(self, alerts: list[CoachingAlert]) -> None:
+        await self._send(digest_message(alerts, self._channel, self._page_url, self._name))
+
+    async def _send(self, message: EmailMessage) -> None:
         channel = self._channel
-        message = email_message(alert, channel, self._page_url, self._name)
         try:
             await aiosmtplib.send(
                 message, hostname=channel.host, port=channel.port, start_tls=channel.starttls,

@@ -15,7 +15,7 @@ import orjson
 
 from schemas.outputs import CoachingAlert
 from sinks.notify_http import post
-from sinks.notify_text import facts, rep_url, title
+from sinks.notify_text import digest_title, facts, rep_url, title
 
 HEADER_CHARS: Final = 150
 SECTION_CHARS: Final = 3000
@@ -56,6 +56,26 @@ def slack_message(alert: CoachingAlert, page_url: str | None) -> dict[str, Any]:
             "blocks": blocks[:MAX_BLOCKS]}  # fmt: skip
 
 
+def slack_digest(alerts: list[CoachingAlert], page_url: str | None) -> dict[str, Any]:
+    """One message for the day: a header, then a section per alert (as many as Slack's
+    block limit allows, the rest counted in a closing context)."""
+    heading = digest_title(alerts)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": heading, "emoji": True}}
+    ]
+    room = MAX_BLOCKS - 2
+    for alert in alerts[:room]:
+        link = rep_url(alert, page_url)
+        who = escape(alert.rep_id) if link is None else f"<{link}|{escape(alert.rep_id)}>"
+        text = f"*{escape(title(alert))}*\n{who}: {escape(alert.text)}"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                   "text": cut(text, SECTION_CHARS)}})  # fmt: skip
+    if len(alerts) > room:
+        more = f"and {len(alerts) - room} more on the alerts page"
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
+    return {"text": heading, "blocks": blocks}
+
+
 class SlackSender:
     def __init__(
         self, client: httpx.AsyncClient, url: str, timeout_s: float, page_url: str | None
@@ -64,4 +84,8 @@ class SlackSender:
 
     async def send(self, alert: CoachingAlert) -> None:
         body = orjson.dumps(slack_message(alert, self._page_url))
+        await post(self._client, self._url, body, {}, self._timeout_s)
+
+    async def send_digest(self, alerts: list[CoachingAlert]) -> None:
+        body = orjson.dumps(slack_digest(alerts, self._page_url))
         await post(self._client, self._url, body, {}, self._timeout_s)

@@ -15,7 +15,7 @@ import orjson
 
 from schemas.outputs import CoachingAlert
 from sinks.notify_http import post
-from sinks.notify_text import facts, rep_url, title
+from sinks.notify_text import digest_title, facts, rep_url, title
 
 CARD_VERSION: Final = "1.4"
 CARD_SCHEMA: Final = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -42,14 +42,29 @@ def adaptive_card(alert: CoachingAlert, page_url: str | None) -> dict[str, Any]:
     return card
 
 
-def teams_message(alert: CoachingAlert, page_url: str | None) -> dict[str, Any]:
+def digest_card(alerts: list[CoachingAlert], page_url: str | None) -> dict[str, Any]:
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": digest_title(alerts), "weight": "Bolder",
+         "size": "Medium", "wrap": True},
+    ]  # fmt: skip
+    for alert in alerts:
+        link = rep_url(alert, page_url)
+        who = alert.rep_id if link is None else f"[{alert.rep_id}]({link})"
+        body += [
+            {"type": "TextBlock", "text": title(alert), "weight": "Bolder",
+             "color": _COLOR[alert.severity], "wrap": True, "separator": True},
+            {"type": "TextBlock", "text": f"{who}: {alert.text}", "wrap": True},
+        ]  # fmt: skip
+    return {"$schema": CARD_SCHEMA, "type": "AdaptiveCard", "version": CARD_VERSION,
+            "body": body}  # fmt: skip
+
+
+def teams_message(card: dict[str, Any]) -> dict[str, Any]:
+    """The workflow's envelope around one Adaptive Card."""
     return {
         "type": "message",
-        "attachments": [
-            {"contentType": ADAPTIVE_CARD, "contentUrl": None,
-             "content": adaptive_card(alert, page_url)}
-        ],
-    }  # fmt: skip
+        "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": card}],
+    }
 
 
 class TeamsSender:
@@ -59,5 +74,9 @@ class TeamsSender:
         self._client, self._url, self._timeout_s, self._page_url = client, url, timeout_s, page_url
 
     async def send(self, alert: CoachingAlert) -> None:
-        body = orjson.dumps(teams_message(alert, self._page_url))
+        body = orjson.dumps(teams_message(adaptive_card(alert, self._page_url)))
+        await post(self._client, self._url, body, {}, self._timeout_s)
+
+    async def send_digest(self, alerts: list[CoachingAlert]) -> None:
+        body = orjson.dumps(teams_message(digest_card(alerts, self._page_url)))
         await post(self._client, self._url, body, {}, self._timeout_s)

@@ -6,6 +6,7 @@ here once, so the three read alike.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Final
 from urllib.parse import quote
 
@@ -18,6 +19,16 @@ def title(alert: CoachingAlert) -> str:
     """``⚠️ no_calls: rep-007 (team-1)``."""
     team = f" ({alert.team_id})" if alert.team_id else ""
     return f"{SEVERITY_MARK[alert.severity]} {alert.rule}: {alert.rep_id}{team}"
+
+
+def digest_title(alerts: list[CoachingAlert]) -> str:
+    return f"Coaching digest: {len(alerts)} alert{'s' if len(alerts) != 1 else ''}"
+
+
+def digest_id(alerts: list[CoachingAlert]) -> str:
+    """The same alerts give the same id: a repeated digest is recognisable as one."""
+    joined = "\n".join(sorted(a.alert_id for a in alerts)).encode()
+    return "digest-" + hashlib.sha256(joined).hexdigest()[:24]
 
 
 def facts(alert: CoachingAlert) -> list[tuple[str, str]]:

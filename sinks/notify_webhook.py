@@ -13,10 +13,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
+import orjson
 from standardwebhooks import Webhook
 
 from schemas.outputs import CoachingAlert
 from sinks.notify_http import post
+from sinks.notify_text import digest_id
 
 
 def signature(secret: str, msg_id: str, timestamp_s: int, body: bytes) -> str:
@@ -32,6 +34,23 @@ def signed_request(alert: CoachingAlert, secret: str, now_s: float) -> tuple[byt
         "webhook-id": alert.alert_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signature(secret, alert.alert_id, timestamp, body),
+    }
+    return body, headers
+
+
+def signed_digest_request(
+    alerts: list[CoachingAlert], secret: str, now_s: float
+) -> tuple[bytes, dict[str, str]]:
+    """A daily digest: ``{"type": "digest", "alerts": [CoachingAlert, ...]}``, its
+    ``webhook-id`` derived from the alerts' ids."""
+    msg_id = digest_id(alerts)
+    body = orjson.dumps({"type": "digest", "digest_id": msg_id,
+                         "alerts": [a.model_dump(mode="json") for a in alerts]})  # fmt: skip
+    timestamp = int(now_s)
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature(secret, msg_id, timestamp, body),
     }
     return body, headers
 
@@ -53,4 +72,8 @@ class StandardWebhookSender:
 
     async def send(self, alert: CoachingAlert) -> None:
         body, headers = signed_request(alert, self._secret, self._clock())
+        await post(self._client, self._url, body, headers, self._timeout_s)
+
+    async def send_digest(self, alerts: list[CoachingAlert]) -> None:
+        body, headers = signed_digest_request(alerts, self._secret, self._clock())
         await post(self._client, self._url, body, headers, self._timeout_s)

@@ -25,13 +25,13 @@ from sinks.redis_keys import NOTIFY_KEEP_DAYS, RedisKeys
 
 log = structlog.get_logger(__name__)
 
-ParkReason = Literal["down", "refused", "held"]
+ParkReason = Literal["down", "refused", "held", "digest"]
 
 
 @dataclass(frozen=True, slots=True)
 class Parked:
-    """An alert a channel still owes: the receiver was down, refused it, or quiet hours hold
-    it until ``not_before``."""
+    """An alert a channel still owes: the receiver was down, refused it, quiet hours hold it
+    until ``not_before``, or it waits for the channel's daily digest at ``not_before``."""
 
     alert: CoachingAlert
     reason: ParkReason
@@ -84,13 +84,19 @@ class NotifyStore:
     async def record_sent(
         self, channel: str, alert_id: str, at: datetime, status: int | None, attempts: int
     ) -> None:
+        await self.record_sent_many(channel, [alert_id], at, status, attempts)
+
+    async def record_sent_many(
+        self, channel: str, alert_ids: list[str], at: datetime, status: int | None, attempts: int
+    ) -> None:
+        """The alerts (one, or a digest's) are sent: recorded, and no longer parked, at once."""
         record = orjson.dumps({"at": at.isoformat(), "status": status, "attempts": attempts})
 
         async def write(client: Any) -> None:
             pipe = client.pipeline(transaction=True)
-            pipe.hset(self.keys.notify_sent(channel), alert_id, record)
-            pipe.zadd(self.keys.notify_sent_at(channel), {alert_id: at.timestamp()})
-            pipe.hdel(self.keys.notify_parked(channel), alert_id)
+            pipe.hset(self.keys.notify_sent(channel), mapping=dict.fromkeys(alert_ids, record))
+            pipe.zadd(self.keys.notify_sent_at(channel), dict.fromkeys(alert_ids, at.timestamp()))
+            pipe.hdel(self.keys.notify_parked(channel), *alert_ids)
             await pipe.execute()
 
         await self.calls.run("notify record sent", write)

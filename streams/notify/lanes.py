@@ -37,6 +37,9 @@ class AlertSender(Protocol):
 
     async def send(self, alert: CoachingAlert) -> None: ...
 
+    async def send_digest(self, alerts: list[CoachingAlert]) -> None:
+        """The alerts in one message: the channel's daily digest."""
+
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
@@ -82,13 +85,17 @@ class ChannelLane:
         self.log = log.bind(channel=name)
         metrics.channel_up.labels(name).set(1)
 
-    async def deliver(self, alert: CoachingAlert, not_before: datetime | None = None) -> str:
+    async def deliver(
+        self, alert: CoachingAlert, not_before: datetime | None = None, *, digest: bool = False
+    ) -> str:
         """Send ``alert`` unless it was sent or parked before; returns what happened
         (``sent``, ``repeat``, ``parked:<reason>``). Every outcome is recorded first."""
         async with self.lock:
             if await self.store.handled(self.name, alert.alert_id):
                 self.metrics.repeats.labels(self.name).inc()
                 return "repeat"
+            if digest:
+                return await self._park(alert, "digest", not_before=not_before)
             if not_before is not None and not_before > self.clock():
                 return await self._park(alert, "held", not_before=not_before)
             if self.down:  # a probe finds it back; until then the lane does not wait
@@ -101,6 +108,38 @@ class ChannelLane:
             if await self.store.is_sent(self.name, parked.alert.alert_id):
                 return "repeat"
             return await self._send(parked.alert, budget_s)
+
+    async def send_digest(self, parked: list[Parked]) -> str:
+        """The due digest in one message (one attempt): ``sent`` records every alert in it;
+        a failure leaves them parked for the next probe, a refusal parks them as refused."""
+        async with self.lock:
+            alerts = [p.alert for p in parked
+                      if not await self.store.is_sent(self.name, p.alert.alert_id)]  # fmt: skip
+            if not alerts:
+                return "repeat"
+            try:
+                await self.sender.send_digest(alerts)
+            except Refused as exc:
+                self.log.warning(
+                    "digest refused; parked until `scorestream notify redrive`",
+                    alerts=len(alerts), status=exc.status, answer=exc.answer,
+                )  # fmt: skip
+                for alert in alerts:
+                    await self._park(alert, "refused", status=exc.status, answer=exc.answer)
+                return "parked:refused"
+            except RetryLater as exc:
+                self._mark_down(str(exc))
+                return "parked:down"
+            now = self.clock()
+            await self.store.record_sent_many(self.name, [a.alert_id for a in alerts], now, 200, 1)
+            self.metrics.sent.labels(self.name).inc(len(alerts))
+            for alert in alerts:
+                self.metrics.latency.labels(self.name).observe(
+                    max(0.0, (now - alert.raised_at).total_seconds())
+                )
+            self.down, self.probes = False, 0
+            self.metrics.channel_up.labels(self.name).set(1)
+            return "sent"
 
     def probe_due(self) -> bool:
         return not self.down or time.monotonic() >= self.next_probe_s

@@ -46,7 +46,17 @@ async def redrive_channel(
         return outcomes
     try:
         now = datetime.now(UTC)
-        for parked in await lane.store.parked(lane.name):
+        waiting = await lane.store.parked(lane.name)
+        due_digest = [p for p in waiting if p.reason == "digest"
+                      and p.not_before is not None and p.not_before <= now]  # fmt: skip
+        if due_digest:
+            outcome = await lane.send_digest(due_digest)
+            outcomes[f"digest {outcome}"] += 1
+            if outcome == "parked:down":
+                return outcomes
+        for parked in waiting:
+            if parked.reason == "digest":
+                continue
             if parked.reason == "refused" and not refused:
                 continue
             if parked.not_before is not None and parked.not_before > now:

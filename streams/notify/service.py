@@ -155,7 +155,7 @@ class NotifyService:
             alert, delivery, tp, offset = await queue.get()
             if not self.tracker.holds(tp):
                 continue  # its partition moved on (a revoke that could not wait): not ours
-            outcome = await lane.deliver(alert, delivery.not_before)
+            outcome = await lane.deliver(alert, delivery.not_before, digest=delivery.digest)
             log.debug("delivery", channel=lane.name, alert_id=alert.alert_id, outcome=outcome)
             self.tracker.done(tp, offset)
             self._progress.set()

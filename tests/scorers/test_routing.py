@@ -88,3 +88,17 @@ def test_quiet_hours_hold_non_urgent_alerts_until_the_teams_morning(
 ) -> None:
     owed = deliveries_owed(alert(team_id="team-1", severity=severity), ROUTES, now)
     assert owed and all(d == Delivery(d.channel, not_before) for d in owed)
+
+
+def test_a_digest_channel_gathers_alerts_for_its_local_time() -> None:
+    """17:00 in Berlin (UTC+2 in June): an alert at noon UTC waits for 15:00 UTC today, one
+    after 15:00 UTC for tomorrow's."""
+    routes = parse_routes(
+        "channels:\n  daily:\n    type: slack\n    url_env: A\n"
+        "    digest: {at: '17:00', timezone: Europe/Berlin}\n"
+        "  now: {type: slack, url_env: B}\nroutes:\n  - to: [daily, now]\n"
+    )
+    owed = deliveries_owed(alert(), routes, NOON_UTC)
+    assert owed == [Delivery("daily", utc(2026, 6, 10, 15, 0), True), Delivery("now")]
+    late = deliveries_owed(alert(), routes, utc(2026, 6, 10, 15, 0))
+    assert late[0] == Delivery("daily", utc(2026, 6, 11, 15, 0), True)

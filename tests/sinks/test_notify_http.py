@@ -14,10 +14,20 @@ import pytest
 from standardwebhooks import Webhook
 
 from schemas.outputs import CoachingAlert
+from schemas.routes import EmailChannel
 from sinks.exceptions import Refused, RetryLater
+from sinks.notify_email import digest_message
 from sinks.notify_http import retry_after_s
-from sinks.notify_slack import FIELDS_PER_SECTION, HEADER_CHARS, SECTION_CHARS, SlackSender
-from sinks.notify_teams import ADAPTIVE_CARD, TeamsSender
+from sinks.notify_slack import (
+    FIELDS_PER_SECTION,
+    HEADER_CHARS,
+    MAX_BLOCKS,
+    SECTION_CHARS,
+    SlackSender,
+    slack_digest,
+    slack_message,
+)
+from sinks.notify_teams import ADAPTIVE_CARD, TeamsSender, digest_card
 from sinks.notify_webhook import StandardWebhookSender, signature
 from tests.notify_receiver import Answer, always, receiver
 from tests.sinks.alerts import make_alert
@@ -71,8 +81,6 @@ async def test_slack_gets_block_kit_within_its_limits() -> None:
 
 
 def _slack_body(alert: CoachingAlert) -> bytes:
-    from sinks.notify_slack import slack_message
-
     return orjson.dumps(slack_message(alert, None))
 
 
@@ -128,3 +136,22 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after_s("120") == 120.0
     assert retry_after_s(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30.0
     assert retry_after_s("soon") is None and retry_after_s(None) is None
+
+
+def test_digests_keep_each_formats_limits() -> None:
+    """Slack: at most 50 blocks, the rest counted; Teams: a card with every alert; e-mail:
+    both parts, one Message-ID for the same alerts."""
+    alerts = [make_alert(alert_id=f"x{i}", rep_id=f"rep-{i}") for i in range(60)]
+    slack = slack_digest(alerts, "http://127.0.0.1:8000")
+    assert len(slack["blocks"]) == MAX_BLOCKS
+    assert slack["blocks"][0]["text"]["text"] == "Coaching digest: 60 alerts"
+    assert slack["blocks"][-1]["elements"][0]["text"] == "and 12 more on the alerts page"
+    assert "<http://127.0.0.1:8000/reps/rep-0|rep-0>" in slack["blocks"][1]["text"]["text"]
+    card = digest_card(alerts[:2], None)
+    assert [b["text"] for b in card["body"][2::2]] == [f"rep-{i}: {alerts[i].text}" for i in (0, 1)]
+    mail = EmailChannel.model_validate({"type": "email", "host": "h", "from": "a@example.com",
+                                        "to": ["b@example.com"]})  # fmt: skip
+    first, again = (digest_message(alerts[:2], mail, None, "c") for _ in range(2))
+    assert first["Message-ID"] == again["Message-ID"]
+    assert first["Subject"] == "Coaching digest: 2 alerts"
+    assert {p.get_content_type() for p in first.walk()} >= {"text/plain", "text/html"}

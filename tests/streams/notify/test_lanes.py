@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
 
 from schemas.settings import Settings
 from sinks.notify_webhook import StandardWebhookSender
@@ -163,3 +164,25 @@ async def test_sends_older_than_the_horizon_are_forgotten(store: NotifyStore) ->
     assert await store.prune("floor", now) == 1
     assert not await store.is_sent("floor", "old") and await store.is_sent("floor", "new")
     assert await store.prune("floor", now) == 0
+
+
+async def test_a_digest_is_one_signed_message_with_every_alert_due(store: NotifyStore) -> None:
+    alerts = [make_alert(alert_id=f"d{i}") for i in range(3)]
+    due = datetime.now(UTC) + timedelta(seconds=1)
+    with receiver() as hook:
+        async with httpx.AsyncClient() as client:
+            floor = lane(store, client, hook)
+            assert [await floor.deliver(a, due, digest=True) for a in alerts] == [
+                "parked:digest"
+            ] * 3
+            assert not (await redrive_channel(floor, "t")) and not hook.requests  # not yet
+            await asyncio.sleep(1.1)
+            assert (await redrive_channel(floor, "t"))["digest sent"] == 1
+            assert await floor.deliver(alerts[0], due, digest=True) == "repeat"
+            assert not await redrive_channel(floor, "t")
+    (request,) = hook.requests
+    body = Webhook(SECRET).verify(request.body, request.headers)
+    assert body["type"] == "digest" and request.headers["webhook-id"] == body["digest_id"]
+    assert [a["alert_id"] for a in body["alerts"]] == ["d0", "d1", "d2"]
+    assert await store.parked("floor") == []
+    assert all([await store.is_sent("floor", a.alert_id) for a in alerts])
