@@ -85,8 +85,9 @@ class _Channel(BaseModel):
 
     digest: Digest | None = None
 
-    timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0
-    """How long one request may take before it counts as failed (and is retried)."""
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 60.0
+    """How long one request may take before it counts as failed and is retried. Long on
+    purpose: a receiver that answers after we gave up has the alert twice."""
     retry_for_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
     """How long failed sends of one alert are retried before the alert is parked; a parked
     alert is retried in the background until the receiver is back."""

@@ -128,7 +128,7 @@ class ChannelLane:
                     await self._park(alert, "refused", status=exc.status, answer=exc.answer)
                 return "parked:refused"
             except RetryLater as exc:
-                self._mark_down(str(exc))
+                self._mark_down(exc)
                 return "parked:down"
             now = self.clock()
             await self.store.record_sent_many(self.name, [a.alert_id for a in alerts], now, 200, 1)
@@ -160,7 +160,7 @@ class ChannelLane:
             except RetryLater as exc:
                 wait = self._wait_s(exc, attempt)
                 if time.monotonic() - started + wait > budget_s:
-                    self._mark_down(str(exc))
+                    self._mark_down(exc)
                     return await self._park(alert, "down", answer=str(exc))
                 self.metrics.retried.labels(self.name).inc()
                 self.log.info("send failed; retrying", alert_id=alert.alert_id,
@@ -187,12 +187,14 @@ class ChannelLane:
         self.down, self.probes = False, 0
         self.metrics.channel_up.labels(self.name).set(1)
 
-    def _mark_down(self, reason: str) -> None:
+    def _mark_down(self, exc: RetryLater) -> None:
         if not self.down:
-            self.log.warning("channel down; parking its alerts and probing", reason=reason)
+            self.log.warning("channel down; parking its alerts and probing", reason=str(exc))
         self.down = True
         self.probes += 1
-        self.next_probe_s = time.monotonic() + self.backoff.delay(self.probes, self.rng)
+        # Not before the receiver's own Retry-After: probing earlier only earns another 429.
+        wait = max(self.backoff.delay(self.probes, self.rng), self._wait_s(exc, self.probes))
+        self.next_probe_s = time.monotonic() + wait
         self.metrics.channel_up.labels(self.name).set(0)
 
     async def _park(

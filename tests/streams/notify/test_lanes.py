@@ -186,3 +186,18 @@ async def test_a_digest_is_one_signed_message_with_every_alert_due(store: Notify
     assert [a["alert_id"] for a in body["alerts"]] == ["d0", "d1", "d2"]
     assert await store.parked("floor") == []
     assert all([await store.is_sent("floor", a.alert_id) for a in alerts])
+
+
+async def test_a_retry_after_beyond_the_budget_parks_and_is_honoured_by_the_probe(
+    store: NotifyStore,
+) -> None:
+    with receiver(first(1, Answer(429, {"Retry-After": "2"}))) as hook:
+        async with httpx.AsyncClient() as client:
+            floor = lane(store, client, hook, retry_for_s=0.5)
+            assert await floor.deliver(make_alert()) == "parked:down"
+            await asyncio.sleep(1.0)
+            assert not floor.probe_due()  # the receiver asked for 2 s
+            await asyncio.sleep(1.1)
+            assert floor.probe_due()
+            assert (await redrive_channel(floor, "t"))["sent"] == 1
+    assert [r.status for r in hook.requests] == [429, 200]
