@@ -83,6 +83,7 @@ class NotifyService:
         )
         self.last_poll_s: float | None = None
         """Monotonic time the loop last consumed (or waited for a slow channel)."""
+        self._last_error: int | None = None
         self._closing = False
         """Set once the lanes stopped: a revoke while closing commits what is done, no wait."""
 
@@ -174,9 +175,12 @@ class NotifyService:
     def _decode(self, message: Message) -> CoachingAlert | None:
         error = message.error()
         if error is not None:
-            if error.code() != KafkaError._PARTITION_EOF:
-                log.warning("consumer error", error=error.str())
+            # Once per kind: a topic not created yet would otherwise log twice a second.
+            if error.code() != KafkaError._PARTITION_EOF and error.code() != self._last_error:
+                log.warning("consumer error (still trying)", error=error.str())
+            self._last_error = error.code()
             return None
+        self._last_error = None
         try:
             return CoachingAlert.model_validate_json(message.value() or b"")
         except ValidationError as exc:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from schemas.routes import ChannelSecrets, parse_routes
 from schemas.settings import Settings
@@ -21,7 +22,7 @@ from streams import connections
 from streams.notify.channels import build_lanes
 from streams.notify.metrics import NotifyMetrics
 from streams.notify.service import NotifyService
-from tests.conftest import MakeTopic
+from tests.conftest import MakeTopic, wait_for_topic
 from tests.notify_receiver import Answer, always, receiver
 from tests.sinks.alerts import make_alert
 from tests.streams.notify.test_lanes import SECRET
@@ -89,3 +90,38 @@ async def test_a_hung_channel_holds_back_only_its_own_alerts(
     (committed,) = consumer.committed([TopicPartition(topic, 0)], timeout=10)
     consumer.close()
     assert committed.offset == 1 + len(alerts)  # everything recorded, so all committed
+
+
+async def test_a_topic_created_after_start_is_found_within_seconds(
+    settings: Settings, kafka_admin: AdminClient, store: NotifyStore
+) -> None:
+    """notify may start before `topics create` (compose, a fresh cluster): it must not wait
+    librdkafka's default five minutes to see the topic."""
+    topic = f"test.notify-late.{uuid.uuid4().hex[:8]}"
+    routes = parse_routes("channels:\n  fast: {type: webhook, url_env: F, secret_env: FS}\n"
+                          "routes:\n  - to: [fast]\n")  # fmt: skip
+    metrics = NotifyMetrics()
+    with receiver() as fast:
+        secrets = {"fast": ChannelSecrets.model_validate({"url": fast.url, "secret": SECRET})}
+        async with httpx.AsyncClient() as client:
+            lanes = build_lanes(routes, secrets, store, metrics, client)
+            group = f"test-{uuid.uuid4().hex[:8]}"
+            service = NotifyService(settings, routes, lanes, metrics, group_id=group, topic=topic)
+            stop = asyncio.Event()
+            task = asyncio.create_task(service.run(stop))
+            try:
+                await asyncio.sleep(2)
+                futures = kafka_admin.create_topics([NewTopic(topic, 1, 1)])
+                await asyncio.to_thread(futures[topic].result, 30)
+                wait_for_topic(kafka_admin, topic, 1)
+                producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+                producer.produce(topic, make_alert().model_dump_json().encode())
+                assert producer.flush(10) == 0
+                started = time.monotonic()
+                while not fast.answered() and time.monotonic() - started < 30:
+                    await asyncio.sleep(0.2)
+                assert fast.answered(), "the late topic was not picked up within 30 s"
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 30)
+                kafka_admin.delete_topics([topic])
