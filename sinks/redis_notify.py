@@ -82,11 +82,6 @@ class NotifyStore:
         return bool(await self.calls.run("notify is sent", lambda c: c.hexists(key, alert_id)))
 
     async def record_sent(
-        self, channel: str, alert_id: str, at: datetime, status: int | None, attempts: int
-    ) -> None:
-        await self.record_sent_many(channel, [alert_id], at, status, attempts)
-
-    async def record_sent_many(
         self, channel: str, alert_ids: list[str], at: datetime, status: int | None, attempts: int
     ) -> None:
         """The alerts (one, or a digest's) are sent: recorded, and no longer parked, at once."""
@@ -123,11 +118,6 @@ class NotifyStore:
         names = list(channels)
         key = self.keys.notify_channels
         await self.calls.run("notify channels", lambda c: c.sadd(key, *names))
-
-    async def deliveries(self, alert_ids: list[str]) -> dict[str, dict[str, str]]:
-        return await self.calls.run(
-            "notify deliveries", lambda c: read_deliveries(c, self.keys, alert_ids)
-        )
 
     async def prune(self, channel: str, now: datetime) -> int:
         """Forget sends older than ``NOTIFY_KEEP_DAYS``; returns how many."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -121,9 +122,9 @@ def _start(text: str) -> Start:
     return "latest" if text == "latest" else "earliest"
 
 
-def _run(settings: Settings, main: object) -> None:
+def _run(settings: Settings, main: Coroutine[Any, Any, None]) -> None:
     try:
-        asyncio.run(main)  # type: ignore[arg-type]
+        asyncio.run(main)
     except StreamsError as exc:
         fail(str(exc), code=2)
     except RedisStoreError as exc:

@@ -107,7 +107,7 @@ class ChannelLane:
         async with self.lock:
             if await self.store.is_sent(self.name, parked.alert.alert_id):
                 return "repeat"
-            return await self._send(parked.alert, budget_s)
+            return await self._send(parked.alert, budget_s, parked.parked_at)
 
     async def send_digest(self, parked: list[Parked]) -> str:
         """The due digest in one message (one attempt): ``sent`` records every alert in it;
@@ -130,21 +130,17 @@ class ChannelLane:
             except RetryLater as exc:
                 self._mark_down(exc)
                 return "parked:down"
-            now = self.clock()
-            await self.store.record_sent_many(self.name, [a.alert_id for a in alerts], now, 200, 1)
-            self.metrics.sent.labels(self.name).inc(len(alerts))
-            for alert in alerts:
-                self.metrics.latency.labels(self.name).observe(
-                    max(0.0, (now - alert.raised_at).total_seconds())
-                )
-            self.down, self.probes = False, 0
-            self.metrics.channel_up.labels(self.name).set(1)
+            await self._sent(alerts, 1)
             return "sent"
 
     def probe_due(self) -> bool:
         return not self.down or time.monotonic() >= self.next_probe_s
 
-    async def _send(self, alert: CoachingAlert, budget_s: float) -> str:
+    async def _send(
+        self, alert: CoachingAlert, budget_s: float, parked_at: datetime | None = None
+    ) -> str:
+        """Send with retries for ``budget_s``; a redriven alert keeps its ``parked_at``, so
+        parked alerts keep going out oldest first."""
         started = time.monotonic()
         attempt = 0
         while True:
@@ -156,18 +152,19 @@ class ChannelLane:
                 self.log.warning("alert refused; parked until `scorestream notify redrive`",
                                  alert_id=alert.alert_id, status=exc.status,
                                  answer=exc.answer)  # fmt: skip
-                return await self._park(alert, "refused", status=exc.status, answer=exc.answer)
+                return await self._park(alert, "refused", status=exc.status, answer=exc.answer,
+                                        parked_at=parked_at)  # fmt: skip
             except RetryLater as exc:
                 wait = self._wait_s(exc, attempt)
                 if time.monotonic() - started + wait > budget_s:
                     self._mark_down(exc)
-                    return await self._park(alert, "down", answer=str(exc))
+                    return await self._park(alert, "down", answer=str(exc), parked_at=parked_at)
                 self.metrics.retried.labels(self.name).inc()
                 self.log.info("send failed; retrying", alert_id=alert.alert_id,
                               reason=str(exc), retry_in_s=round(wait, 2))  # fmt: skip
                 await self.sleep(wait)
                 continue
-            await self._sent(alert, attempt)
+            await self._sent([alert], attempt)
             return "sent"
 
     def _wait_s(self, exc: RetryLater, attempt: int) -> float:
@@ -175,13 +172,16 @@ class ChannelLane:
             return min(exc.retry_after_s, RETRY_AFTER_CAP_S)
         return self.backoff.delay(attempt, self.rng)
 
-    async def _sent(self, alert: CoachingAlert, attempts: int) -> None:
+    async def _sent(self, alerts: list[CoachingAlert], attempts: int) -> None:
+        """Record the alerts (one, or a digest's) as sent; the channel is up again."""
         now = self.clock()
-        await self.store.record_sent(self.name, alert.alert_id, now, 200, attempts)
-        self.metrics.sent.labels(self.name).inc()
-        self.metrics.latency.labels(self.name).observe(
-            max(0.0, (now - alert.raised_at).total_seconds())
-        )
+        await self.store.record_sent(self.name, [a.alert_id for a in alerts], now, 200,
+                                          attempts)  # fmt: skip
+        self.metrics.sent.labels(self.name).inc(len(alerts))
+        for alert in alerts:
+            self.metrics.latency.labels(self.name).observe(
+                max(0.0, (now - alert.raised_at).total_seconds())
+            )
         if self.down:
             self.log.info("channel back", probes=self.probes)
         self.down, self.probes = False, 0
@@ -205,8 +205,9 @@ class ChannelLane:
         status: int | None = None,
         answer: str | None = None,
         not_before: datetime | None = None,
+        parked_at: datetime | None = None,
     ) -> str:
-        parked = Parked(alert, reason, self.clock(), status, answer, not_before)
+        parked = Parked(alert, reason, parked_at or self.clock(), status, answer, not_before)
         await self.store.park(self.name, parked)
         self.metrics.parked.labels(self.name, reason).inc()
         return f"parked:{reason}"

@@ -159,8 +159,8 @@ async def test_a_dead_receiver_does_not_hold_up_another(store: NotifyStore) -> N
 
 async def test_sends_older_than_the_horizon_are_forgotten(store: NotifyStore) -> None:
     now = datetime.now(UTC)
-    await store.record_sent("floor", "old", now - timedelta(days=40), 200, 1)
-    await store.record_sent("floor", "new", now - timedelta(days=1), 200, 1)
+    await store.record_sent("floor", ["old"], now - timedelta(days=40), 200, 1)
+    await store.record_sent("floor", ["new"], now - timedelta(days=1), 200, 1)
     assert await store.prune("floor", now) == 1
     assert not await store.is_sent("floor", "old") and await store.is_sent("floor", "new")
     assert await store.prune("floor", now) == 0

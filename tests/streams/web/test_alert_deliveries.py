@@ -21,7 +21,7 @@ def _record(redis_url: str, prefix: str) -> None:
         store = NotifyStore(RedisCalls(redis.asyncio.Redis.from_url(redis_url)), prefix)
         now = datetime.now(UTC)
         await store.register_channels(["floor", "team-north"])
-        await store.record_sent("floor", "a1", now, 200, 1)
+        await store.record_sent("floor", ["a1"], now, 200, 1)
         down = Parked(alert("a1", "ana", "No calls for 3 days."), "down", now, answer="503")
         await store.park("team-north", down)
         await store.calls.aclose()
