@@ -18,7 +18,7 @@ import httpx
 import typer
 
 from schemas.settings import Settings, masked_url
-from sinks.exceptions import RedisStoreError
+from sinks.exceptions import RedisStoreError, RedisUnavailableError
 from sinks.redis_calls import RedisCalls, client_options
 from sinks.redis_notify import NotifyStore
 from streams import connections
@@ -127,5 +127,7 @@ def _run(settings: Settings, main: Coroutine[Any, Any, None]) -> None:
         asyncio.run(main)
     except StreamsError as exc:
         fail(str(exc), code=2)
+    except RedisUnavailableError as exc:
+        fail(f"{exc}; start it with `make up`", code=2)
     except RedisStoreError as exc:
         fail(f"Redis at {masked_url(settings.redis_url)}: {exc}", code=1)
