@@ -6,7 +6,7 @@
 #   make up SECURE=1  also Kafka SASL_SSL on :9094 and Redis TLS on :6380; .local/secure.env
 #   make down      stop both
 #   make test      install + up SECURE=1 + Debian's chromium (browser test) + pytest
-#   make demo      install + up + topics + worker, live simulator, web page, ingest gateway + a live leaderboard
+#   make demo      install + up + topics + worker, live simulator, web page, ingest gateway, notify + a live leaderboard
 #   make bench-replay  replay of a 1,000,000-event log beside a bare orjson loop (EVENTS=N)
 #   make bench     the worker end to end beside its baselines (N=200000 WORKERS=1 BENCH_RATE=2000 DURATION=60)
 #   make clean     down + remove .local and .venv
@@ -28,6 +28,8 @@ INGEST_PORT ?= 8010
 DEMO_INGEST_KEY := demo-ingest-key-change-me
 DEMO_HUBSPOT_SECRET := demo-hubspot-client-secret
 DEMO_SALESFORCE_SECRET := demo-salesforce-secret
+NOTIFY_PORT ?= 8030
+RECEIVER_PORT ?= 8020
 # 1: the secured listeners too (scripts/secure.sh writes .local/secure.env to reach them).
 SECURE ?=
 
@@ -86,10 +88,15 @@ demo: install up
 	SCORESTREAM_INGEST_KEYS=$(DEMO_INGEST_KEY) SCORESTREAM_HUBSPOT_SECRET=$(DEMO_HUBSPOT_SECRET) \
 	  SCORESTREAM_SALESFORCE_SECRET=$(DEMO_SALESFORCE_SECRET) \
 	  $(BIN)/scorestream ingest --port $(INGEST_PORT) >.local/ingest.log 2>&1 & ingest=$$!; \
-	trap 'kill $$sim $$worker $$web $$ingest 2>/dev/null || true; wait $$sim $$worker $$web $$ingest 2>/dev/null || true' EXIT; \
+	export DEMO_HOOK=http://127.0.0.1:$(RECEIVER_PORT)/alerts \
+	  DEMO_HOOK_SECRET=whsec_$$($(BIN)/python -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'); \
+	$(BIN)/scorestream notify listen --secret-env DEMO_HOOK_SECRET --port $(RECEIVER_PORT) >.local/receiver.log 2>&1 & receiver=$$!; \
+	$(BIN)/scorestream notify --routes infra/notify/demo-routes.yaml --port $(NOTIFY_PORT) >.local/notify.log 2>&1 & notify=$$!; \
+	trap 'kill $$sim $$worker $$web $$ingest $$notify $$receiver 2>/dev/null || true; wait $$sim $$worker $$web $$ingest $$notify $$receiver 2>/dev/null || true' EXIT; \
 	trap 'exit 0' INT TERM; \
 	echo "worker pid $$worker (.local/worker.log), simulator pid $$sim at $(RATE)/s; Ctrl-C to stop"; \
 	echo "live leaderboard: http://127.0.0.1:$(SERVE_PORT)/  (TV: http://127.0.0.1:$(SERVE_PORT)/?tv=1, API docs: /docs; .local/serve.log)"; \
+	echo "coaching alerts, as a webhook receiver gets them: tail -f .local/receiver.log (notify: .local/notify.log)"; \
 	echo "CRM webhooks in: http://127.0.0.1:$(INGEST_PORT)/v1/hooks/hubspot (README \"Connecting your CRM\"; .local/ingest.log)"; \
 	$(BIN)/scorestream leaderboard --window $(WINDOW) --watch
 

@@ -18,6 +18,11 @@ key                                         type          holds
 ``p:history:{REP}:WINDOW``                  hash          a rep's overall per day
 ``p:alerts``                                stream        the latest coaching alerts
 ``p:worker:TOKEN``                          string        a running worker's marker
+``p:notify:{CHANNEL}:sent``                 hash          alert id -> its delivery to CHANNEL
+``p:notify:{CHANNEL}:sent_at``              sorted set    the same ids by send time (pruning)
+``p:notify:{CHANNEL}:parked``               hash          alert id -> a parked delivery
+``p:notify:{CHANNEL}:lease``                string        which notify redrives CHANNEL now
+``p:notify:channels``                       set           the channels notify delivers to
 ``p:definitions``                           hash          every scorecard version read
 ``p:definitions:applied``                   sorted set    the versions put in force
 ==========================================  ============  ==========================
@@ -51,6 +56,13 @@ key                                         type          holds
   partitions' cards again.
 - ``p:alerts`` is capped (``XADD MAXLEN ~ 1000``); field ``alert`` holds a
   ``CoachingAlert`` (JSON). At least once: a reader drops repeats by ``alert_id``.
+- ``p:notify:{CHANNEL}:*`` are ``scorestream notify``'s record of deliveries, one slot per
+  channel so that a send and its record (sent, and no longer parked) change in one MULTI.
+  ``sent`` maps an alert id to ``{"at", "status", "attempts"}`` (JSON); ``parked`` to
+  ``{"alert", "reason", "status", "answer", "parked_at", "not_before"}`` where reason is
+  ``down`` (retried in the background), ``refused`` (waits for ``notify redrive``) or
+  ``held`` (quiet hours; sent at ``not_before``). Sent ids older than ``NOTIFY_KEEP_DAYS``
+  are pruned: the horizon within which a redelivered alert is not sent again.
 - ``p:definitions`` maps a version number to its ``DefinitionVersion`` (JSON), as the
   workers read it from ``scorecards.definitions``; ``p:definitions:applied`` holds the
   numbers of the versions a worker put in force, scored by number: the highest is the
@@ -76,6 +88,10 @@ CHANGES_MAXLEN: Final = 10_000
 
 HISTORY_DAYS: Final = 35
 """Days of a rep's daily history kept: a 30-day trend and the day before, with a margin."""
+
+NOTIFY_KEEP_DAYS: Final = 35
+"""Days a delivery is remembered: longer than any alert's redelivery (a reset consumer group
+re-reading a month of alerts), bounded memory."""
 
 ALERTS_MAXLEN: Final = 1000
 """Approximate cap of the alert stream: weeks of alerts for a mid-sized org's pages."""
@@ -119,6 +135,22 @@ class RedisKeys:
 
     def worker_marker(self, token: str) -> str:
         return f"{self.prefix}:worker:{token}"
+
+    def notify_sent(self, channel: str) -> str:
+        return f"{self.prefix}:notify:{{{channel}}}:sent"
+
+    def notify_sent_at(self, channel: str) -> str:
+        return f"{self.prefix}:notify:{{{channel}}}:sent_at"
+
+    def notify_parked(self, channel: str) -> str:
+        return f"{self.prefix}:notify:{{{channel}}}:parked"
+
+    def notify_lease(self, channel: str) -> str:
+        return f"{self.prefix}:notify:{{{channel}}}:lease"
+
+    @property
+    def notify_channels(self) -> str:
+        return f"{self.prefix}:notify:channels"
 
     @property
     def alerts(self) -> str:

@@ -24,6 +24,7 @@ from schemas.outputs import CoachingAlert
 from schemas.windows import window_order
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
 from sinks.redis_keys import OVERALL, UNCAPPED, RedisKeys
+from sinks.redis_notify import read_deliveries
 from streams.rankings import DayScore, LeaderboardRow, metric_for, ranked, ranks_of
 
 log = structlog.get_logger(__name__)
@@ -235,6 +236,11 @@ class RedisScorecardReader:
             entries: Any = await self._client.xrevrange(self.keys.alerts, count=scan)
         alerts = _alerts((_text(entry_id), fields) for entry_id, fields in entries)
         return [a for _, a in alerts if rep_id is None or a.rep_id == rep_id][:limit]
+
+    async def alert_deliveries(self, alert_ids: list[str]) -> dict[str, dict[str, str]]:
+        """Where ``scorestream notify`` delivered each alert, per channel (``read_deliveries``)."""
+        with _translated("notify's delivery records"):
+            return await read_deliveries(self._client, self.keys, alert_ids)
 
     async def last_change_id(self) -> str:
         """The newest change stream id (``0-0`` when empty): where a follower starts."""

@@ -13,8 +13,10 @@ from streams.cli import (
     ingest,
     leaderboard,
     mapping,
+    notify,
     replay,
     reset,
+    routes,
     schemas,
     scorecard,
     serve,
@@ -47,6 +49,8 @@ app.add_typer(dlq.app, name="dlq")
 app.command("serve")(serve.serve)
 app.command("ingest")(ingest.ingest)
 app.add_typer(mapping.app, name="mapping")
+app.add_typer(routes.app, name="routes")
+app.add_typer(notify.app, name="notify")
 
 
 def main() -> None:

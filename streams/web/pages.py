@@ -80,6 +80,7 @@ async def rep_page(request: Request, reader: Reader, rep_id: str, window: str = 
         has = ", ".join(c["window"] for c in cards)
         raise NotFound(f"no {window} scorecard for rep {rep_id!r}; it has {has}")
     history = await reader.history(rep_id, window)
+    alerts = await reader.latest_alerts(REP_ALERTS, rep_id=rep_id)
     context = {
         "title": rep_id,
         "rep_id": rep_id,
@@ -88,7 +89,8 @@ async def rep_page(request: Request, reader: Reader, rep_id: str, window: str = 
         "window": window,
         "kpi_perspectives": _kpi_perspectives(),
         "trend": trend(history, card["as_of"]),
-        "alerts": await reader.latest_alerts(REP_ALERTS, rep_id=rep_id),
+        "alerts": alerts,
+        "deliveries": await reader.alert_deliveries([a.alert_id for a in alerts]),
     }
     return templates.TemplateResponse(request, "rep.html", context)
 
@@ -117,7 +119,9 @@ async def team_page(
 @router.get("/alerts")
 async def alerts_page(request: Request, reader: Reader) -> Response:
     alerts = await reader.latest_alerts(ALERTS_ON_PAGE)
-    return templates.TemplateResponse(request, "alerts.html", {"title": "Alerts", "alerts": alerts})
+    deliveries = await reader.alert_deliveries([a.alert_id for a in alerts])
+    context = {"title": "Alerts", "alerts": alerts, "deliveries": deliveries}
+    return templates.TemplateResponse(request, "alerts.html", context)
 
 
 @router.get("/scorecard")
