@@ -20,6 +20,9 @@ key                                         type          holds
 ``p:worker:TOKEN``                          string        a running worker's marker
 ``p:definitions``                           hash          every scorecard version read
 ``p:definitions:applied``                   sorted set    the versions put in force
+``p:access:grants``                         hash          API tokens' grants, by id
+``p:access:session:{HASH}``                 string        a signed-in browser's session
+``p:directory``                             hash          reps' e-mail, manager, team
 ==========================================  ============  ==========================
 
 - A card's JSON is ``Scorecard.to_dict()`` plus ``updated_at`` (ISO, UTC) and
@@ -55,6 +58,13 @@ key                                         type          holds
   workers read it from ``scorecards.definitions``; ``p:definitions:applied`` holds the
   numbers of the versions a worker put in force, scored by number: the highest is the
   version in force (a refused version is in the first, never in the second).
+- ``p:access:grants`` maps a grant id to its ``schemas.access.Grant`` (JSON): the role and
+  scope of an API token and the token's SHA-256, never the token. Revoking deletes the field.
+- ``p:access:session:{HASH}`` holds a browser session (JSON: how it signed in), HASH being
+  the SHA-256 of the cookie's random value; it expires with the session (``EXPIRE``) and
+  sign-out deletes it.
+- ``p:directory`` maps a rep id to ``{"team_id", "email", "manager_email"}`` (JSON) from
+  the rep's latest ``rep_upserted``: who a signed-in person is, and whom a manager manages.
 """
 
 from __future__ import annotations
@@ -131,6 +141,17 @@ class RedisKeys:
     @property
     def applied_definitions(self) -> str:
         return f"{self.prefix}:definitions:applied"
+
+    @property
+    def access_grants(self) -> str:
+        return f"{self.prefix}:access:grants"
+
+    def session(self, digest: str) -> str:
+        return f"{self.prefix}:access:session:{{{digest}}}"
+
+    @property
+    def directory(self) -> str:
+        return f"{self.prefix}:directory"
 
     @property
     def reps(self) -> str:

@@ -9,10 +9,11 @@ the API answers 422 or 404 with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from schemas.kpi_names import Direction, KpiName
+from schemas.outputs import CoachingAlert
 from schemas.scorecard_definition import DefinitionError, load_definition
 from schemas.windows import is_window
 from scorers.versions import resolved
@@ -143,10 +144,13 @@ async def scorecard_document(reader: RedisScorecardReader) -> dict[str, Any]:
 
 
 async def alerts_document(
-    reader: RedisScorecardReader, limit: int, rep_id: str | None = None
+    reader: RedisScorecardReader,
+    limit: int,
+    rep_id: str | None = None,
+    keep: Callable[[CoachingAlert], bool] | None = None,
 ) -> dict[str, Any]:
-    """The latest coaching alerts, newest first (of one rep, if given)."""
-    alerts = await reader.latest_alerts(limit, rep_id=rep_id)
+    """The latest coaching alerts, newest first (of one rep, if given; those ``keep`` keeps)."""
+    alerts = await reader.latest_alerts(limit, rep_id=rep_id, keep=keep)
     return {"alerts": [alert.model_dump(mode="json") for alert in alerts]}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from streams.cli import (
+    access,
     dlq,
     import_crm,
     leaderboard,
@@ -43,6 +44,7 @@ app.command("leaderboard")(leaderboard.leaderboard)
 app.command("tail")(tail.tail)
 app.add_typer(dlq.app, name="dlq")
 app.command("serve")(serve.serve)
+app.add_typer(access.app, name="access")
 
 
 def main() -> None:

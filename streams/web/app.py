@@ -17,16 +17,24 @@ from fastapi_offline import FastAPIOffline
 
 from schemas.settings import Settings, masked_url
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
-from streams import connections
+from streams import connections, reading
 from streams.documents import BadParameter, NotFound
-from streams.web import access, api, pages
+from streams.web import access, api, pages, signin
+from streams.web.guards import BodyLimit, SecurityHeaders
+from streams.web.identity import Identities
 from streams.web.live import LiveFeed
+from streams.web.ratelimit import RateLimiter
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The app for ``settings``: Redis at ``redis_url``; the web token, when set, guards all."""
+    """The app for ``settings``: Redis at ``redis_url``; who sees what by role once a web
+    token or sign-in is configured (``streams.web.access``)."""
+    # Credentials are checked on a client of their own: a page's slow read never delays them.
+    access_client = connections.redis_client(settings, **reading.client_options(5))
+    identities = Identities(settings, access_client)
+    limiter = RateLimiter()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await feed.stop()
             await reader.aclose()
+            await access_client.aclose()
 
     app = FastAPIOffline(
         title="Scorestream",
@@ -51,9 +60,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
-    app.include_router(access.router)
-    app.state.token = None if settings.web_token is None else settings.web_token.get_secret_value()
-    app.add_middleware(access.TokenGate, token=app.state.token)
+    app.include_router(signin.router)
+    app.state.identities, app.state.limiter = identities, limiter
+    app.state.session_hours = settings.web_session_hours
+    app.state.oidc = None
+    # Outermost last: headers on every answer, the body cap before the gate reads a form.
+    app.add_middleware(access.AccessGate, identities=identities, limiter=limiter)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)
     _errors(app)
     return app
 
@@ -66,6 +80,10 @@ def _errors(app: FastAPI) -> None:
             return JSONResponse({"detail": detail}, status_code=status)
         message = detail if isinstance(detail, str) else detail[0]["msg"]
         return pages.error_page(request, status, message)
+
+    @app.exception_handler(access.Refused)
+    async def refused(request: Request, exc: access.Refused) -> Response:
+        return access.refusal(request, exc)
 
     @app.exception_handler(BadParameter)
     async def bad_parameter(request: Request, exc: BadParameter) -> Response:

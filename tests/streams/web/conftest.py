@@ -42,10 +42,10 @@ def _versions() -> tuple[DefinitionVersion, DefinitionVersion]:
 VERSIONS = _versions()
 
 
-def alert(alert_id: str, rep_id: str, text: str) -> CoachingAlert:
+def alert(alert_id: str, rep_id: str, text: str, team_id: str = "north") -> CoachingAlert:
     return CoachingAlert(
         alert_id=alert_id, rule="no_calls", kind="inactivity", severity="info", rep_id=rep_id,
-        team_id="north", window=None, period="2026-03-09", as_of=date(2026, 3, 11), evidence={},
+        team_id=team_id, window=None, period="2026-03-09", as_of=date(2026, 3, 11), evidence={},
         text=text, raised_at=datetime(2026, 3, 11, 9, tzinfo=UTC),
     )  # fmt: skip
 
@@ -74,7 +74,7 @@ async def _write_board(redis_url: str, prefix: str) -> None:
         await versions.in_force(2)
         keys = RedisKeys(prefix)
         await append_alert(client, keys, alert("a1", "ana", "No calls for 3 days."))
-        await append_alert(client, keys, alert("a2", "cyd", "Customers are unhappy."))
+        await append_alert(client, keys, alert("a2", "cyd", "Customers are unhappy.", "south"))
     finally:
         await client.aclose()
 
