@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from schemas.events import NonEmptyStr
+from schemas.events import NonEmptyStr, RepUpserted
 
 GRANT_ID_PATTERN: Final = r"^[a-z0-9]{12}$"
 TOKEN_PREFIX: Final = "ss_"
@@ -138,3 +139,19 @@ class DirectoryEntry(BaseModel):
     team_id: str | None = None
     email: str | None = None
     manager_email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryUpdate:
+    """A rep's directory entry from a ``rep_upserted``, with the event's order key."""
+
+    key: tuple[int, str]
+    """The event's (occurred_us, event_id): a later one wins, whatever the arrival order."""
+    entry: DirectoryEntry
+
+    @classmethod
+    def of(cls, event: RepUpserted, key: tuple[int, str]) -> DirectoryUpdate:
+        entry = DirectoryEntry(
+            team_id=event.team_id, email=event.email, manager_email=event.manager_email
+        )
+        return cls(key, entry)

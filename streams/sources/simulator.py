@@ -155,6 +155,9 @@ class Simulator:
                 team_id=rep.team.team_id,
                 name=rep.name,
                 monthly_quota=rep.monthly_quota,
+                # example.com is reserved for examples: no real mailbox is ever named.
+                email=f"{rep.rep_id}@example.com",
+                manager_email=f"lead-{rep.team.team_id}@example.com",
             )
 
     def _history(self, start: datetime, end: datetime) -> Iterator[Event]:
