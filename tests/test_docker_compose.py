@@ -117,10 +117,24 @@ def test_listeners_serve_containers_and_host(services: dict[str, Any]) -> None:
     assert set(listeners) <= set(protocols)
     assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] in advertised
     assert "localhost:9092" in advertised.values()
-    assert "9092:9092" in kafka["ports"]
+    assert "127.0.0.1:9092:9092" in kafka["ports"]
     for name in SCORESTREAM_SERVICES:
         bootstrap = container_env(services[name])["SCORESTREAM_KAFKA_BOOTSTRAP"]
         assert bootstrap in advertised.values() and bootstrap.startswith("kafka:")
+
+
+def test_every_port_is_published_on_loopback_only(services: dict[str, Any]) -> None:
+    """Kafka (PLAINTEXT) and Redis (no password) would be open to the network otherwise:
+    Docker's published ports go around host firewalls."""
+    for name, service in services.items():
+        for published in service.get("ports", []):
+            assert str(published).startswith("127.0.0.1:"), (name, published)
+
+
+def test_the_simulator_runs_only_in_the_demo_profile(services: dict[str, Any]) -> None:
+    """A plain `docker compose up` against a managed cluster must not write fake events."""
+    assert services["simulator"]["profiles"] == ["demo"]
+    assert all("profiles" not in s for n, s in services.items() if n != "simulator")
 
 
 def test_start_order(services: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
+from schemas.access import Role
 from schemas.settings import Settings, masked_url
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
 from streams import connections, reading
@@ -98,14 +99,23 @@ def _errors(app: FastAPI) -> None:
         ]
         return answer(request, 422, detail)
 
+    # Where the data lives (Redis's address, the key prefix) is for admins: anyone else
+    # learns only what is missing or that the server cannot answer.
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
-        return answer(request, 404, str(exc))
+        return answer(request, 404, str(exc) if _operator(request) else exc.message)
 
     @app.exception_handler(RedisUnavailableError)
     async def redis_down(request: Request, exc: RedisUnavailableError) -> Response:
-        return answer(request, 503, f"Redis at {request.app.state.redis_url} does not answer")
+        where = f"at {request.app.state.redis_url} " if _operator(request) else ""
+        return answer(request, 503, f"Redis {where}does not answer")
 
     @app.exception_handler(RedisStoreError)
     async def redis_refused(request: Request, exc: RedisStoreError) -> Response:
         return answer(request, 502, str(exc))
+
+
+def _operator(request: Request) -> bool:
+    """Whether the caller is an admin (an open server's anonymous callers included)."""
+    who = getattr(request.state, "principal", None)
+    return who is not None and who.role is Role.ADMIN

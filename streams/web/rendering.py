@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi.templating import Jinja2Templates
 
@@ -34,5 +35,12 @@ def when(iso: str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S ") + (moment.tzname() or "")
 
 
+def segment(value: object) -> str:
+    """An id as one URL path segment: ``/`` too is escaped (a rep id may hold one), so
+    ``a/../b`` links to rep ``a/../b``, not to what a browser makes of the dots."""
+    return quote(str(value), safe="")
+
+
 templates.env.filters["kpi_label"] = kpi_label
+templates.env.filters["segment"] = segment
 templates.env.filters["when"] = when
