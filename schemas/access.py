@@ -131,6 +131,19 @@ class Session(BaseModel):
         return now >= self.expires_at
 
 
+class PendingLogin(BaseModel):
+    """A sign-in with the identity provider between the redirect there and the way back."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    nonce: str
+    """Must come back in the ID token: binds the token to this sign-in."""
+    code_verifier: str
+    """PKCE: only this server can trade the code the provider hands back for tokens."""
+    next: str
+    """Where to go once signed in (a path on this server)."""
+
+
 class DirectoryEntry(BaseModel):
     """A rep in the people directory (from its latest ``rep_upserted``)."""
 

@@ -22,6 +22,7 @@ key                                         type          holds
 ``p:definitions:applied``                   sorted set    the versions put in force
 ``p:access:grants``                         hash          API tokens' grants, by id
 ``p:access:session:{HASH}``                 string        a signed-in browser's session
+``p:access:login:{HASH}``                   string        a sign-in under way (OIDC)
 ``p:directory``                             hash          reps' e-mail, manager, team
 ==========================================  ============  ==========================
 
@@ -63,6 +64,9 @@ key                                         type          holds
 - ``p:access:session:{HASH}`` holds a browser session (JSON: how it signed in), HASH being
   the SHA-256 of the cookie's random value; it expires with the session (``EXPIRE``) and
   sign-out deletes it.
+- ``p:access:login:{HASH}`` holds a sign-in with the identity provider under way (JSON:
+  its nonce, PKCE verifier and where to go after), HASH the SHA-256 of its ``state``; it
+  lives minutes and is taken (GETDEL) by the callback, so a callback replayed is refused.
 - ``p:directory`` maps a rep id to ``{"team_id", "email", "manager_email"}`` (JSON) from
   the rep's latest ``rep_upserted``: who a signed-in person is, and whom a manager manages.
 """
@@ -148,6 +152,9 @@ class RedisKeys:
 
     def session(self, digest: str) -> str:
         return f"{self.prefix}:access:session:{{{digest}}}"
+
+    def login(self, digest: str) -> str:
+        return f"{self.prefix}:access:login:{{{digest}}}"
 
     @property
     def directory(self) -> str:

@@ -1,5 +1,6 @@
 """Browser sessions in Redis: the cookie holds a random value, Redis its hash and how the
-browser signed in, until the session expires (``EXPIRE``) or signs out (``DEL``).
+browser signed in, until the session expires (``EXPIRE``) or signs out (``DEL``); and the
+sign-ins under way with the identity provider, each taken once by its callback.
 
 A stolen Redis dump holds no cookie; sign-out ends a session on every ``serve``.
 Key: ``sinks.redis_keys``.
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 import redis.asyncio
 from pydantic import ValidationError
 
-from schemas.access import Session, token_digest
+from schemas.access import PendingLogin, Session, token_digest
 from sinks.exceptions import RedisStoreError
 from sinks.redis_calls import translated
 from sinks.redis_keys import RedisKeys
@@ -44,3 +45,29 @@ class RedisSessions:
 
     def _key(self, cookie: str) -> str:
         return self.keys.session(token_digest(cookie))
+
+
+class RedisLogins:
+    """Sign-ins under way, by the hash of their ``state``: put once, taken once."""
+
+    def __init__(self, client: redis.asyncio.Redis, prefix: str) -> None:
+        self._client = client
+        self.keys = RedisKeys(prefix)
+
+    async def put(self, state: str, login: PendingLogin, ttl_s: int) -> None:
+        with translated("a sign-in under way"):
+            await self._client.set(self._key(state), login.model_dump_json(), ex=ttl_s)
+
+    async def take(self, state: str) -> PendingLogin | None:
+        """The sign-in, deleted in the same step: a second callback with it finds nothing."""
+        with translated("a sign-in under way"):
+            raw = await self._client.getdel(self._key(state))
+        if raw is None:
+            return None
+        try:
+            return PendingLogin.model_validate_json(raw)
+        except ValidationError as exc:
+            raise RedisStoreError(f"a sign-in in Redis is not one: {exc}") from exc
+
+    def _key(self, state: str) -> str:
+        return self.keys.login(token_digest(state))

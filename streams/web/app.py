@@ -20,7 +20,7 @@ from schemas.settings import Settings, masked_url
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
 from streams import connections, reading
 from streams.documents import BadParameter, NotFound
-from streams.web import access, api, pages, signin
+from streams.web import access, api, oidc, pages, signin
 from streams.web.guards import BodyLimit, SecurityHeaders
 from streams.web.identity import Identities
 from streams.web.live import LiveFeed
@@ -64,7 +64,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(signin.router)
     app.state.identities, app.state.limiter = identities, limiter
     app.state.session_hours = settings.web_session_hours
-    app.state.oidc = None
+    app.include_router(oidc.router)
+    app.state.oidc = None if settings.oidc_issuer is None else oidc.OidcClient(settings)
     # Outermost last: headers on every answer, the body cap before the gate reads a form.
     app.add_middleware(access.AccessGate, identities=identities, limiter=limiter)
     app.add_middleware(BodyLimit)

@@ -18,7 +18,7 @@ from schemas.settings import Settings
 from scorers.access import Principal, managed_teams, principal_for_email
 from sinks.redis_access import RedisGrants
 from sinks.redis_directory import DirectoryReader
-from sinks.redis_sessions import RedisSessions
+from sinks.redis_sessions import RedisLogins, RedisSessions
 
 WEB_TOKEN_NAME: Final = "web token"
 ANONYMOUS: Final = Principal(Role.ADMIN, "anonymous (no access control configured)")
@@ -34,6 +34,7 @@ class Identities:
         self._admins = frozenset(email.lower() for email in settings.web_admins)
         self.grants = RedisGrants(client, settings.redis_prefix)
         self.sessions = RedisSessions(client, settings.redis_prefix)
+        self.logins = RedisLogins(client, settings.redis_prefix)
         self.directory = DirectoryReader(client, settings.redis_prefix)
         self.guarded = self._web_token is not None or settings.oidc_issuer is not None
         """False: nobody configured access control, everyone is ``ANONYMOUS``."""
