@@ -6,8 +6,10 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from scorers.access import AlertList, Versions, may_see
 from streams.formatting import number, score, signed
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -41,6 +43,15 @@ def segment(value: object) -> str:
     return quote(str(value), safe="")
 
 
+def sees(request: Request, page: str) -> bool:
+    """Whether the caller's role opens ``page`` (``alerts`` or ``scorecard``): the
+    navigation shows only links that open."""
+    who = getattr(request.state, "principal", None)
+    resource = AlertList() if page == "alerts" else Versions()
+    return who is not None and may_see(who, resource)
+
+
 templates.env.filters["kpi_label"] = kpi_label
+templates.env.globals["sees"] = sees
 templates.env.filters["segment"] = segment
 templates.env.filters["when"] = when

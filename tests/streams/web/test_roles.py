@@ -19,11 +19,13 @@ import pytest
 import redis.asyncio
 from typer.testing import CliRunner
 
-from schemas.access import Grant, Role, token_digest
+from schemas.access import Grant, Role, Session, token_digest
 from sinks.redis_access import RedisGrants
 from sinks.redis_alerts import append_alert
 from sinks.redis_keys import RedisKeys
+from sinks.redis_sessions import RedisSessions
 from streams.cli.main import app
+from streams.web.access import COOKIE
 from tests.sinks.redis_support import card, write_cards
 from tests.streams.web.conftest import TOKEN, alert
 
@@ -253,3 +255,41 @@ def test_the_stream_sends_each_role_only_what_it_may_see(
                       "rep": ["s1"], "display": []}  # fmt: skip
     for role in ROLES:
         assert ("scorecard", "end") in [(k, d.get("rep_id")) for k, d in seen[role]], role
+
+
+def test_sessions_end_with_their_grant_their_expiry_or_a_forged_cookie(
+    guarded: str, env: dict[str, str], redis_url: str, prefix: str
+) -> None:
+    """A browser signed in with a granted token is out once the grant is revoked; an
+    expired session and a cookie nobody issued open nothing."""
+    grant_id, token = grant(env, "--role", "rep", "--rep", "ana")
+    with httpx.Client(base_url=guarded, headers=BROWSER, timeout=10) as browser:
+        assert browser.post("/signin", data={"token": token}).status_code == 303
+        assert browser.get("/reps/ana").status_code == 200
+        assert browser.get("/reps/bob").status_code == 403  # the grant's role, not more
+        assert CliRunner().invoke(app, ["access", "revoke", grant_id], env=env).exit_code == 0
+        assert browser.get("/reps/ana").status_code == 303  # back to the sign-in form
+
+    async def expired_session() -> str:
+        client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+        now = datetime.now(UTC)
+        cookie = "expired-session-cookie-value"
+        session = Session(email="boss@x.com", created_at=now - timedelta(hours=13),
+                          expires_at=now - timedelta(hours=1))  # fmt: skip
+        await RedisSessions(client, prefix).start(cookie, session)
+        await client.aclose()
+        return cookie
+
+    for cookie in (asyncio.run(expired_session()), "forged-cookie-value"):
+        answer = httpx.get(f"{guarded}/api/leaderboard", cookies={COOKIE: cookie})
+        assert answer.status_code == 401, cookie
+
+
+def test_the_navigation_shows_only_what_opens(guarded: str, tokens: dict[str, str]) -> None:
+    links = {
+        role: {p for p in ("/alerts", "/scorecard")
+               if f'href="{p}"' in get(guarded, "/", tokens[role]).text}
+        for role in ROLES
+    }  # fmt: skip
+    assert links == {"admin": {"/alerts", "/scorecard"}, "web": {"/alerts", "/scorecard"},
+                     "manager": {"/alerts"}, "rep": {"/alerts"}, "display": set()}  # fmt: skip
