@@ -250,8 +250,9 @@ def test_dockerfile_installs_the_package() -> None:
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
     for package in ("schemas", "scorers", "sinks", "streams"):
         assert re.search(rf"^COPY {package} \./{package}$", dockerfile, re.MULTILINE), package
-    assert re.search(r"^COPY pyproject\.toml README\.md \./$", dockerfile, re.MULTILINE)
-    assert "pip install ." in dockerfile
+    assert re.search(r"^COPY pyproject\.toml README\.md requirements\.lock \./$", dockerfile,
+                     re.MULTILINE)  # fmt: skip
+    assert "pip install --no-deps ." in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".venv" in ignored and ".git" in ignored
 
