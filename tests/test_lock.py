@@ -16,7 +16,7 @@ from tests.paths import REPO_ROOT
 def pins(lock: str) -> dict[str, tuple[str, int]]:
     """Package -> (version, number of hashes), from a pip-compile file."""
     text = (REPO_ROOT / lock).read_text()
-    found = {}
+    found: dict[str, tuple[str, int]] = {}
     for block in re.split(r"\n(?=[a-z0-9])", text):
         head = re.match(r"([A-Za-z0-9_.-]+)==(\S+)", block)
         if head:

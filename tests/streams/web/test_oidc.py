@@ -7,53 +7,18 @@ north, mia@x.com manages north; boss@x.com is an admin by settings.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import orjson
 import pytest
-import redis.asyncio
 
-from schemas.settings import Settings
-from sinks.redis_keys import RedisKeys
 from streams.web.access import COOKIE
-from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, OpenIdProvider, new_key
-from tests.streams.web.web_support import served, serving
+from tests.oidc_provider import OpenIdProvider, new_key
 
 pytestmark = pytest.mark.redis
 
 BROWSER = {"Accept": "text/html"}
-
-
-@pytest.fixture(name="provider")
-def fixture_provider() -> Iterator[OpenIdProvider]:
-    provider = OpenIdProvider()
-    with serving(provider.app()) as base:
-        provider.base = base
-        yield provider
-
-
-@pytest.fixture(name="web")
-def fixture_web(env: dict[str, str], provider: OpenIdProvider, redis_url: str, prefix: str
-                ) -> Iterator[str]:  # fmt: skip
-    async def directory() -> None:
-        client = redis.asyncio.Redis.from_url(redis_url)
-        people = {"ana": {"team_id": "north", "email": "ana@x.com", "manager_email": "mia@x.com"},
-                  "bob": {"team_id": "north", "email": "bob@x.com", "manager_email": "mia@x.com"},
-                  "cyd": {"team_id": "south", "email": "cyd@x.com"}}  # fmt: skip
-        for rep, entry in people.items():
-            await client.hset(RedisKeys(prefix).directory, rep, orjson.dumps(entry))
-        await client.aclose()
-
-    asyncio.run(directory())
-    oidc = {"SCORESTREAM_OIDC_ISSUER": provider.base, "SCORESTREAM_OIDC_CLIENT_ID": CLIENT_ID,
-            "SCORESTREAM_OIDC_CLIENT_SECRET": CLIENT_SECRET,
-            "SCORESTREAM_WEB_ADMINS": "boss@x.com"}  # fmt: skip
-    with served(Settings.from_env({**env, **oidc})) as base:
-        yield base
 
 
 def sign_in(web: str, browser: httpx.Client, next_path: str = "/") -> httpx.Response:
