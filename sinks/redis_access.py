@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from schemas.access import Grant
 from sinks.exceptions import RedisStoreError
+from sinks.redis_calls import text as _text
 from sinks.redis_calls import translated
 from sinks.redis_keys import RedisKeys
 
@@ -49,7 +50,3 @@ def _grant(grant_id: str, raw: bytes | str) -> Grant:
         return Grant.model_validate_json(raw)
     except ValidationError as exc:
         raise RedisStoreError(f"grant {grant_id!r} in Redis is not a grant: {exc}") from exc
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

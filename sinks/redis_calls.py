@@ -94,3 +94,8 @@ def translated(what: str) -> Iterator[None]:
         raise RedisUnavailableError(f"reading {what}: {exc}") from exc
     except RedisError as exc:
         raise RedisStoreError(f"reading {what}: {exc}") from exc
+
+
+def text(value: bytes | str | Any) -> str:
+    """A Redis reply as text, whether the client decodes replies or not."""
+    return value.decode() if isinstance(value, bytes) else str(value)

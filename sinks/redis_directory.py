@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from schemas.access import DirectoryEntry, DirectoryUpdate
 from sinks.exceptions import RedisStoreError
 from sinks.redis_calls import RedisCalls, translated
+from sinks.redis_calls import text as _text
 from sinks.redis_keys import RedisKeys
 
 # KEYS[1] the directory; ARGV: rep, entry JSON, occurred_us, event_id. Lua compares
@@ -68,7 +69,3 @@ class DirectoryReader:
             }
         except ValidationError as exc:
             raise RedisStoreError(f"the people directory holds a bad entry: {exc}") from exc
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

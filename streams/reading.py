@@ -21,6 +21,7 @@ from schemas.definition_version import DefinitionVersion, VersionError, parse_ve
 from schemas.outputs import CoachingAlert
 from schemas.windows import window_order
 from sinks.exceptions import RedisStoreError
+from sinks.redis_calls import text as _text
 from sinks.redis_calls import translated as _translated
 from sinks.redis_keys import OVERALL, UNCAPPED, RedisKeys
 from streams.rankings import DayScore, LeaderboardRow, metric_for, ranked, ranks_of
@@ -357,7 +358,3 @@ def _present(reps: list[str], scores: list[Any]) -> list[tuple[str, Any]]:
 
 def _bytes(value: bytes | str) -> bytes:
     return value.encode() if isinstance(value, str) else value
-
-
-def _text(value: bytes | str | Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -2,18 +2,21 @@
 
 Read again on every request (one Redis read): a revoked grant, an ended session or a
 changed ``SCORESTREAM_WEB_TOKEN`` holds on every ``serve`` at once, with no cache to age.
+Only the people directory (every rep, for a signed-in person's role) is kept for up to
+``DIRECTORY_FRESH_S``: a CRM change of manager still holds within a second.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from datetime import UTC, datetime
 from typing import Final
 
 import redis.asyncio
 
-from schemas.access import Grant, Role, Session, split_token, token_digest
+from schemas.access import DirectoryEntry, Grant, Role, Session, split_token, token_digest
 from schemas.settings import Settings
 from scorers.access import Principal, managed_teams, principal_for_email
 from sinks.redis_access import RedisGrants
@@ -21,6 +24,8 @@ from sinks.redis_directory import DirectoryReader
 from sinks.redis_sessions import RedisLogins, RedisSessions
 
 WEB_TOKEN_NAME: Final = "web token"
+DIRECTORY_FRESH_S: Final = 1.0
+"""How long a read of the whole directory answers for every request after it."""
 ANONYMOUS: Final = Principal(Role.ADMIN, "anonymous (no access control configured)")
 """Who everybody is on a server with neither a web token nor sign-in configured."""
 
@@ -36,6 +41,7 @@ class Identities:
         self.sessions = RedisSessions(client, settings.redis_prefix)
         self.logins = RedisLogins(client, settings.redis_prefix)
         self.directory = DirectoryReader(client, settings.redis_prefix)
+        self._directory_read: tuple[float, dict[str, DirectoryEntry]] | None = None
         self.guarded = self._web_token is not None or settings.oidc_issuer is not None
         """False: nobody configured access control, everyone is ``ANONYMOUS``."""
 
@@ -58,7 +64,7 @@ class Identities:
         if grant.role is Role.MANAGER:
             teams = set(grant.teams)
             if grant.email is not None:
-                teams |= managed_teams(grant.email, await self.directory.entries())
+                teams |= managed_teams(grant.email, await self._directory())
             return Principal(Role.MANAGER, name, frozenset(teams), grant_id=grant.id)
         return Principal(grant.role, name, rep_id=grant.rep_id, grant_id=grant.id)
 
@@ -84,7 +90,13 @@ class Identities:
         """A signed-in person: admin if named in settings, else what the directory says."""
         if email.lower() in self._admins:  # no directory read for them
             return principal_for_email(email, self._admins, {})
-        return principal_for_email(email, self._admins, await self.directory.entries())
+        return principal_for_email(email, self._admins, await self._directory())
+
+    async def _directory(self) -> dict[str, DirectoryEntry]:
+        now = time.monotonic()
+        if self._directory_read is None or now - self._directory_read[0] > DIRECTORY_FRESH_S:
+            self._directory_read = (now, await self.directory.entries())
+        return self._directory_read[1]
 
     def web_token_mac(self) -> str:
         """What a session made with the web token holds: changing the token ends it."""

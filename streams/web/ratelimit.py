@@ -46,6 +46,11 @@ class RateLimiter:
         self._request_buckets: dict[str, _Bucket] = {}
         self._failure_buckets: dict[str, _Bucket] = {}
 
+    @property
+    def tracked(self) -> int:
+        """Addresses with a request bucket (at most ``MAX_ADDRESSES`` and one)."""
+        return len(self._request_buckets)
+
     def allow(self, address: str) -> bool:
         """Whether a request from ``address`` may go on now (it uses up one)."""
         if self._level(self._failure_buckets, address, self._failures) < 1:
