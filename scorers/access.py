@@ -21,7 +21,7 @@ from schemas.access import DirectoryEntry, Role
 
 ALLOWS: Final[dict[Role, str]] = {
     Role.ADMIN: "everything: boards, every rep and team, alerts, the scorecard's versions",
-    Role.MANAGER: ("the boards, and the reps, pages and alerts of the teams they manage"),
+    Role.MANAGER: "the boards, and the reps, pages and alerts of the teams they manage",
     Role.REP: "the boards by overall or perspective, and their own scorecard and alerts",
     Role.DISPLAY: "the boards by overall or perspective only (no rep or team pages, no alerts)",
 }
@@ -116,12 +116,12 @@ def _allowed(principal: Principal, resource: Resource) -> bool:
 
 
 def _who(principal: Principal) -> str:
+    """The asker in a refusal: a token's id or a person's e-mail, and the scope."""
     if principal.role is Role.MANAGER:
-        teams = ", ".join(sorted(principal.teams)) or "none"
-        return f"a manager token (teams: {teams})"
+        return f"{principal.name} (a manager of {', '.join(sorted(principal.teams)) or 'no team'})"
     if principal.role is Role.REP:
-        return f"a rep token (rep {principal.rep_id})"
-    return f"a {principal.role} token"
+        return f"{principal.name} (rep {principal.rep_id!r})"
+    return f"{principal.name} (a {principal.role})"
 
 
 def _allows(principal: Principal) -> str:
