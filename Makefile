@@ -1,7 +1,8 @@
 # Scorestream developer entry points. Every target is idempotent and works on a
 # fresh clone: Kafka and Redis run from scripts/ (no Docker), state in .local/.
 #
-#   make install   .venv with the package and dev tools (fast when pyproject.toml is unchanged)
+#   make install   .venv with the package and dev tools, versions from requirements-dev.lock
+#   make lock      pin every dependency with hashes again after changing pyproject.toml
 #   make up        Kafka 4.1 (KRaft) on 127.0.0.1:9092 and Redis on 127.0.0.1:6379
 #   make up SECURE=1  also Kafka SASL_SSL on :9094 and Redis TLS on :6380; .local/secure.env
 #   make down      stop both
@@ -33,22 +34,31 @@ RECEIVER_PORT ?= 8020
 # 1: the secured listeners too (scripts/secure.sh writes .local/secure.env to reach them).
 SECURE ?=
 
-.PHONY: help install up down kafka-jars browser test demo bench bench-replay clean
+.PHONY: help install lock up down kafka-jars browser test demo bench bench-replay clean
 
 help:
 	@sed -n 's/^#   make /make /p' $(firstword $(MAKEFILE_LIST))
 
 install: $(INSTALL_STAMP)
 
-# Re-installs only when pyproject.toml changes (or the venv is new).
-$(INSTALL_STAMP): pyproject.toml
+# Re-installs only when pyproject.toml or the lock changes (or the venv is new): every
+# dependency at its locked version and hash, then the package itself without resolving.
+$(INSTALL_STAMP): pyproject.toml requirements-dev.lock
 	@if [[ ! -x $(BIN)/python ]]; then \
 	  command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=...)" >&2; exit 1; }; \
 	  echo "creating $(VENV) with $(PYTHON)"; \
 	  $(PYTHON) -m venv $(VENV); \
 	fi
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install -q --no-deps -e '.[dev]'
+	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; \
+	  echo "error: pyproject.toml asks for packages requirements-dev.lock lacks: run make lock" >&2; exit 1; }
 	@touch $@
+
+# Pins every dependency with hashes (requirements.lock, requirements-dev.lock) after a
+# change to pyproject.toml; `make lock ARGS=--upgrade` moves every pin to the newest.
+lock:
+	scripts/lock.sh $(ARGS)
 
 kafka-jars:
 	scripts/kafka.sh jars

@@ -32,6 +32,9 @@ from schemas.exceptions import EventError
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=256)]
 """Ids and names: never empty, and short enough that a hostile one cannot bloat state."""
 
+Email = Annotated[str, Field(max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")]
+"""An e-mail address as an identity provider reports it (compared case-blind)."""
+
 _ISO_DATE_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
 _NOT_ISO = "must be an ISO 8601 date-time string with a UTC offset"
 
@@ -234,6 +237,10 @@ class RepUpserted(EventBase):
     crm_owner_ids: Annotated[dict[CrmName, NonEmptyStr], Field(max_length=16)] | None = None
     """The rep's user id in each CRM (``{"hubspot": "4711"}``): how ``scorestream ingest``
     turns a CRM record's owner into this rep_id."""
+    email: Email | None = None
+    """Who the rep is when they sign in to ``scorestream serve``."""
+    manager_email: Email | None = None
+    """Their manager, who then sees the rep's team on ``serve``."""
 
 
 Event: TypeAlias = Annotated[

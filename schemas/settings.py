@@ -131,6 +131,15 @@ class Settings(BaseModel):
     ingest_public_url: Annotated[str, Field(pattern=r"^https?://[^/?#]+$")] | None = None
     """The gateway's URL as the CRMs call it (``https://crm-in.example.com``), when a proxy
     in front changes it: HubSpot signs the URL it called."""
+    web_admins: tuple[Annotated[str, Field(pattern=r"^[^@\s,]+@[^@\s,]+$")], ...] = ()
+    """E-mails (comma-separated) of the people who are admins when they sign in."""
+    web_session_hours: Annotated[int, Field(ge=1, le=720)] = 12
+    """A browser session ends this long after sign-in (or at sign-out)."""
+    oidc_issuer: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] | None = None
+    """The identity provider (Okta, Entra ID, Google, Keycloak) people sign in with: its
+    issuer URL, whose ``/.well-known/openid-configuration`` says the rest."""
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
 
     _kafka_secret: SecretStr | None = PrivateAttr(default=None)
     _redis_secret: SecretStr | None = PrivateAttr(default=None)
@@ -139,8 +148,8 @@ class Settings(BaseModel):
         "kafka_sasl_mechanism", "kafka_username", "kafka_password", "kafka_password_file",
         "kafka_ca_file", "kafka_cert_file", "kafka_key_file", "redis_username",
         "redis_password", "redis_password_file", "redis_ca_file", "web_token", "ingest_keys",
-        "ingest_keys_file", "ingest_mappings", "ingest_public_url",
-        mode="before",
+        "ingest_keys_file", "ingest_mappings", "ingest_public_url", "oidc_issuer",
+        "oidc_client_id", "oidc_client_secret", mode="before",
     )  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
@@ -157,9 +166,17 @@ class Settings(BaseModel):
             )
         return token
 
+    @field_validator("web_admins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
-        problems = [*self._kafka_problems(), *self._redis_problems(), *self._ingest_problems()]
+        problems = [*self._kafka_problems(), *self._redis_problems(), *self._ingest_problems(),
+                    *self._oidc_problems()]  # fmt: skip
         if problems:
             raise ValueError("; ".join(problems))
         self._kafka_secret = _secret(self.kafka_password, self.kafka_password_file)
@@ -281,6 +298,25 @@ class Settings(BaseModel):
             )
         yield from _pem_problems("redis_ca_file", self.redis_ca_file)
 
+    def _oidc_problems(self) -> Iterator[str]:
+        given = [
+            n for n in ("oidc_client_id", "oidc_client_secret") if getattr(self, n) is not None
+        ]
+        if self.oidc_issuer is None:
+            if given:
+                names = ", ".join(env_name(n) for n in given)
+                yield f"{names} set without {env_name('oidc_issuer')} (the provider's issuer URL)"
+            return
+        for name in ("oidc_client_id", "oidc_client_secret"):
+            if getattr(self, name) is None:
+                yield (
+                    f"{env_name('oidc_issuer')} needs {env_name(name)}"
+                    " (from the app registered at the identity provider)"
+                )
+        host = urlsplit(self.oidc_issuer).hostname or ""
+        if self.oidc_issuer.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+            yield f"{env_name('oidc_issuer')} must be https:// (http only on loopback, for tests)"
+
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
             yield name, masked_url(value) if name == "redis_url" else value
@@ -296,7 +332,7 @@ class Settings(BaseModel):
             raise SettingsError(f"bad environment: {problems}") from None
 
 
-SECRETS: Final = frozenset({"web_token", "ingest_keys"})
+SECRETS: Final = frozenset({"web_token", "ingest_keys", "oidc_client_secret"})
 """Secrets whose name does not say ``password``: their values never appear in a message."""
 
 _KAFKA_SASL_FIELDS: Final = (

@@ -18,14 +18,16 @@ from datetime import datetime
 
 import orjson
 
+from schemas.access import DirectoryUpdate
 from schemas.dead_letter import DeadLetter, Reason
+from schemas.events import RepUpserted
 from scorers.alerts import Alert, run_rules
 from scorers.calendar import Day, epoch_us, to_date
 from scorers.changes import ScorecardChange, change
 from scorers.clock import ClockMode, EventClock, advanced
 from scorers.evaluate import input_to_wire
 from scorers.exceptions import RejectedEvent
-from scorers.fold import Change, take
+from scorers.fold import Change, order_key, take
 from scorers.intake import Accepted, Message, Rejected, decode
 from scorers.rep_scoring import (
     Layout,
@@ -108,6 +110,9 @@ class BatchPlan:
     """``CoachingAlert`` bodies fired now (also in their rep's outbox until sent)."""
     failures: list[tuple[str, str]] = field(default_factory=list)
     """(rep, traceback) of reps whose scoring raised: logged, their cards left as they were."""
+    directory: dict[str, DirectoryUpdate] = field(default_factory=dict)
+    """Rep -> its latest ``rep_upserted`` of the batch, for the people directory in Redis
+    (written only over an older entry: order-free, as the profile)."""
 
 
 def plan_batch(
@@ -213,6 +218,10 @@ class _Folding:
         if message.timestamp is not None:
             self.plan.arrivals.setdefault(event.rep_id, []).append(message.timestamp)
         work.changes.extend(folded.changes)
+        if type(event) is RepUpserted:  # a duplicate too: its write may be what a crash lost
+            known = self.plan.directory.get(event.rep_id)
+            if known is None or order_key(event) > known.key:
+                self.plan.directory[event.rep_id] = DirectoryUpdate.of(event, order_key(event))
         if folded.duplicate:
             self.plan.duplicates += 1
         else:

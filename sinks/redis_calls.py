@@ -11,7 +11,8 @@ credentials, a wrong type, out of memory) raise ``RedisStoreError``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -21,7 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, AuthorizationError, RedisError
 
-from sinks.exceptions import RedisStoreError
+from sinks.exceptions import RedisStoreError, RedisUnavailableError
 
 T = TypeVar("T")
 
@@ -81,3 +82,20 @@ class RedisCalls:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    """redis-py errors as ours, for readers that do not retry (a page, a CLI, a token check):
+    unavailable (start Redis) versus refused (fix the data)."""
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        raise RedisUnavailableError(f"reading {what}: {exc}") from exc
+    except RedisError as exc:
+        raise RedisStoreError(f"reading {what}: {exc}") from exc
+
+
+def text(value: bytes | str | Any) -> str:
+    """A Redis reply as text, whether the client decodes replies or not."""
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -17,6 +17,7 @@ import structlog
 
 from schemas.definition_version import DefinitionVersion
 from sinks.redis_calls import RedisCalls
+from sinks.redis_calls import text as _text
 from sinks.redis_keys import RedisKeys, all_metrics
 
 log = structlog.get_logger(__name__)
@@ -76,7 +77,3 @@ class RedisDefinitionSink:
         await self.calls.run(f"keeping the windows {sorted(windows)}", write)
         if retired:
             log.info("redis.windows_retired", windows=retired)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

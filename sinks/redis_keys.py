@@ -25,6 +25,10 @@ key                                         type          holds
 ``p:notify:channels``                       set           the channels notify delivers to
 ``p:definitions``                           hash          every scorecard version read
 ``p:definitions:applied``                   sorted set    the versions put in force
+``p:access:grants``                         hash          API tokens' grants, by id
+``p:access:session:{HASH}``                 string        a signed-in browser's session
+``p:access:login:{HASH}``                   string        a sign-in under way (OIDC)
+``p:directory``                             hash          reps' e-mail, manager, team
 ==========================================  ============  ==========================
 
 - A card's JSON is ``Scorecard.to_dict()`` plus ``updated_at`` (ISO, UTC) and
@@ -67,6 +71,16 @@ key                                         type          holds
   workers read it from ``scorecards.definitions``; ``p:definitions:applied`` holds the
   numbers of the versions a worker put in force, scored by number: the highest is the
   version in force (a refused version is in the first, never in the second).
+- ``p:access:grants`` maps a grant id to its ``schemas.access.Grant`` (JSON): the role and
+  scope of an API token and the token's SHA-256, never the token. Revoking deletes the field.
+- ``p:access:session:{HASH}`` holds a browser session (JSON: how it signed in), HASH being
+  the SHA-256 of the cookie's random value; it expires with the session (``EXPIRE``) and
+  sign-out deletes it.
+- ``p:access:login:{HASH}`` holds a sign-in with the identity provider under way (JSON:
+  its nonce, PKCE verifier and where to go after), HASH the SHA-256 of its ``state``; it
+  lives minutes and is taken (GETDEL) by the callback, so a callback replayed is refused.
+- ``p:directory`` maps a rep id to ``{"team_id", "email", "manager_email"}`` (JSON) from
+  the rep's latest ``rep_upserted``: who a signed-in person is, and whom a manager manages.
 """
 
 from __future__ import annotations
@@ -163,6 +177,20 @@ class RedisKeys:
     @property
     def applied_definitions(self) -> str:
         return f"{self.prefix}:definitions:applied"
+
+    @property
+    def access_grants(self) -> str:
+        return f"{self.prefix}:access:grants"
+
+    def session(self, digest: str) -> str:
+        return f"{self.prefix}:access:session:{{{digest}}}"
+
+    def login(self, digest: str) -> str:
+        return f"{self.prefix}:access:login:{{{digest}}}"
+
+    @property
+    def directory(self) -> str:
+        return f"{self.prefix}:directory"
 
     @property
     def reps(self) -> str:

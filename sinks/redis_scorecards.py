@@ -22,11 +22,12 @@ import redis.asyncio
 import structlog
 from redis.typing import EncodableT, FieldT
 
+from schemas.access import DirectoryUpdate
 from scorers.calendar import Day, to_date
 from scorers.changes import ScorecardChange
 from scorers.planner import CardKey, CardUpdate
 from scorers.scoring import Scorecard
-from sinks import redis_alerts
+from sinks import redis_alerts, redis_directory
 from sinks.redis_calls import RedisCalls
 from sinks.redis_history import History
 from sinks.redis_keys import ALERTS_MAXLEN, CHANGES_MAXLEN, RedisKeys, card_metrics
@@ -86,6 +87,10 @@ class RedisScorecardSink:
 
         if alerts:
             await self.calls.run(f"appending {len(alerts)} alerts", append)
+
+    async def write_directory(self, updates: Mapping[str, DirectoryUpdate]) -> None:
+        """The people directory's entries (``sinks.redis_directory``)."""
+        await redis_directory.write_entries(self.calls, self.keys, updates)
 
     async def lost_data(self) -> bool:
         """Whether Redis lost what this sink wrote since the last call: the marker written

@@ -9,10 +9,11 @@ the API answers 422 or 404 with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from schemas.kpi_names import Direction, KpiName
+from schemas.outputs import CoachingAlert
 from schemas.scorecard_definition import DefinitionError, load_definition
 from schemas.windows import is_window
 from scorers.versions import resolved
@@ -36,7 +37,14 @@ class BadParameter(ValueError):
 
 
 class NotFound(LookupError):
-    """No scorecard for this rep or team (or window)."""
+    """No scorecard for this rep or team (or window).
+
+    ``str()`` is for operators (the CLI, an admin); ``message`` alone says what is missing
+    without where it was looked for (the Redis prefix), for anyone else."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(f"{message}{hint}")
+        self.message = message
 
 
 def check_window(window: str) -> None:
@@ -92,8 +100,9 @@ async def rep_cards(
             raise NotFound(f"no {window} scorecard for rep {rep_id!r}; it has {has}")
     if not cards:
         raise NotFound(
-            f"no scorecards for rep {rep_id!r} under prefix {reader.keys.prefix!r}"
-            " (is the id right, and has the worker scored this rep yet?)"
+            f"no scorecards for rep {rep_id!r}",
+            f" under prefix {reader.keys.prefix!r}"
+            " (is the id right, and has the worker scored this rep yet?)",
         )
     return cards
 
@@ -113,8 +122,9 @@ async def team_document(
     version = await reader.definition_in_force()
     if not cards and not members:
         raise NotFound(
-            f"no scorecards for team {team_id!r} under prefix {reader.keys.prefix!r}"
-            " (is the id right, and has the worker scored its reps yet?)"
+            f"no scorecards for team {team_id!r}",
+            f" under prefix {reader.keys.prefix!r}"
+            " (is the id right, and has the worker scored its reps yet?)",
         )
     return {
         "team_id": team_id,
@@ -132,8 +142,9 @@ async def scorecard_document(reader: RedisScorecardReader) -> dict[str, Any]:
     current = None if in_force is None else versions.find(in_force)
     if current is None:
         raise NotFound(
-            f"no scorecard version in force under prefix {reader.keys.prefix!r}"
-            " (has a worker started? it publishes the first version)"
+            "no scorecard version in force",
+            f" under prefix {reader.keys.prefix!r}"
+            " (has a worker started? it publishes the first version)",
         )
     return {
         **versions.summary(current),
@@ -143,10 +154,13 @@ async def scorecard_document(reader: RedisScorecardReader) -> dict[str, Any]:
 
 
 async def alerts_document(
-    reader: RedisScorecardReader, limit: int, rep_id: str | None = None
+    reader: RedisScorecardReader,
+    limit: int,
+    rep_id: str | None = None,
+    keep: Callable[[CoachingAlert], bool] | None = None,
 ) -> dict[str, Any]:
-    """The latest coaching alerts, newest first (of one rep, if given)."""
-    alerts = await reader.latest_alerts(limit, rep_id=rep_id)
+    """The latest coaching alerts, newest first (of one rep, if given; those ``keep`` keeps)."""
+    alerts = await reader.latest_alerts(limit, rep_id=rep_id, keep=keep)
     return {"alerts": [alert.model_dump(mode="json") for alert in alerts]}
 
 

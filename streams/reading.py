@@ -7,8 +7,7 @@ callers (the CLI, a web page) never spell a key. Redis being down raises
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Final
@@ -17,12 +16,13 @@ import orjson
 import redis.asyncio
 import structlog
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 
 from schemas.definition_version import DefinitionVersion, VersionError, parse_version
 from schemas.outputs import CoachingAlert
 from schemas.windows import window_order
-from sinks.exceptions import RedisStoreError, RedisUnavailableError
+from sinks.exceptions import RedisStoreError
+from sinks.redis_calls import text as _text
+from sinks.redis_calls import translated as _translated
 from sinks.redis_keys import OVERALL, UNCAPPED, RedisKeys
 from sinks.redis_notify import read_deliveries
 from streams.rankings import DayScore, LeaderboardRow, metric_for, ranked, ranks_of
@@ -229,13 +229,23 @@ class RedisScorecardReader:
         return versions
 
     async def latest_alerts(
-        self, limit: int, *, rep_id: str | None = None, scan: int = 1000
+        self,
+        limit: int,
+        *,
+        rep_id: str | None = None,
+        keep: Callable[[CoachingAlert], bool] | None = None,
+        scan: int = 1000,
     ) -> list[CoachingAlert]:
-        """The newest alerts first (of one rep, if given), among the ``scan`` newest entries."""
+        """The newest alerts first (of one rep, if given; those ``keep`` keeps, if given),
+        among the ``scan`` newest entries."""
         with _translated("the alert stream"):
             entries: Any = await self._client.xrevrange(self.keys.alerts, count=scan)
         alerts = _alerts((_text(entry_id), fields) for entry_id, fields in entries)
-        return [a for _, a in alerts if rep_id is None or a.rep_id == rep_id][:limit]
+        return [
+            a
+            for _, a in alerts
+            if (rep_id is None or a.rep_id == rep_id) and (keep is None or keep(a))
+        ][:limit]
 
     async def alert_deliveries(self, alert_ids: list[str]) -> dict[str, dict[str, str]]:
         """Where ``scorestream notify`` delivered each alert, per channel (``read_deliveries``)."""
@@ -337,17 +347,6 @@ def _alerts(entries: Iterable[tuple[str, dict[Any, Any]]]) -> list[tuple[str, Co
     return out
 
 
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    """redis-py errors as ours: unavailable (start Redis) versus refused (fix the data)."""
-    try:
-        yield
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        raise RedisUnavailableError(f"reading {what}: {exc}") from exc
-    except RedisError as exc:
-        raise RedisStoreError(f"reading {what}: {exc}") from exc
-
-
 def _card(raw: bytes | str, rep_id: str) -> dict[str, Any]:
     try:
         card = orjson.loads(raw)
@@ -365,7 +364,3 @@ def _present(reps: list[str], scores: list[Any]) -> list[tuple[str, Any]]:
 
 def _bytes(value: bytes | str) -> bytes:
     return value.encode() if isinstance(value, str) else value
-
-
-def _text(value: bytes | str | Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -121,10 +121,26 @@ def test_listeners_serve_containers_and_host(services: dict[str, Any]) -> None:
     assert set(listeners) <= set(protocols)
     assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] in advertised
     assert "localhost:9092" in advertised.values()
-    assert "9092:9092" in kafka["ports"]
+    assert "127.0.0.1:9092:9092" in kafka["ports"]
     for name in SCORESTREAM_SERVICES:
         bootstrap = container_env(services[name])["SCORESTREAM_KAFKA_BOOTSTRAP"]
         assert bootstrap in advertised.values() and bootstrap.startswith("kafka:")
+
+
+def test_every_port_is_published_on_loopback_only(services: dict[str, Any]) -> None:
+    """Kafka (PLAINTEXT) and Redis (no password) would be open to the network otherwise:
+    Docker's published ports go around host firewalls."""
+    for name, service in services.items():
+        for published in service.get("ports", []):
+            assert str(published).startswith("127.0.0.1:"), (name, published)
+
+
+def test_the_simulator_runs_only_in_the_demo_profile(services: dict[str, Any]) -> None:
+    """A plain `docker compose up` against a managed cluster must not write fake events."""
+    assert services["simulator"]["profiles"] == ["demo"]
+    # ingest is opt-in too (it needs keys and hook secrets); every other service runs plainly.
+    assert services["ingest"]["profiles"] == ["ingest"]
+    assert all("profiles" not in s for n, s in services.items() if n not in {"simulator", "ingest"})
 
 
 def test_start_order(services: dict[str, Any]) -> None:
@@ -240,8 +256,9 @@ def test_dockerfile_installs_the_package() -> None:
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
     for package in ("schemas", "scorers", "sinks", "streams"):
         assert re.search(rf"^COPY {package} \./{package}$", dockerfile, re.MULTILINE), package
-    assert re.search(r"^COPY pyproject\.toml README\.md \./$", dockerfile, re.MULTILINE)
-    assert "pip install ." in dockerfile
+    assert re.search(r"^COPY pyproject\.toml README\.md requirements\.lock \./$", dockerfile,
+                     re.MULTILINE)  # fmt: skip
+    assert "pip install --no-deps ." in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".venv" in ignored and ".git" in ignored
 

@@ -44,13 +44,20 @@ def import_crm(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Live progress on stderr.")
     ] = True,
+    email_domain: Annotated[
+        str | None,
+        typer.Option(
+            help="Give reps and managers e-mails <name>@DOMAIN (the export has none), so"
+            " they can sign in to `serve` and managers see their teams."
+        ),
+    ] = None,
 ) -> None:
     """Import the CRM export (sales_pipeline.csv, sales_teams.csv, products.csv) as rep and
     deal events."""
 
     settings = load_settings()
     try:
-        converted = load_crm_export(directory)
+        converted = load_crm_export(directory, email_domain)
         sink = open_sink(out, settings, client_id="scorestream-import-crm")
     except (StreamsError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)

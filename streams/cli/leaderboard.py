@@ -23,6 +23,7 @@ from schemas.kpi_names import Perspective
 from sinks.redis_keys import KPI_METRIC
 from streams.cli import load_settings, run_read
 from streams.documents import DEFAULT_LIMIT, leaderboard_document, leaderboard_rows
+from streams.formatting import plain
 from streams.rankings import LeaderboardRow
 from streams.reading import RedisScorecardReader
 
@@ -155,7 +156,7 @@ _LABELS = {p.value: p.value.replace("_", " ") for p in Perspective}
 
 def _table(board: Board, window: str, by: str, team: str | None, *, live: bool = False) -> Table:
     rows = board.rows
-    scope = f" team {team}" if team else ""
+    scope = f" team {plain(team)}" if team else ""
     hint = " (Ctrl-C to stop)" if live else ""
     version = board.definition_version
     named = "" if version is None else f" · scorecard v{version}"
@@ -170,7 +171,8 @@ def _table(board: Board, window: str, by: str, team: str | None, *, live: bool =
     for key, label in _LABELS.items():
         table.add_column(label, justify="right", style="bold" if by == key else None)
     for row in rows:
-        cells = [str(row.rank), row.rep_id, row.team_id or "-"]
+        # CRM ids are anyone's text: as themselves, never markup or terminal controls.
+        cells = [str(row.rank), plain(row.rep_id), plain(row.team_id or "-")]
         if ranked_by_other:
             cells.append(_value(row.score))
         cells.append(_score(row.overall))

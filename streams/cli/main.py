@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from streams.cli import (
+    access,
     dlq,
     import_crm,
     ingest,
@@ -51,6 +52,7 @@ app.command("ingest")(ingest.ingest)
 app.add_typer(mapping.app, name="mapping")
 app.add_typer(routes.app, name="routes")
 app.add_typer(notify.app, name="notify")
+app.add_typer(access.app, name="access")
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from scorers.calendar import to_date
 from scorers.replay import Replay, ReplayResult
 from scorers.scoring import Scorecard
 from streams.cli import day_or_exit, definition_or_exit, window_or_exit
+from streams.formatting import plain
 
 _PROGRESS_MIN_BYTES = 5_000_000
 
@@ -127,7 +128,9 @@ def _leaderboard(title: str, cards: list[Scorecard], result: ReplayResult) -> Ta
     for rank, card in enumerate(cards, start=1):
         moved = result.changes.get((card.rep_id, card.team_id, card.window))
         movers = ", ".join(f"{k} {d:+.1f}" for k, d in moved.top_movers()) if moved else ""
-        who = [card.team_id or "-"] if is_team else [card.rep_id or "-", card.team_id or "-"]
+        who = [plain(card.team_id or "-")]
+        if not is_team:
+            who.insert(0, plain(card.rep_id or "-"))
         table.add_row(
             str(rank),
             *who,

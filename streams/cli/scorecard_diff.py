@@ -26,7 +26,7 @@ from streams.cli import day_or_exit, definition_or_exit, fail, load_settings, wi
 from streams.cli.replay import lines_with_progress
 from streams.definitions_topic import read_versions
 from streams.exceptions import StreamsError
-from streams.formatting import score, signed
+from streams.formatting import plain, score, signed
 
 DEFAULT_WINDOW = "30d"
 
@@ -139,8 +139,8 @@ def _print(result: WhatIf, old_name: str, new_name: str, count: int) -> None:
     table.add_column("perspectives moved")
     for rep in result.reps:
         table.add_row(
-            _rank(rep.new_rank), _rank(rep.old_rank), _places(rep), rep.rep_id,
-            rep.team_id or "-", score(rep.old), score(rep.new), signed(rep.change),
+            _rank(rep.new_rank), _rank(rep.old_rank), _places(rep), plain(rep.rep_id),
+            plain(rep.team_id or "-"), score(rep.old), score(rep.new), signed(rep.change),
             ", ".join(
                 f"{_SHORT.get(name, name)} {signed(moved)}"
                 for name, moved in rep.perspective_changes().items()
@@ -150,7 +150,7 @@ def _print(result: WhatIf, old_name: str, new_name: str, count: int) -> None:
     for up, label in ((True, "up"), (False, "down")):
         movers = result.movers(up=up, count=count)
         listed = ", ".join(
-            f"{r.rep_id} ({_places(r).plain} place{'s' * (abs(r.places or 0) > 1)},"
+            f"{plain(r.rep_id)} ({_places(r).plain} place{'s' * (abs(r.places or 0) > 1)},"
             f" {signed(r.change)})"
             for r in movers
         )

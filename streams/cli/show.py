@@ -18,7 +18,7 @@ from rich.text import Text
 
 from streams.cli import load_settings, run_read
 from streams.documents import rep_cards, rep_document
-from streams.formatting import number, score
+from streams.formatting import number, one_line, score
 
 
 def show(
@@ -47,9 +47,9 @@ def card_view(card: dict[str, Any]) -> Group:
     """One stored card as a heading, a perspectives table and a KPI table."""
     moved: dict[str, Any] = card.get("change") or {}
     heading = Text.assemble(
-        (f"{card.get('rep_id', card.get('team_id'))}", "bold"),
+        (one_line(card.get("rep_id", card.get("team_id"))), "bold"),
         f"  {card['window']} as of {card['as_of']}",
-        f"  team {card.get('team_id') or '-'}",
+        f"  team {one_line(card.get('team_id') or '-')}",
         ""
         if card.get("definition_version") is None
         else f"  scorecard v{card['definition_version']}",

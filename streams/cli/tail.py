@@ -14,7 +14,6 @@ Blocking confluent-kafka calls only; this runs from the CLI, never on an event l
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 import uuid
@@ -41,6 +40,7 @@ from schemas.settings import Settings
 from streams import connections
 from streams.cli import load_settings
 from streams.exceptions import StreamsError
+from streams.formatting import one_line as _text
 from streams.formatting import signed
 
 
@@ -61,8 +61,6 @@ METADATA_TIMEOUT_S: Final = 10.0
 
 POLL_S: Final = 0.5
 """Longest blocking poll: Ctrl-C and SIGTERM are seen within this."""
-
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 class _Stop(Exception):
@@ -307,13 +305,6 @@ def _time(message: Message) -> str:
 
 def _where(message: Message) -> str:
     return f"{message.topic()}/{message.partition()}@{message.offset()}"
-
-
-def _text(value: Any) -> str:
-    """A field as one line of text: missing is ``?``, control characters become spaces."""
-    if value is None:
-        return "?"
-    return _CONTROL.sub(" ", value if isinstance(value, str) else str(value))
 
 
 def _number(value: Any) -> str:

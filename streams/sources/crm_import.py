@@ -109,8 +109,12 @@ def team_id_of(manager: str) -> str:
     return f"team-{slug(manager)}"
 
 
-def load_crm_export(directory: Path) -> CrmImport:
-    """Read both files from ``directory`` and convert them; only missing files are fatal."""
+def load_crm_export(directory: Path, email_domain: str | None = None) -> CrmImport:
+    """Read both files from ``directory`` and convert them; only missing files are fatal.
+
+    The export names people but holds no e-mail: with ``email_domain`` each rep's and
+    manager's address is made as ``<name slug>@<email_domain>`` (the usual company
+    scheme), so they can sign in to ``serve``."""
     result = CrmImport()
     teams = _read_teams(directory / TEAMS_FILE, result)
     prices = _read_products(directory / PRODUCTS_FILE, result)
@@ -119,7 +123,7 @@ def load_crm_export(directory: Path) -> CrmImport:
         (_at(deal.occurred_at.date(), time()) for deal in deals),
         default=datetime(1970, 1, 1, tzinfo=UTC),
     )
-    result.events.extend(_rep_directory(teams, directory_time))
+    result.events.extend(_rep_directory(teams, directory_time, email_domain))
     # Stable sort: the directory first (earliest time), then deal events in time order.
     result.events.extend(sorted(deals, key=lambda event: event.occurred_at))
     log.info(
@@ -291,7 +295,9 @@ def _at(day: date, at: time) -> datetime:
     return datetime.combine(day, at, UTC)
 
 
-def _rep_directory(teams: dict[str, str], at: datetime) -> Iterator[Event]:
+def _rep_directory(
+    teams: dict[str, str], at: datetime, email_domain: str | None
+) -> Iterator[Event]:
     for agent, manager in teams.items():
         rep_id = rep_id_of(agent)
         yield RepUpserted(
@@ -300,4 +306,6 @@ def _rep_directory(teams: dict[str, str], at: datetime) -> Iterator[Event]:
             rep_id=rep_id,
             team_id=team_id_of(manager),
             name=agent,
+            email=None if email_domain is None else f"{slug(agent)}@{email_domain}",
+            manager_email=None if email_domain is None else f"{slug(manager)}@{email_domain}",
         )

@@ -156,6 +156,9 @@ class Simulator:
                 name=rep.name,
                 monthly_quota=rep.monthly_quota,
                 crm_owner_ids=dict(rep.crm_owner_ids),
+                # example.com is reserved for examples: no real mailbox is ever named.
+                email=f"{rep.rep_id}@example.com",
+                manager_email=f"lead-{rep.team.team_id}@example.com",
             )
 
     def _history(self, start: datetime, end: datetime) -> Iterator[Event]:

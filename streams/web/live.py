@@ -17,6 +17,7 @@ from typing import Any, Final
 import orjson
 import structlog
 
+from scorers.access import Board, Principal, RepData, may_see
 from sinks.exceptions import SinkError
 from streams.reading import RedisScorecardReader
 
@@ -86,8 +87,9 @@ class LiveFeed:
         finally:
             self._subscribers.discard(queue)
 
-    async def events(self) -> AsyncIterator[bytes]:
-        """One subscriber's server-sent events, keep-alive comments between them."""
+    async def events(self, keep: Callable[[LiveEvent], bool]) -> AsyncIterator[bytes]:
+        """One subscriber's server-sent events (those ``keep`` keeps), keep-alive comments
+        between them."""
         yield b"retry: %d\n\n" % CLIENT_RETRY_MS
         async with self.subscription() as queue:
             while True:
@@ -98,7 +100,8 @@ class LiveFeed:
                     continue
                 if event is None:
                     return
-                yield event.encode()
+                if keep(event):
+                    yield event.encode()
 
     def _publish(self, event: LiveEvent) -> None:
         for queue in list(self._subscribers):
@@ -144,6 +147,18 @@ class LiveFeed:
         last, alerts = await self._reader.alerts_after(after, block_ms=BLOCK_MS)
         events = [LiveEvent("alert", a.alert_id, a.model_dump(mode="json")) for a in alerts]
         return last, events
+
+
+def visible_to(who: Principal) -> Callable[[LiveEvent], bool]:
+    """The events ``who`` may see: a card's move is a board's (every role reads the
+    boards); an alert is its rep's, as ``/api/alerts`` decides."""
+
+    def keep(event: LiveEvent) -> bool:
+        if event.kind != "alert":
+            return may_see(who, Board(kpi=False))
+        return may_see(who, RepData(str(event.data.get("rep_id")), event.data.get("team_id")))
+
+    return keep
 
 
 def _card_change(card: dict[str, Any]) -> dict[str, Any]:

@@ -115,5 +115,12 @@ class Message(_Body):
     detail: str
 
 
+class Refusal(_Body):
+    detail: str
+    """What was refused, and what the caller's role allows."""
+    role: str
+    allowed: str
+
+
 class Health(_Body):
     status: str

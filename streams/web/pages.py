@@ -13,7 +13,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from schemas.scorecard_definition import DefinitionError, load_definition
-from sinks.redis_keys import OVERALL
+from scorers.access import AlertList, Board, TeamData, Versions
+from sinks.redis_keys import KPI_METRIC, OVERALL
 from streams.documents import (
     DEFAULT_LIMIT,
     NotFound,
@@ -25,6 +26,7 @@ from streams.documents import (
 )
 from streams.rankings import RANK_BY, LeaderboardRow
 from streams.reading import RedisScorecardReader
+from streams.web.access import require, require_rep, sees_alert
 from streams.web.api import Reader
 from streams.web.charts import trend
 from streams.web.rendering import templates
@@ -49,6 +51,7 @@ async def leaderboard_page(
     cycle: Literal["windows", "teams"] = "windows",
     every: Annotated[int, Query(ge=3, le=3600)] = TV_EVERY_S,
 ) -> Response:
+    require(request, Board(kpi=by.startswith(KPI_METRIC)))
     team = team or None
     rows = await leaderboard_rows(reader, window, by, team, limit)
     windows = await reader.windows()
@@ -71,8 +74,9 @@ async def leaderboard_page(
     return templates.TemplateResponse(request, "leaderboard.html", context)
 
 
-@router.get("/reps/{rep_id}")
+@router.get("/reps/{rep_id:path}")
 async def rep_page(request: Request, reader: Reader, rep_id: str, window: str = "30d") -> Response:
+    await require_rep(request, reader, rep_id)
     check_window(window)
     cards = await rep_cards(reader, rep_id)
     card = next((c for c in cards if c["window"] == window), None)
@@ -95,10 +99,11 @@ async def rep_page(request: Request, reader: Reader, rep_id: str, window: str = 
     return templates.TemplateResponse(request, "rep.html", context)
 
 
-@router.get("/teams/{team_id}")
+@router.get("/teams/{team_id:path}")
 async def team_page(
     request: Request, reader: Reader, team_id: str, window: str = "30d"
 ) -> Response:
+    require(request, TeamData(team_id))
     document = await team_document(reader, team_id, window)
     card = next((c for c in document["scorecards"] if c["window"] == window), None)
     rows = await leaderboard_rows(reader, window, OVERALL, team_id, None)
@@ -118,7 +123,8 @@ async def team_page(
 
 @router.get("/alerts")
 async def alerts_page(request: Request, reader: Reader) -> Response:
-    alerts = await reader.latest_alerts(ALERTS_ON_PAGE)
+    who = require(request, AlertList())
+    alerts = await reader.latest_alerts(ALERTS_ON_PAGE, keep=sees_alert(who))
     deliveries = await reader.alert_deliveries([a.alert_id for a in alerts])
     context = {"title": "Alerts", "alerts": alerts, "deliveries": deliveries}
     return templates.TemplateResponse(request, "alerts.html", context)
@@ -127,6 +133,7 @@ async def alerts_page(request: Request, reader: Reader) -> Response:
 @router.get("/scorecard")
 async def scorecard_page(request: Request, reader: Reader) -> Response:
     """The scorecard version in force: its note, what it changed, its weights; every version."""
+    require(request, Versions())
     doc = await scorecard_document(reader)
     context = {"title": f"Scorecard v{doc['version']}", "doc": doc}
     return templates.TemplateResponse(request, "scorecard.html", context)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from scorers.access import AlertList, Versions, may_see
 from streams.formatting import number, score, signed
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -34,5 +37,21 @@ def when(iso: str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S ") + (moment.tzname() or "")
 
 
+def segment(value: object) -> str:
+    """An id as one URL path segment: ``/`` too is escaped (a rep id may hold one), so
+    ``a/../b`` links to rep ``a/../b``, not to what a browser makes of the dots."""
+    return quote(str(value), safe="")
+
+
+def sees(request: Request, page: str) -> bool:
+    """Whether the caller's role opens ``page`` (``alerts`` or ``scorecard``): the
+    navigation shows only links that open."""
+    who = getattr(request.state, "principal", None)
+    resource = AlertList() if page == "alerts" else Versions()
+    return who is not None and may_see(who, resource)
+
+
 templates.env.filters["kpi_label"] = kpi_label
+templates.env.globals["sees"] = sees
+templates.env.filters["segment"] = segment
 templates.env.filters["when"] = when

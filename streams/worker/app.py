@@ -234,6 +234,14 @@ def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
         web_host=options.web_host,
         web_port=options.web_port,
         web_in_thread=False,
+        # faust's own pages answer anyone who reaches the port: /table/... dumps state
+        # (every rep's counters), /router and the stats pages tell where keys live. The
+        # worker serves /health and /metrics only.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
     )
 
 

@@ -214,6 +214,7 @@ class Shell:
         metrics.scorecards.inc(
             await self.sink.write(plan.cards, now.isoformat(timespec="milliseconds"))
         )
+        await self.sink.write_directory(plan.directory)
         for key, value in plan.score_events:
             await self.send(self.topics.updates, key, value)
         for key, value in plan.team_updates:

@@ -102,6 +102,16 @@ def cli_json(system: System, *args: str) -> Any:
     return orjson.loads(out.stdout)
 
 
+def wait_in_page(page: Page, predicate: str, arg: Any = None, timeout_s: float = 10) -> None:
+    """Until ``predicate(arg)`` holds in the page. Not ``wait_for_function``: Playwright
+    compiles its predicate inside the page, which the pages' Content-Security-Policy
+    (``script-src 'self'``, no eval) refuses, as it should; ``evaluate`` is not subject to it."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(predicate, arg):
+        assert time.monotonic() < deadline, f"not true after {timeout_s:g}s: {predicate}"
+        page.wait_for_timeout(100)
+
+
 def page_order(page: Page) -> list[str]:
     order: list[str] = page.eval_on_selector_all(
         "[data-board] tbody tr[data-rep]", "rows => rows.map(row => row.dataset.rep)"
@@ -163,11 +173,12 @@ def test_the_page_ranks_like_the_api_and_reorders_live(
             assert time.monotonic() < deadline, f"the page did not reorder: {page_order(page)}"
             page.wait_for_timeout(200)
         after = _settled(api)
-        page.wait_for_function(
+        wait_in_page(
+            page,
             "order => JSON.stringify([...document.querySelectorAll("
             "'[data-board] tbody tr[data-rep]')].map(r => r.dataset.rep)) === order",
             arg=orjson.dumps([row["rep_id"] for row in after["rows"]]).decode(),
-            timeout=10_000,
+            timeout_s=10,
         )
         assert page.evaluate("window.notReloaded") is True, "the page reloaded"
         assert page.evaluate(f"window.rose.has({orjson.dumps(last).decode()})"), "no visible move"
@@ -259,8 +270,8 @@ def _check_a_new_version(page: Page, browser: Browser, web: str, system: System)
         [SCORESTREAM, "scorecard", "publish", str(new), "--note", "Customers first this quarter",
          "--by", "maria"], env=system.env(), check=True, capture_output=True,
     )  # fmt: skip
-    page.wait_for_function(
-        "document.querySelector('a.version').innerText === 'scorecard v2'", timeout=30_000
+    wait_in_page(
+        page, "() => document.querySelector('a.version').innerText === 'scorecard v2'", timeout_s=30
     )
     assert page.evaluate("window.notReloaded") is True, "the page reloaded"
     view = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -280,6 +291,6 @@ def _tv_screenshot(browser: Browser, web: str) -> None:
     assert page.locator("form.controls").count() == 0
     page.screenshot(path=SCREENSHOTS / "tv.png")
     page.evaluate("window.notReloaded = true")
-    page.wait_for_function("document.body.dataset.window === '90d'", timeout=10_000)
+    wait_in_page(page, "() => document.body.dataset.window === '90d'", timeout_s=10)
     assert page.inner_text(".heading .window") == "90d"
     assert page.evaluate("window.notReloaded") is True

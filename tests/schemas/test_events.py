@@ -177,3 +177,13 @@ def test_deal_opened_defaults_stage_open_and_the_scorecards_currency() -> None:
     assert (staged.amount, staged.currency, staged.expected_close) == (None, None, None)
     dated = parse_event(message("deal_opened"))
     assert isinstance(dated, DealOpened) and dated.expected_close == date(2026, 4, 30)
+
+
+def test_rep_upserted_may_name_the_reps_and_the_managers_email() -> None:
+    """Optional, so every directory event sent before them stays valid; an address that is
+    not one is refused by name (it would decide who sees whose coaching)."""
+    assert parse_event(message("rep_upserted")).email is None  # type: ignore[union-attr]
+    rep = parse_event(message("rep_upserted", email="ana@x.com", manager_email="mia@x.com"))
+    assert (rep.email, rep.manager_email) == ("ana@x.com", "mia@x.com")  # type: ignore[union-attr]
+    with pytest.raises(EventError, match="manager_email"):
+        parse_event(message("rep_upserted", manager_email="mia at x"))

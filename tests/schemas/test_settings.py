@@ -266,3 +266,39 @@ def test_a_short_web_token_fails_with_the_fix_and_without_the_value() -> None:
     assert "SCORESTREAM_WEB_TOKEN='***'" in message
     assert "16 characters or more" in message
     assert "hunter2" not in message
+
+
+def test_web_admins_and_sign_in_settings() -> None:
+    settings = Settings.from_env(
+        {
+            "SCORESTREAM_WEB_ADMINS": "boss@x.com, it@x.com,",
+            "SCORESTREAM_WEB_SESSION_HOURS": "8",
+            "SCORESTREAM_OIDC_ISSUER": "https://id.x.com",
+            "SCORESTREAM_OIDC_CLIENT_ID": "ss",
+            "SCORESTREAM_OIDC_CLIENT_SECRET": "shh",
+        }
+    )
+    assert settings.web_admins == ("boss@x.com", "it@x.com")
+    assert settings.web_session_hours == 8 and "shh" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SCORESTREAM_WEB_ADMINS": "boss"}, "SCORESTREAM_WEB_ADMINS"),
+        ({"SCORESTREAM_OIDC_ISSUER": "https://id.x.com"}, "needs SCORESTREAM_OIDC_CLIENT_ID"),
+        ({"SCORESTREAM_OIDC_CLIENT_ID": "ss"}, "without SCORESTREAM_OIDC_ISSUER"),
+        (
+            {
+                "SCORESTREAM_OIDC_ISSUER": "http://id.x.com",
+                "SCORESTREAM_OIDC_CLIENT_ID": "a",
+                "SCORESTREAM_OIDC_CLIENT_SECRET": "b",
+            },
+            "must be https://",
+        ),
+    ],
+)
+def test_sign_in_mistakes_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as caught:
+        Settings.from_env(env)
+    assert "'b'" not in str(caught.value)  # a secret's value is never repeated

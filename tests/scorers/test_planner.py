@@ -199,3 +199,17 @@ def test_dates_at_the_ends_of_the_calendar_are_dead_letters_not_crashes(when: st
     p = plan([msg(body), msg({**body, "event_id": "x", "occurred_at": when})])
     ((_, letter),) = p.dead_letters
     assert letter.reason in (Reason.FUTURE, Reason.TOO_LATE)
+
+
+def test_the_latest_rep_upserted_of_a_batch_goes_to_the_people_directory() -> None:
+    """Per rep, the directory entry of its latest ``rep_upserted`` by (occurred_at, id),
+    whatever the order in the batch; a redelivered one too (its write may be what a crash
+    lost); other events leave the directory alone."""
+    newer = directory("2026-06-10", "north", email="ana@x.com", manager_email="mia@x.com")
+    older = directory("2026-06-01", "south", email="ana@old.com")
+    p = plan([msg(newer), msg(older), msg(call("2026-06-18", rep="bob"))])
+    assert set(p.directory) == {"ana"}
+    entry = p.directory["ana"].entry
+    assert (entry.team_id, entry.email, entry.manager_email) == ("north", "ana@x.com", "mia@x.com")
+    assert p.directory["ana"].key[1] == newer.event_id
+    assert plan([msg(newer)], p.states).directory["ana"].entry == entry  # a redelivery

@@ -102,7 +102,7 @@ async def test_starttls_login_and_both_parts(server_tls: tuple[ssl.SSLContext, P
     assert message["Message-ID"] == f"<{alert.alert_id}.mgr@scorestream>"
     assert message["To"] == "manager@example.com"
     assert message["Subject"].startswith("⚠️ nps_negative: rep-007 (team-1)")
-    parts = {part.get_content_type(): part.get_payload(decode=True).decode()
+    parts = {part.get_content_type(): bytes(part.get_payload(decode=True)).decode()
              for part in message.walk() if not part.is_multipart()}  # fmt: skip
     assert "nps: -100" in parts["text/plain"]
     assert "http://127.0.0.1:8000/reps/rep-007" in parts["text/plain"]

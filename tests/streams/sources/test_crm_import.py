@@ -100,6 +100,16 @@ def test_rep_directory_from_sales_teams(imported: CrmImport) -> None:
     assert (darcel.rep_id, darcel.team_id) == ("rep-darcel-schlecht", "team-melvin-marxen")
     deal_reps = {e.rep_id for e in imported.events if not isinstance(e, RepUpserted)}
     assert deal_reps <= {r.rep_id for r in reps}
+    assert all(r.email is None and r.manager_email is None for r in reps)  # none in the export
+
+
+def test_an_email_domain_gives_reps_and_managers_addresses() -> None:
+    reps = [e for e in load_crm_export(DATA, "acme.test").events if isinstance(e, RepUpserted)]
+    darcel = next(r for r in reps if r.name == "Darcel Schlecht")
+    assert (darcel.email, darcel.manager_email) == (
+        "darcel-schlecht@acme.test", "melvin-marxen@acme.test",
+    )  # fmt: skip
+    assert len({r.manager_email for r in reps}) == 6
 
 
 def test_won_row_mapping(imported: CrmImport) -> None:

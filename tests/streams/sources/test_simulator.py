@@ -144,6 +144,8 @@ def test_rep_directory_comes_first_with_quota_and_team(
         assert isinstance(event, RepUpserted)
         assert event.team_id.startswith("team-") and event.rep_id.startswith("rep-")
         assert event.monthly_quota is not None and event.monthly_quota > 0
+        assert event.email == f"{event.rep_id}@example.com"
+        assert event.manager_email == f"lead-{event.team_id}@example.com"
     assert sum(isinstance(e, RepUpserted) for e in events) == len(simulator.reps)
 
 

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
+import orjson
 import pytest
 import redis.asyncio
 
@@ -17,8 +18,9 @@ from sinks.redis_alerts import append_alert
 from sinks.redis_calls import RedisCalls
 from sinks.redis_definitions import RedisDefinitionSink
 from sinks.redis_keys import RedisKeys
+from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, OpenIdProvider
 from tests.sinks.redis_support import AS_OF, card, delete_prefix, new_prefix, write_cards
-from tests.streams.web.web_support import served
+from tests.streams.web.web_support import served, serving
 
 TOKEN = "a-long-enough-test-token"
 
@@ -42,10 +44,10 @@ def _versions() -> tuple[DefinitionVersion, DefinitionVersion]:
 VERSIONS = _versions()
 
 
-def alert(alert_id: str, rep_id: str, text: str) -> CoachingAlert:
+def alert(alert_id: str, rep_id: str, text: str, team_id: str = "north") -> CoachingAlert:
     return CoachingAlert(
         alert_id=alert_id, rule="no_calls", kind="inactivity", severity="info", rep_id=rep_id,
-        team_id="north", window=None, period="2026-03-09", as_of=date(2026, 3, 11), evidence={},
+        team_id=team_id, window=None, period="2026-03-09", as_of=date(2026, 3, 11), evidence={},
         text=text, raised_at=datetime(2026, 3, 11, 9, tzinfo=UTC),
     )  # fmt: skip
 
@@ -74,7 +76,7 @@ async def _write_board(redis_url: str, prefix: str) -> None:
         await versions.in_force(2)
         keys = RedisKeys(prefix)
         await append_alert(client, keys, alert("a1", "ana", "No calls for 3 days."))
-        await append_alert(client, keys, alert("a2", "cyd", "Customers are unhappy."))
+        await append_alert(client, keys, alert("a2", "cyd", "Customers are unhappy.", "south"))
     finally:
         await client.aclose()
 
@@ -109,4 +111,35 @@ def fixture_base(env: dict[str, str]) -> Iterator[str]:
 def fixture_guarded(env: dict[str, str]) -> Iterator[str]:
     """The same server with a web token."""
     with served(Settings.from_env({**env, "SCORESTREAM_WEB_TOKEN": TOKEN})) as base:
+        yield base
+
+
+@pytest.fixture(name="provider")
+def fixture_provider() -> Iterator[OpenIdProvider]:
+    provider = OpenIdProvider()
+    with serving(provider.app()) as base:
+        provider.base = base
+        yield provider
+
+
+@pytest.fixture(name="web")
+def fixture_web(env: dict[str, str], provider: OpenIdProvider, redis_url: str, prefix: str
+                ) -> Iterator[str]:  # fmt: skip
+    """A server with sign-in through ``provider`` and a directory: ana@x.com is rep ana of
+    north, mia@x.com manages north; boss@x.com is an admin by settings."""
+
+    async def directory() -> None:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        people = {"ana": {"team_id": "north", "email": "ana@x.com", "manager_email": "mia@x.com"},
+                  "bob": {"team_id": "north", "email": "bob@x.com", "manager_email": "mia@x.com"},
+                  "cyd": {"team_id": "south", "email": "cyd@x.com"}}  # fmt: skip
+        for rep, entry in people.items():
+            await client.hset(RedisKeys(prefix).directory, rep, orjson.dumps(entry))
+        await client.aclose()
+
+    asyncio.run(directory())
+    oidc = {"SCORESTREAM_OIDC_ISSUER": provider.base, "SCORESTREAM_OIDC_CLIENT_ID": CLIENT_ID,
+            "SCORESTREAM_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+            "SCORESTREAM_WEB_ADMINS": "boss@x.com"}  # fmt: skip
+    with served(Settings.from_env({**env, **oidc})) as base:
         yield base

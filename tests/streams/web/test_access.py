@@ -1,7 +1,10 @@
-"""SCORESTREAM_WEB_TOKEN: bearer for programs, sign-in form and cookie for browsers; and
-``serve`` refusing to open a non-loopback host without it."""
+"""SCORESTREAM_WEB_TOKEN (an admin token): bearer for programs, sign-in form and a
+server-side session for browsers; and ``serve`` refusing to open a non-loopback host
+without it."""
 
 from __future__ import annotations
+
+import re
 
 import httpx
 import pytest
@@ -9,7 +12,7 @@ from typer.testing import CliRunner
 
 from streams.cli.main import app
 from streams.cli.serve import is_loopback
-from streams.web.access import COOKIE, session_value
+from streams.web.access import COOKIE
 from tests.streams.web.conftest import TOKEN
 
 pytestmark = pytest.mark.redis
@@ -24,7 +27,7 @@ def test_every_page_and_api_call_needs_the_token(guarded: str) -> None:
         response = httpx.get(guarded + path, timeout=10)
         assert response.status_code == 401, path
         assert response.headers["www-authenticate"] == "Bearer"
-        assert "Authorization: Bearer" in response.json()["detail"]
+        assert "'Authorization: Bearer TOKEN'" in response.json()["detail"]
     wrong = httpx.get(f"{guarded}/api/leaderboard", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
 
@@ -50,7 +53,7 @@ def test_a_browser_signs_in_and_gets_an_http_only_cookie(guarded: str) -> None:
         assert first.headers["location"] == "/signin?next=/reps/ana%3Fwindow%3D30d"
 
         refused = browser.post("/signin", data={"token": "guess-guess-guess", "next": "/reps/ana"})
-        assert refused.status_code == 401 and "not this server" in refused.text
+        assert refused.status_code == 401 and "does not open this server" in refused.text
         assert COOKIE not in browser.cookies
 
         signed_in = browser.post("/signin", data={"token": TOKEN, "next": "/reps/ana?window=30d"})
@@ -58,14 +61,25 @@ def test_a_browser_signs_in_and_gets_an_http_only_cookie(guarded: str) -> None:
         assert signed_in.headers["location"] == "/reps/ana?window=30d"
         set_cookie = signed_in.headers["set-cookie"].lower()
         assert "httponly" in set_cookie and "samesite=lax" in set_cookie
-        assert browser.cookies[COOKIE] == session_value(TOKEN) != TOKEN
+        assert "max-age=43200" in set_cookie  # the session's 12 hours, not forever
+        cookie = browser.cookies[COOKIE]
+        assert TOKEN not in cookie and len(cookie) >= 40  # random, not derived from the token
 
         page = browser.get("/reps/ana")
         assert page.status_code == 200 and "Revenue won" in page.text
         assert browser.get("/api/alerts").status_code == 200  # the page's own script calls
 
-        assert browser.post("/signout").status_code == 303
+        forged = browser.post("/signout", data={"csrf": "guess"})
+        assert forged.status_code == 403  # another site's form cannot sign anyone out
+        assert browser.get("/reps/ana").status_code == 200
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+        assert csrf is not None, "the page has no sign-out form"
+        assert browser.post("/signout", data={"csrf": csrf[1]}).status_code == 303
         assert browser.get("/").status_code == 303
+
+        # Ended on the server: the old cookie, replayed, opens nothing.
+        replay = httpx.get(f"{guarded}/reps/ana", cookies={COOKIE: cookie}, headers=BROWSER)
+        assert replay.status_code == 303
 
 
 def test_sign_in_never_redirects_off_the_server(guarded: str) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from schemas.settings import Settings
 from streams.web.app import create_app
@@ -18,10 +19,16 @@ from tests.redis_server import free_port
 @contextmanager
 def served(settings: Settings) -> Iterator[str]:
     """``create_app(settings)`` served on a free loopback port; yields its base URL."""
+    with serving(create_app(settings)) as base:
+        yield base
+
+
+@contextmanager
+def serving(app: ASGIApp) -> Iterator[str]:
+    """Any ASGI app served on a free loopback port by uvicorn in a thread; yields its URL."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-        timeout_graceful_shutdown=1,
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1,
     )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
