@@ -1,53 +1,34 @@
 """The faust app of ``scorestream worker``: topics, tables, agents, timers and web pages.
 
-Wiring only. A CRM message goes: the ``crm_events`` agent -> ``batching.Batcher`` ->
-``shell.Shell.handle`` -> ``scorers.planner.plan_batch`` -> the state table, Redis
-(``sinks.redis_scorecards``) and the output topics.
+Wiring only: what runs is in ``agents`` (a CRM message's way starts at
+``Agents.crm_events``), faust's internals in ``faust_adapter``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import os
-import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
 import faust
-import structlog
 from faust.types import TP
-from faust.worker import Worker
 
 from schemas import topics
-from schemas.definition_version import DefinitionVersion
 from schemas.settings import Settings
 from scorers.clock import ClockMode
-from scorers.intake import Message
 from scorers.rep_scoring import Layout
 from sinks.redis_definitions import RedisDefinitionSink
 from sinks.redis_scorecards import RedisScorecardSink
 from streams import connections
 from streams.definitions_topic import Read
-from streams.worker import rebalance
-from streams.worker.batching import Batcher, BatchLimits, Chore
+from streams.worker import faust_adapter
+from streams.worker.agents import LIMITS, Agents
 from streams.worker.definitions import DefinitionFollower
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.shell import Consumer, Shell, Topics
 from streams.worker.state_table import StateTable, declare_table
 from streams.worker.teams import TeamHandler
 
-log = structlog.get_logger()
-
-LIMITS: Final = BatchLimits(max_messages=2000, max_age_s=0.05, catch_up_age_s=1.0, behind_s=5.0)
-"""A batch is written once its first message is 50 ms old (the latency a message may pay
-so that the reps of a busy stream are scored once for several events) or 2,000 long; a
-worker whose newest message is over 5 s old is catching up and lets batches grow to 1 s."""
-TICK_S: Final = 1.0
-"""How often the worker checks, between batches, whether the as-of day moved, it caught up
-or scoring is due."""
 REDIS_CHECK_S: Final = 2.0
 """How often the worker checks that Redis still holds its marker (that it lost no data)."""
 TEAM_INTERVAL_S: Final = 0.5
@@ -90,72 +71,27 @@ def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> fa
     sink = connections.scorecard_sink(settings)
     outputs = Topics(topics.CRM_INPUTS, topics.DLQ, topics.UPDATES, topics.ALERTS,
                      teams_topic.get_topic_name())  # fmt: skip
-    consumer = Consumer(lambda: _assigned(app), lambda tp: app.consumer.highwater(TP(*tp)),
-                        lambda tp: _committed(app, TP(*tp)))  # fmt: skip
+    consumer = Consumer(
+        lambda: _assigned(app), lambda tp: app.consumer.highwater(TP(*tp)),
+        lambda tp: faust_adapter.committed_offset(app.consumer, TP(*tp)),
+    )  # fmt: skip
     shell = Shell(
         Layout.of(in_force.definition, in_force.version), options.clock,
         StateTable(app, settings.partitions, _produce(app)), sink, _send(app), outputs,
         consumer, metrics, behind_s=LIMITS.behind_s,
     )  # fmt: skip
     members, index = (declare_table(app, name, str) for name in ("team-members", "team-index"))
-    teams = TeamHandler(in_force.definition, in_force.version, members, index, sink)
-    follower = DefinitionFollower(
-        settings, versions, RedisDefinitionSink(sink.calls, settings.redis_prefix), metrics
-    )
-
-    async def use(version: DefinitionVersion) -> None:
-        """A new version, between two batches: every rep scored again now (once ready)."""
-        shell.use(Layout.of(version.definition, version.version))
-        teams.use(version.definition, version.version)
-        if _ready(app):
-            await shell.handle(())
-
-    @app.agent(crm, concurrency=1)
-    async def crm_events(stream: Any) -> None:
-        # NOTE: no `yield`; concurrency=1 keeps offset commits in order. Acked by the
-        # batcher, by hand, once a message's batch is written.
-        acked = stream.noack()
-        batches = Batcher(shell.handle, acked.ack, LIMITS, metrics)
-        chore = Chore(TICK_S, lambda: _ready(app) and shell.needs_tick(), lambda: shell.handle(()))
-        timer = batches.start_timer(LIMITS.max_age_s / 2, chore)
-        following = asyncio.create_task(
-            follower.run(lambda v: batches.between_batches(lambda: use(v))),
-            context=contextvars.Context(),
-        )
-        try:
-            async for event in acked.events():
-                m = event.message
-                message = Message(
-                    event.key, event.value, m.topic, m.partition, m.offset, m.timestamp
-                )
-                await batches.add(event, message)
-        finally:  # stopping: write and ack the open batch, or faust waits for its acks
-            following.cancel()
-            await batches.end_open()
-            timer.cancel()
-
-    @app.agent(teams_topic, concurrency=1)
-    async def team_updates(stream: Any) -> None:
-        async for value in stream:
-            teams.handle(value)
-
-    @app.timer(TEAM_INTERVAL_S)  # type: ignore[untyped-decorator]
-    async def write_teams() -> None:
-        if _ready(app):
-            await teams.score_marked(datetime.now(UTC).isoformat(timespec="milliseconds"))
-
-    @app.timer(REDIS_CHECK_S)  # type: ignore[untyped-decorator]
-    async def check_redis() -> None:
-        """Notice Redis losing what the worker wrote, and write it all again."""
-        if _ready(app) and await sink.lost_data():
-            shell.redis_lost()
-            teams.rewrite()
-
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def on_revoked(sender: Any, *_: Any, **__: Any) -> None:
-        shell.forget()
-        teams.forget()
-
+    agents = Agents(
+        shell, TeamHandler(in_force.definition, in_force.version, members, index, sink),
+        DefinitionFollower(settings, versions,
+                           RedisDefinitionSink(sink.calls, settings.redis_prefix), metrics),
+        sink, metrics, lambda: faust_adapter.ready(app),
+    )  # fmt: skip
+    app.agent(crm, concurrency=1)(agents.crm_events)
+    app.agent(teams_topic, concurrency=1)(agents.team_updates)
+    app.timer(TEAM_INTERVAL_S)(agents.write_teams)
+    app.timer(REDIS_CHECK_S)(agents.check_redis)
+    app.on_partitions_revoked.connect(agents.on_revoked)  # type: ignore[arg-type]
     _operations(app, options, shell, sink, metrics)
     return app
 
@@ -172,7 +108,7 @@ def _operations(
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
-        ready = _ready(app)
+        ready = faust_adapter.ready(app)
         status = "recovering" if not ready else "ready" if sink.calls.available else "degraded"
         body = {"status": status, "clock": options.clock.value}
         return web.json(body, status=200 if status == "ready" else 503)
@@ -184,36 +120,17 @@ def _operations(
         return web.bytes(metrics.exposition(), content_type="text/plain; version=0.0.4")
 
 
-STOP_DEADLINE_S: Final = 25.0
-"""A stop that takes longer than this ends the process: nothing is lost (the open batch is
-not acked, so it is redelivered, and every state write is one a redelivery can repeat), and a
-worker that hangs in its stop would hold its partitions until someone kills it."""
-
-
-class _Worker(Worker):
-    """faust's worker with a deadline on stopping (SIGTERM, Ctrl-C)."""
-
-    def _schedule_shutdown(self, signal: Any) -> None:
-        deadline = threading.Timer(STOP_DEADLINE_S, _stop_overdue)
-        deadline.daemon = True
-        deadline.start()
-        super()._schedule_shutdown(signal)
-
-
-def _stop_overdue() -> None:
-    log.error("stop_overdue", seconds=STOP_DEADLINE_S, exit_code=3)
-    os._exit(3)
-
-
 def run(app: faust.App) -> NoReturn:
     """Run the worker until stopped. Our structlog set-up stays: faust must not replace the
     root logger or stdout."""
-    worker = _Worker(app, loglevel="WARNING", override_logging=False, redirect_stdouts=False)
+    worker = faust_adapter.DeadlineWorker(
+        app, loglevel="WARNING", override_logging=False, redirect_stdouts=False
+    )
     worker.execute_from_commandline()
 
 
 def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
-    return rebalance.App(
+    return faust_adapter.App(
         options.app_id,
         **connections.faust_app_kwargs(settings),
         store="rocksdb://",
@@ -245,20 +162,8 @@ def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
     )
 
 
-def _ready(app: faust.App) -> bool:
-    """Tables recovered and no rebalance under way: state can be read and scored."""
-    recovery = app.tables.recovery  # type: ignore[attr-defined]
-    return not app.rebalancing and bool(recovery.completed.is_set())
-
-
 def _assigned(app: faust.App) -> set[tuple[str, int]]:
     return {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
-
-
-def _committed(app: faust.App, tp: TP) -> int | None:
-    """Where the group's committed offset left a partition (faust keeps it; no public API)."""
-    committed: int | None = app.consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
-    return committed
 
 
 def _produce(app: faust.App) -> Any:

@@ -15,7 +15,7 @@ here tells it where to resume.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,7 +23,7 @@ from faust.types import TP
 
 from scorers.calendar import Day
 from scorers.state import RepState, RepWrites
-from streams.worker import codec
+from streams.worker import codec, faust_adapter
 from streams.worker.codec import Key
 
 TABLE_NAME = "state"
@@ -80,7 +80,7 @@ class StateTable:
 
     def load(self, partition: int) -> Loaded:
         loaded = Loaded()
-        for raw_key, raw in self._items(partition):
+        for raw_key, raw in faust_adapter.partition_items(self.table, partition):
             key = codec.decode_key(raw_key)
             if key.kind == "clock":
                 loaded.clock[key.owner] = codec.decode_day(raw)
@@ -120,7 +120,7 @@ class StateTable:
         # A batch ends while faust waits for acks during a rebalance, after it closed the
         # revoked partitions' databases: their records go to the changelog only, which is
         # where the partition's next owner (maybe us again) recovers them from.
-        db = self.table.data._dbs.get(partition)
+        db = faust_adapter.open_partition_db(self.table, partition)
         if db is not None:
             if value is None:
                 db.delete(raw_key)
@@ -136,9 +136,3 @@ class StateTable:
             return
         meta = delivery.result()
         self.table.data.set_persisted_offset(TP(meta.topic, meta.partition), meta.offset)
-
-    def _items(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
-        offset_key = self.table.data.offset_key
-        for key, value in self.table.data._db_for_partition(partition).items():
-            if key != offset_key:
-                yield key, value

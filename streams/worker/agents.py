@@ -1,0 +1,93 @@
+"""What the worker runs under faust: its two agents, its timers and its rebalance hook.
+
+A CRM message goes: ``crm_events`` -> ``batching.Batcher`` -> ``shell.Shell.handle`` ->
+``scorers.planner.plan_batch`` -> the state table, Redis and the output topics. ``app``
+only attaches these to faust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from schemas.definition_version import DefinitionVersion
+from scorers.intake import Message
+from scorers.rep_scoring import Layout
+from sinks.redis_scorecards import RedisScorecardSink
+from streams.worker.batching import Batcher, BatchLimits, Chore
+from streams.worker.definitions import DefinitionFollower
+from streams.worker.metrics import WorkerMetrics
+from streams.worker.shell import Shell
+from streams.worker.teams import TeamHandler
+
+LIMITS: Final = BatchLimits(max_messages=2000, max_age_s=0.05, catch_up_age_s=1.0, behind_s=5.0)
+"""A batch is written once its first message is 50 ms old (the latency a message may pay
+so that the reps of a busy stream are scored once for several events) or 2,000 long; a
+worker whose newest message is over 5 s old is catching up and lets batches grow to 1 s."""
+TICK_S: Final = 1.0
+"""How often the worker checks, between batches, whether the as-of day moved, it caught up
+or scoring is due."""
+
+
+@dataclass(frozen=True, slots=True)
+class Agents:
+    shell: Shell
+    teams: TeamHandler
+    follower: DefinitionFollower
+    sink: RedisScorecardSink
+    metrics: WorkerMetrics
+    ready: Callable[[], bool]
+    """Tables recovered and no rebalance under way: state can be read and scored."""
+
+    async def crm_events(self, stream: Any) -> None:
+        # NOTE: no `yield`; concurrency=1 keeps offset commits in order. Acked by the
+        # batcher, by hand, once a message's batch is written.
+        acked = stream.noack()
+        batches = Batcher(self.shell.handle, acked.ack, LIMITS, self.metrics)
+        chore = Chore(TICK_S, lambda: self.ready() and self.shell.needs_tick(),
+                      lambda: self.shell.handle(()))  # fmt: skip
+        timer = batches.start_timer(LIMITS.max_age_s / 2, chore)
+        following = asyncio.create_task(
+            self.follower.run(lambda v: batches.between_batches(lambda: self._use(v))),
+            context=contextvars.Context(),
+        )
+        try:
+            async for event in acked.events():
+                m = event.message
+                message = Message(
+                    event.key, event.value, m.topic, m.partition, m.offset, m.timestamp
+                )
+                await batches.add(event, message)
+        finally:  # stopping: write and ack the open batch, or faust waits for its acks
+            following.cancel()
+            await batches.end_open()
+            timer.cancel()
+
+    async def team_updates(self, stream: Any) -> None:
+        async for value in stream:
+            self.teams.handle(value)
+
+    async def write_teams(self) -> None:
+        if self.ready():
+            await self.teams.score_marked(datetime.now(UTC).isoformat(timespec="milliseconds"))
+
+    async def check_redis(self) -> None:
+        """Notice Redis losing what the worker wrote, and write it all again."""
+        if self.ready() and await self.sink.lost_data():
+            self.shell.redis_lost()
+            self.teams.rewrite()
+
+    async def on_revoked(self, sender: Any, *_: Any, **__: Any) -> None:
+        self.shell.forget()
+        self.teams.forget()
+
+    async def _use(self, version: DefinitionVersion) -> None:
+        """A new version, between two batches: every rep scored again now (once ready)."""
+        self.shell.use(Layout.of(version.definition, version.version))
+        self.teams.use(version.definition, version.version)
+        if self.ready():
+            await self.shell.handle(())

@@ -1,0 +1,125 @@
+"""Every use of faust's internals, in one place, pinned by a contract test.
+
+faust has no public API for what the worker needs in five places, so it reaches inside here
+and nowhere else. ``tests/streams/worker/test_faust_adapter.py`` fails if an upgrade renames
+or reshapes any of them, and ``pyproject.toml`` bounds faust to the versions it passed on:
+
+- the consumer's committed offsets (``Consumer._committed_offset``), to tell a partition the
+  group never committed, and how far behind a worker is;
+- the seek after a rebalance (``Consumer.perform_seek``), made to lose no message (below);
+- the app's transport (``App._new_transport``), to install that consumer;
+- a table partition's RocksDB (``Store._dbs``, ``Store._db_for_partition``), read whole on
+  assignment and written per batch (``state_table``);
+- the worker's stop (``Worker._schedule_shutdown``), given a deadline.
+
+The consumer, made to lose no message when partitions move between workers. faust drops
+messages it has fetched in a rebalance: those in the streams' buffers, which it clears when
+the flow resumes, and the rest of a fetch cut short. It counts on one step to read them
+again: once the tables are recovered it seeks every partition back to the group's committed
+offset (``Consumer.perform_seek``). That step has two holes, both seen when one worker took
+over the partitions of another that was killed
+(``tests/integration/test_worker_scale_out.py``: events missing from the cards):
+
+- aiokafka seeks only the partitions whose committed offset is above 0. A partition the
+  group never committed (its owner died before its first commit, every 2.8 s) stays where
+  the dropped fetch left it: a run (its offset lookups slowed down to widen the window)
+  started a crm.calls partition at offset 531, not 65.
+- faust seeks while messages still flow into the buffers: one fetched from the new
+  position before the buffers are cleared is dropped with no seek after it (likely how a
+  run at normal speed lost one NPS response).
+
+So this consumer stops the flow before it seeks (faust clears the buffers and resumes the
+flow right after) and sends a partition without a committed offset back to offset 0, where
+the group's first consumer started. A message read twice is harmless: the worker's state
+recognises a redelivered event.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import suppress
+from typing import Any, Final
+
+import faust
+import structlog
+from aiokafka.errors import IllegalStateError
+from faust.transport.drivers import aiokafka
+from faust.types import TP
+from faust.worker import Worker
+
+log = structlog.get_logger()
+
+
+class RewindingConsumer(aiokafka.Consumer):
+    async def perform_seek(self) -> None:
+        self.stop_flow()  # nothing more reaches the buffers; faust resumes after clearing them
+        await super().perform_seek()
+        changelogs = self.app.tables.changelog_topics
+        for tp in self.assignment():
+            if tp.topic not in changelogs and committed_offset(self, tp) is None:
+                # Offset 0, not aiokafka's seek_to_beginning, which waits for the fetcher to
+                # reset the position: faust runs this in its fetch loop too, and with it the
+                # changelog recovery got no record for minutes in two of three runs. Where
+                # retention removed offset 0, the fetch resets to the earliest (the default).
+                with suppress(IllegalStateError):  # a new rebalance took it; its recovery seeks
+                    await self.seek(tp, 0)
+
+
+class RewindingTransport(aiokafka.Transport):
+    Consumer = RewindingConsumer
+
+
+class App(faust.App):
+    """A faust app whose consumer is the ``RewindingConsumer``."""
+
+    def _new_transport(self) -> Any:
+        return RewindingTransport(self.conf.broker_consumer, self)
+
+
+def committed_offset(consumer: Any, tp: TP) -> int | None:
+    """Where the group's committed offset left a partition (faust keeps it; no public API)."""
+    committed: int | None = consumer._committed_offset.get(tp)
+    return committed
+
+
+def ready(app: faust.App) -> bool:
+    """Tables recovered and no rebalance under way: state can be read and scored."""
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    return not app.rebalancing and bool(recovery.completed.is_set())
+
+
+def open_partition_db(table: Any, partition: int) -> Any | None:
+    """The RocksDB of a table partition this worker has open, or None once faust closed it
+    (a revoked partition, while a rebalance waits for the last batch's acks)."""
+    return table.data._dbs.get(partition)
+
+
+def partition_items(table: Any, partition: int) -> Iterator[tuple[bytes, bytes]]:
+    """Every record of a table partition's RocksDB but faust's own persisted-offset record."""
+    offset_key = table.data.offset_key
+    for key, value in table.data._db_for_partition(partition).items():
+        if key != offset_key:
+            yield key, value
+
+
+STOP_DEADLINE_S: Final = 25.0
+"""A stop that takes longer than this ends the process: nothing is lost (the open batch is
+not acked, so it is redelivered, and every state write is one a redelivery can repeat), and a
+worker that hangs in its stop would hold its partitions until someone kills it."""
+
+
+class DeadlineWorker(Worker):
+    """faust's worker with a deadline on stopping (SIGTERM, Ctrl-C)."""
+
+    def _schedule_shutdown(self, signal: Any) -> None:
+        deadline = threading.Timer(STOP_DEADLINE_S, _stop_overdue)
+        deadline.daemon = True
+        deadline.start()
+        super()._schedule_shutdown(signal)
+
+
+def _stop_overdue() -> None:
+    log.error("stop_overdue", seconds=STOP_DEADLINE_S, exit_code=3)
+    os._exit(3)

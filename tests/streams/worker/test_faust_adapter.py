@@ -1,0 +1,95 @@
+"""The contract with faust's internals: every private name ``faust_adapter`` relies on, used
+the way the worker uses it, on the installed faust. An upgrade that renames or reshapes one
+fails here, before a worker loses messages or state (pyproject.toml bounds faust to the
+versions this passed on)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import faust
+import pytest
+from faust.transport.drivers import aiokafka
+from faust.types import TP
+from faust.worker import Worker
+
+from streams.worker import faust_adapter
+from streams.worker.state_table import TABLE_NAME, declare_table
+
+
+@pytest.fixture(name="app")
+def fixture_app(tmp_path: Path) -> Iterator[faust.App]:
+    # Never started: nothing here reaches a broker.
+    app = faust_adapter.App("contract", broker="kafka://127.0.0.1:1", store="rocksdb://",
+                            datadir=str(tmp_path), key_serializer="raw",
+                            value_serializer="raw")  # fmt: skip
+    yield app
+    for table in app.tables.values():
+        table.data.reset_state()
+
+
+def test_the_app_consumes_with_the_rewinding_consumer(app: faust.App) -> None:
+    assert isinstance(app.transport, faust_adapter.RewindingTransport)
+    assert isinstance(app.consumer, faust_adapter.RewindingConsumer)
+
+
+def test_the_overridden_methods_exist_on_fausts_classes_with_our_signatures() -> None:
+    def parameters(method: Any) -> list[str]:
+        return list(inspect.signature(method).parameters)
+
+    seek = aiokafka.Consumer.perform_seek
+    assert inspect.iscoroutinefunction(seek) and parameters(seek) == ["self"]
+    assert parameters(faust.App._new_transport) == ["self"]
+    assert parameters(Worker._schedule_shutdown) == ["self", "signal"]
+    assert faust_adapter.RewindingTransport.Consumer is faust_adapter.RewindingConsumer
+
+
+async def test_the_seek_after_a_rebalance_rewinds_what_the_group_never_committed(
+    app: faust.App,
+) -> None:
+    """faust's ``perform_seek`` asks for the committed offsets and records them; ours then
+    sends a partition without one back to offset 0, and leaves the committed one alone."""
+    committed, never = TP("crm.calls", 3), TP("crm.nps", 1)
+    consumer: Any = app.consumer
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek_to_committed() -> dict[TP, int]:
+        return {committed: 41}
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    consumer.seek_to_committed = seek_to_committed
+    consumer.assignment = lambda: {committed, never}
+    consumer.seek = seek
+    assert faust_adapter.committed_offset(consumer, committed) is None
+    await consumer.perform_seek()
+    assert faust_adapter.committed_offset(consumer, committed) == 41
+    assert faust_adapter.committed_offset(consumer, never) is None
+    assert seeks == [(never, 0)]
+    assert consumer.flow_active is False, "stopped until faust has cleared the buffers"
+
+
+def test_a_table_partition_is_written_and_read_whole_beside_fausts_offset(app: faust.App) -> None:
+    table = declare_table(app, TABLE_NAME, bytes, 4)
+    changelog = TP(table.changelog_topic.get_topic_name(), 2)
+    assert faust_adapter.open_partition_db(table, 2) is None, "not opened before use"
+    table.data.set_persisted_offset(changelog, 7)  # faust's own write opens the partition
+    db = faust_adapter.open_partition_db(table, 2)
+    assert db is not None
+    db.put(b"rep-1|day|20500", b"{}")
+    db.put(b"rep-2|profile", b"[]")
+    items = dict(faust_adapter.partition_items(table, 2))
+    assert items == {b"rep-1|day|20500": b"{}", b"rep-2|profile": b"[]"}, "no offset record"
+    assert table.data.persisted_offset(changelog) == 7, "faust still reads its own record"
+    assert dict(faust_adapter.partition_items(table, 1)) == {}
+
+
+def test_an_app_not_started_is_not_ready(app: faust.App) -> None:
+    assert app.rebalancing is False
+    assert faust_adapter.ready(app) is False
+    app.tables.recovery.completed.set()  # type: ignore[attr-defined]
+    assert faust_adapter.ready(app) is True
