@@ -29,6 +29,9 @@ from streams.worker.shell import Consumer, Shell, Topics
 from streams.worker.state_table import StateTable, declare_table
 from streams.worker.teams import TeamHandler
 
+TEAM_TABLES: Final = ("team-members", "team-index", "team-as-of")
+"""``TeamHandler``'s tables: each member's latest inputs, each team's members, each team's
+latest as-of day."""
 REDIS_CHECK_S: Final = 2.0
 """How often the worker checks that Redis still holds its marker (that it lost no data)."""
 TEAM_INTERVAL_S: Final = 0.5
@@ -80,9 +83,9 @@ def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> fa
         StateTable(app, settings.partitions, _produce(app)), sink, _send(app), outputs,
         consumer, metrics, behind_s=LIMITS.behind_s,
     )  # fmt: skip
-    members, index = (declare_table(app, name, str) for name in ("team-members", "team-index"))
+    members, index, as_of = (declare_table(app, name, str) for name in TEAM_TABLES)
     agents = Agents(
-        shell, TeamHandler(in_force.definition, in_force.version, members, index, sink),
+        shell, TeamHandler(in_force.definition, in_force.version, members, index, as_of, sink),
         DefinitionFollower(settings, versions,
                            RedisDefinitionSink(sink.calls, settings.redis_prefix), metrics),
         sink, metrics, lambda: faust_adapter.ready(app),

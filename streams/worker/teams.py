@@ -8,6 +8,12 @@ means no races between workers over a team's scorecard.
 A busy team gets an update per member event; scoring it each time would cost a
 read of every member's inputs. Updates only mark the team, and ``score_marked`` (run
 by a timer) scores each marked team once from inputs cached in memory.
+
+The marks live in memory, and the team topic is acknowledged as it is read, so a worker
+killed between an update and the next ``score_marked`` would lose them and leave the team's
+card stale until a member's next change. Instead, after every start and rebalance, each team
+the worker owns is scored once from the tables, as of the latest day it was sent
+(``team-as-of``): whatever was lost is written then.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ class TeamHandler:
         version: int | None,
         members_table: Any,
         index_table: Any,
+        as_of_table: Any,
         sink: RedisScorecardSink,
     ) -> None:
         self.definition = definition
@@ -45,10 +52,15 @@ class TeamHandler:
         """"team|rep" -> the member's latest inputs (JSON)."""
         self.index = index_table
         """team -> sorted JSON list of its members' rep ids."""
+        self.as_of = as_of_table
+        """team -> the latest as-of day an update of the team carried (JSON)."""
         self.sink = sink
         self._previous: dict[tuple[str, str], Scorecard] = {}
         self._cache: dict[str, dict[str, Inputs]] = {}
         self._marked: dict[str, Day] = {}
+        self._rescan = True
+        """Score every team the worker owns at the next ``score_marked``: a start or a
+        rebalance may have lost marks."""
 
     def use(self, definition: ScorecardDefinition, version: int) -> None:
         """Score teams with a new definition version from now on. Each member's worker scores
@@ -61,6 +73,7 @@ class TeamHandler:
     def forget(self) -> None:
         self._previous.clear()
         self._cache.clear()
+        self._rescan = True
 
     def rewrite(self) -> None:
         """Redis lost the team cards: write each again when its team is next scored (every
@@ -82,11 +95,19 @@ class TeamHandler:
             del members[rep]
             self.index[team] = orjson.dumps(sorted(members))
             log.info("team_member_left", team_id=team, rep_id=rep)
-        self._marked[team] = max(update["as_of"], self._marked.get(team, update["as_of"]))
+        as_of: Day = update["as_of"]
+        self._marked[team] = max(as_of, self._marked.get(team, as_of))
+        latest = self.as_of.get(team)
+        if latest is None or orjson.loads(latest) < as_of:
+            self.as_of[team] = orjson.dumps(as_of)
 
     async def score_marked(self, updated_at: str) -> int:
         """Score every marked team once and write the cards that changed, in one pipeline;
         returns the teams scored."""
+        if self._rescan:
+            self._rescan = False
+            for team, latest in self.as_of.items():
+                self._marked.setdefault(team, orjson.loads(latest))
         marked, self._marked = self._marked, {}
         updates = []
         windows = set(self.definition.windows)

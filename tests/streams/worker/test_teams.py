@@ -29,9 +29,9 @@ async def fixture_prefix(redis_client: redis.asyncio.Redis) -> AsyncIterator[str
         yield prefix
 
 
-def member_update(rep: str, windows: list[str]) -> bytes:
+def member_update(rep: str, windows: list[str], as_of: int = 740_000) -> bytes:
     inputs = {w: [[0] * 20, 30, 1_000.0] for w in windows}
-    return orjson.dumps({"team_id": "north", "rep_id": rep, "as_of": 740_000, "inputs": inputs})
+    return orjson.dumps({"team_id": "north", "rep_id": rep, "as_of": as_of, "inputs": inputs})
 
 
 async def test_a_new_version_rescores_the_teams_written_here_on_its_windows_only(
@@ -40,7 +40,7 @@ async def test_a_new_version_rescores_the_teams_written_here_on_its_windows_only
     """The members' workers switched first and sent their inputs while this worker was on
     version 1: at the switch the team is scored again, on version 2, with no new update;
     inputs a member sent for a window version 2 dropped are left out."""
-    teams = TeamHandler(OLD, 1, {}, {}, RedisScorecardSink(RedisCalls(redis_client), prefix))
+    teams = TeamHandler(OLD, 1, {}, {}, {}, RedisScorecardSink(RedisCalls(redis_client), prefix))
     teams.handle(member_update("ana", ["7d", "30d", "90d"]))
     teams.handle(member_update("bob", ["7d", "30d"]))
     assert await teams.score_marked(AT) == 1
@@ -55,3 +55,31 @@ async def test_a_new_version_rescores_the_teams_written_here_on_its_windows_only
     # Not scored again: the worker's switch takes the 90d cards out (RedisDefinitionSink).
     card = await stored_json(redis_client, keys.team_card("north", "90d"))
     assert card["definition_version"] == 1
+
+
+async def test_a_worker_started_again_scores_the_teams_whose_marks_a_kill_lost(
+    redis_client: redis.asyncio.Redis, prefix: str
+) -> None:
+    """Killed after it recorded two members' updates (tables written, team topic acked) and
+    before its timer scored them: started again over the same tables, it writes the card a
+    worker that was never killed writes."""
+    tables: tuple[dict[str, bytes], dict[str, bytes], dict[str, bytes]] = ({}, {}, {})
+    killed = TeamHandler(OLD, 1, *tables, RedisScorecardSink(RedisCalls(redis_client), prefix))
+    killed.handle(member_update("ana", list(OLD.windows), as_of=740_001))
+    killed.handle(member_update("bob", list(OLD.windows), as_of=740_000))
+    started = TeamHandler(OLD, 1, *tables, RedisScorecardSink(RedisCalls(redis_client), prefix))
+    assert await started.score_marked(AT) == 1
+    assert await started.score_marked(AT) == 0, "once, not at every tick"
+
+    ref = f"{prefix}ref:"
+    reference = TeamHandler(OLD, 1, {}, {}, {}, RedisScorecardSink(RedisCalls(redis_client), ref))
+    reference.handle(member_update("ana", list(OLD.windows), as_of=740_001))
+    reference.handle(member_update("bob", list(OLD.windows), as_of=740_000))
+    assert await reference.score_marked(AT) == 1
+    for window in OLD.windows:
+        restarted = await stored_json(redis_client, RedisKeys(prefix).team_card("north", window))
+        never = await stored_json(redis_client, RedisKeys(ref).team_card("north", window))
+        assert restarted == never
+    # A rebalance loses marks too: the teams owned then are scored again.
+    started.forget()
+    assert await started.score_marked(AT) == 1
