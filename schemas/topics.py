@@ -32,3 +32,8 @@ ALL_TOPICS: Final = (*CRM_INPUTS, DLQ, DLQ_REDRIVEN, UPDATES, ALERTS, DEFINITION
 def team_updates(app_id: str) -> str:
     """The worker's internal topic of members' window inputs, keyed by team_id."""
     return f"{app_id}-team-updates"
+
+
+def changelog(app_id: str, table: str) -> str:
+    """The compacted topic that backs one of the worker's tables (faust's naming)."""
+    return f"{app_id}-{table}-changelog"

@@ -13,7 +13,7 @@ event loop.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -40,16 +40,18 @@ _REPLICATION_CODES: Final = frozenset(
 )
 """A cluster with fewer brokers than copies, or one whose policy wants more (3 on managed)."""
 
+COMPACTED: Final[Mapping[str, str]] = {"cleanup.policy": "compact"}
+"""Keep the latest record per key, forever."""
 COPARTITIONED: Final = topics.CRM_INPUTS
 """Keyed by rep_id and read side by side by the worker: one partition count or wrong joins."""
 
 TOPIC_CONFIGS: Final[Mapping[str, Mapping[str, str]]] = {
     # The rep directory: latest record per rep is all that matters, forever.
-    topics.REPS: {"cleanup.policy": "compact"},
+    topics.REPS: COMPACTED,
     # One record per dead letter sent back: the redrive's memory, kept as long as the DLQ.
-    topics.DLQ_REDRIVEN: {"cleanup.policy": "compact"},
+    topics.DLQ_REDRIVEN: COMPACTED,
     # One key per scorecard version: compaction never drops one, and time never does.
-    topics.DEFINITIONS: {"cleanup.policy": "compact"},
+    topics.DEFINITIONS: COMPACTED,
 }
 TOPIC_PARTITIONS: Final[Mapping[str, int]] = {
     # Versions are read in the order they were published: one partition.
@@ -348,19 +350,15 @@ def delete_consumer_group(settings: Settings, group: str, *, timeout_s: float = 
         time.sleep(2)
 
 
-def ensure_topic(settings: Settings, name: str, partitions: int) -> None:
-    """Create one topic if it is missing and wait until it has its leaders.
+def ensure_internal_topics(settings: Settings, specs: Sequence[TopicSpec]) -> None:
+    """Create the worker's internal topics that are missing and wait until they have leaders.
 
-    For an internal topic the worker consumes: faust would declare it itself, but only as
-    the consumer subscribes, and a consumer that subscribes before the topic is listed
-    skips it until its next metadata refresh (minutes)."""
-    _create(
-        connections.kafka_admin(settings),
-        [TopicSpec(name, partitions)],
-        settings.replication_factor,
-        30.0,
-    )
-    wait_for_topics(settings, (name,))
+    faust would declare them itself, but only as it starts: a consumer that subscribes
+    before a topic is listed skips it until its next metadata refresh (minutes), and a
+    table whose changelog is listed without partitions yet crashes its agent with
+    PartitionsMismatch for good."""
+    _create(connections.kafka_admin(settings), list(specs), settings.replication_factor, 30.0)
+    wait_for_topics(settings, [s.name for s in specs])
 
 
 def wait_for_topics(settings: Settings, names: Iterable[str], *, timeout_s: float = 30.0) -> None:

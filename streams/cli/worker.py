@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -20,7 +21,7 @@ from streams import connections
 from streams.cli import definition_or_exit, fail, load_settings, publisher
 from streams.definitions_topic import Read, publish, read_versions
 from streams.exceptions import StreamsError
-from streams.topic_admin import ensure_topic, wait_for_topics
+from streams.topic_admin import COMPACTED, TopicSpec, ensure_internal_topics, wait_for_topics
 
 log = structlog.get_logger()
 
@@ -36,7 +37,7 @@ def quiet_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def preflight(settings: Settings, app_id: str) -> None:
+def preflight(settings: Settings, app_id: str, tables: Iterable[str]) -> None:
     """Fail before faust starts when Kafka or Redis refuses us or the topics are missing.
 
     faust (aiokafka) would retry a wrong password or an untrusted certificate forever, and
@@ -51,7 +52,11 @@ def preflight(settings: Settings, app_id: str) -> None:
         fail(str(exc), code=2)
     try:
         wait_for_topics(settings, (*topics.CRM_INPUTS, topics.DEFINITIONS))
-        ensure_topic(settings, topics.team_updates(app_id), settings.partitions)
+        n = settings.partitions
+        ensure_internal_topics(settings, [
+            TopicSpec(topics.team_updates(app_id), n),
+            *(TopicSpec(topics.changelog(app_id, t), n, COMPACTED) for t in tables),
+        ])  # fmt: skip
     except StreamsError as exc:
         fail(str(exc), code=2)
 
@@ -122,7 +127,7 @@ def worker(
 ) -> None:
     """Consume the crm.* topics and keep every rep's scorecards and the leaderboards in Redis."""
     # faust takes 0.3 s to import: only this command pays for it.
-    from streams.worker.app import WorkerOptions, create_app, run
+    from streams.worker.app import TABLES, WorkerOptions, create_app, run
 
     settings = load_settings()
     definition = definition_or_exit(scorecard)
@@ -133,7 +138,7 @@ def worker(
         fail(
             f"--data-dir {data_dir}: {exc.strerror}; give a directory the worker can create", code=2
         )
-    preflight(settings, app_id)
+    preflight(settings, app_id, TABLES)
     versions = versions_at_start(settings, definition, scorecard)
     options = WorkerOptions(
         clock=clock, data_dir=data_dir, web_host=web_host, web_port=web_port, app_id=app_id

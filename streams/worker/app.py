@@ -26,12 +26,14 @@ from streams.worker.agents import LIMITS, Agents
 from streams.worker.definitions import DefinitionFollower
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.shell import Consumer, Shell, Topics
-from streams.worker.state_table import StateTable, declare_table
+from streams.worker.state_table import TABLE_NAME, StateTable, declare_table
 from streams.worker.teams import TeamHandler
 
 TEAM_TABLES: Final = ("team-members", "team-index", "team-as-of")
 """``TeamHandler``'s tables: each member's latest inputs, each team's members, each team's
 latest as-of day."""
+TABLES: Final = (TABLE_NAME, *TEAM_TABLES)
+"""Every table of the worker, each backed by a compacted changelog topic."""
 REDIS_CHECK_S: Final = 2.0
 """How often the worker checks that Redis still holds its marker (that it lost no data)."""
 TEAM_INTERVAL_S: Final = 0.5
