@@ -5,8 +5,8 @@
 #   make lock      pin every dependency with hashes again after changing pyproject.toml
 #   make up        Kafka 4.1 (KRaft) on 127.0.0.1:9092 and Redis on 127.0.0.1:6379
 #   make up SECURE=1  also Kafka SASL_SSL on :9094 and Redis TLS on :6380; .local/secure.env
-#   make down      stop both
-#   make test      install + up SECURE=1 + Debian's chromium (browser test) + pytest
+#   make down      stop both (and the test servers)
+#   make test      install + test servers (SECURE=1, ports 19092/16379) + Debian's chromium + pytest
 #   make demo      install + up + topics + worker, live simulator, web page, ingest gateway, notify + a live leaderboard
 #   make bench-replay  replay of a 1,000,000-event log beside a bare orjson loop (EVENTS=N)
 #   make bench     the worker end to end beside its baselines (N=200000 WORKERS=1 BENCH_RATE=2000 DURATION=60)
@@ -70,16 +70,30 @@ up:
 down:
 	scripts/kafka.sh stop
 	scripts/redis.sh stop
+	$(TEST_SERVERS) scripts/kafka.sh stop
+	$(TEST_SERVERS) scripts/redis.sh stop
 
 # The browser test drives Debian's chromium (scripts/chromium.sh installs it when missing).
 browser:
 	scripts/chromium.sh install
 
-# Always with the secured listeners: CI runs `make test` on a clean clone, and the secured
-# end-to-end and secret-leak tests must run there (they fail, never skip, without them).
-test: SECURE = 1
-test: install up browser
-	$(BIN)/pytest
+# Tests run on a Kafka and a Redis of their own (other ports, other state), so nothing a test
+# publishes (a scorecard version, topics, groups, keys) is ever seen by `make demo` or by
+# what `make up` serves. Always with the secured listeners: CI runs `make test` on a clean
+# clone, and the secured end-to-end and secret-leak tests must run there (they fail, never
+# skip, without them).
+TEST_KAFKA_PORT ?= 19092
+TEST_REDIS_PORT ?= 16379
+TEST_SERVERS = KAFKA_PORT=$(TEST_KAFKA_PORT) KAFKA_CONTROLLER_PORT=19093 KAFKA_SECURE_PORT=19094 \
+  KAFKA_STATE=$(CURDIR)/.local/test-kafka REDIS_PORT=$(TEST_REDIS_PORT) REDIS_TLS_PORT=16380 \
+  REDIS_STATE=$(CURDIR)/.local/test-redis SECURE_ENV_FILE=$(CURDIR)/.local/test-secure.env
+
+test: install browser
+	$(TEST_SERVERS) SECURE=1 scripts/kafka.sh start
+	$(TEST_SERVERS) SECURE=1 scripts/redis.sh start
+	SCORESTREAM_KAFKA_BOOTSTRAP=127.0.0.1:$(TEST_KAFKA_PORT) \
+	  SCORESTREAM_REDIS_URL=redis://127.0.0.1:$(TEST_REDIS_PORT)/0 \
+	  SECURE_ENV_FILE=$(CURDIR)/.local/test-secure.env $(BIN)/pytest
 
 # The worker and the live simulator run in the background and are stopped however
 # the leaderboard ends (Ctrl-C, error): the trap runs on EXIT of this one shell.

@@ -13,7 +13,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="$ROOT/.local/secure"
-ENV_FILE="$ROOT/.local/secure.env"
+ENV_FILE="${SECURE_ENV_FILE:-$ROOT/.local/secure.env}"  # make test writes its own
 HOST=127.0.0.1
 KAFKA_SECURE_PORT="${KAFKA_SECURE_PORT:-9094}"
 REDIS_TLS_PORT="${REDIS_TLS_PORT:-6380}"

@@ -33,7 +33,7 @@ from tests.redis_server import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
-SECURE_ENV = REPO_ROOT / ".local" / "secure.env"
+SECURE_ENV = Path(os.environ.get("SECURE_ENV_FILE", REPO_ROOT / ".local" / "secure.env"))
 COMMAND_TIMEOUT_S = 30.0
 """A command that connects ends within this, whatever the secret (else the test fails)."""
 WRONG = "not-the-Pa55word"
