@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from pydantic import ConfigDict
+
 from schemas.kpi_names import KpiName, Perspective
 from scorers.evaluate import rank_key
 from sinks.redis_keys import OVERALL, kpi_metric, perspective_metric
@@ -31,6 +33,11 @@ def metric_for(by: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class LeaderboardRow:
+    """One row of a leaderboard, as the CLI prints it and the API answers it (the OpenAPI
+    document reads this class, under the API's rule that a body has no field unnamed)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
     rank: int
     """1-based position; ties go to the higher uncapped overall, then the lower rep_id."""
     rep_id: str

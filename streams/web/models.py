@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from schemas.outputs import CoachingAlert
 from schemas.scorecard_definition import ScorecardDefinition
+from streams.rankings import LeaderboardRow
 
 
 class _Body(BaseModel):
@@ -41,19 +42,6 @@ class Scorecard(_Body):
     """The scorecard definition version that scored it (null: scored from a file)."""
     perspectives: dict[str, float | None]
     kpis: dict[str, Kpi]
-
-
-class LeaderboardRow(_Body):
-    rank: int
-    rep_id: str
-    team_id: str | None
-    score: float
-    """The value ranked by: a 0..100 score, or the KPI's own value."""
-    overall: float | None
-    perspectives: dict[str, float | None]
-    overall_since_yesterday: float | None
-    rank_since_yesterday: int | None
-    """Places moved up since the day before (only when ranked by overall)."""
 
 
 class Leaderboard(_Body):
