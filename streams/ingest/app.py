@@ -23,6 +23,7 @@ from streams.ingest import routes
 from streams.ingest.directory import DirectoryReader
 from streams.ingest.gateway import RETRY_AFTER_S, Gateway, Refusal
 from streams.ingest.hooks import Hook
+from streams.ingest.metrics import UNKNOWN_SOURCE
 
 
 def create_app(settings: Settings, hooks: dict[str, Hook]) -> FastAPI:
@@ -63,12 +64,20 @@ def create_app(settings: Settings, hooks: dict[str, Hook]) -> FastAPI:
     async def refused(request: Request, exc: Refusal) -> Response:
         gateway: Gateway | None = getattr(request.app.state, "gateway", None)
         if gateway is not None:
-            source = request.path_params.get("source", "events")
-            gateway.metrics.refused.labels(source, str(exc.status)).inc()
+            label = _source_label(request.path_params.get("source"), gateway.hooks)
+            gateway.metrics.refused.labels(label, str(exc.status)).inc()
         return exc.response()
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _source_label(source: str | None, hooks: dict[str, Hook]) -> str:
+    """A refusal's ``source`` label: a served hook's name, ``events`` for /v1/events, else
+    ``unknown`` (the path is the caller's text: labelled by it, every 404 would be a series)."""
+    if source is None:
+        return "events"
+    return source if source in hooks else UNKNOWN_SOURCE
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 PRODUCE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 """Seconds from the first produce of a request to its last delivery report."""
+UNKNOWN_SOURCE: Final = "unknown"
+"""The ``source`` label of a request to a hook that is not served: one series for them all."""
 
 
 class IngestMetrics:

@@ -188,9 +188,14 @@ def test_health_metrics_and_openapi(gateway: Ingest) -> None:
     import httpx
 
     assert httpx.get(gateway.url + "/healthz").json()["kafka"] == "up"
+    gateway.post(CALL, key=None)  # a 401 of /v1/events
+    for n in range(5):  # 404s at paths of the caller's choosing: no series of their own
+        gateway.post(CALL, path=f"/v1/hooks/probe{n}", key=None, content_type="application/json")
     metrics = httpx.get(gateway.url + "/metrics").text
     assert "scorestream_ingest_accepted_total" in metrics
     assert 'scorestream_ingest_requests_refused_total{source="events",status="401"}' in metrics
+    assert 'scorestream_ingest_requests_refused_total{source="unknown",status="404"}' in metrics
+    assert "probe" not in metrics
     document = httpx.get(gateway.url + "/openapi.json").json()
     events = document["paths"]["/v1/events"]["post"]
     assert set(events["requestBody"]["content"]) == {"application/json", "application/x-ndjson"}
