@@ -2,7 +2,7 @@
 
 The signature is the specification's own library (``standardwebhooks``): ``v1,`` and the
 base64 HMAC-SHA256 of ``id.timestamp.body`` under the secret ``whsec_<base64>``. A receiver
-verifies it with the same library (README: "Coaching alerts in Slack, Teams, e-mail") and
+verifies it with the same library (docs/notify.md, "Verifying a Standard Webhook") and
 drops repeats by ``webhook-id``: a redelivered alert carries the same id every time.
 """
 

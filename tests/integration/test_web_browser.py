@@ -5,7 +5,8 @@ Playwright. A simulated month goes through Kafka to the worker; the page lists t
 in the API's and the CLI's order; new CRM events lift the last rep and the page
 reorders without a reload; a rep's page shows the KPIs of ``show --json``; a scorecard
 version published while the page is open is named on it without a reload, and the scorecard
-view says what it changed. The screenshots in the README come from here (docs/screenshots/).
+view says what it changed. The screenshots in the README and docs/web.md come from here
+(docs/screenshots/).
 """
 
 from __future__ import annotations
