@@ -135,10 +135,10 @@ def running_workers(count: int, env: dict[str, str], session: Path | None) -> It
         yield Workers(procs, ports)
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[bytes], name: str = "the worker") -> None:
     if proc.poll() is not None:
         return
-    progress(f"stopping the worker (pid {proc.pid})")
+    progress(f"stopping {name} (pid {proc.pid})")
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=STOP_GRACE_S)
