@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import socket
 import subprocess
@@ -34,6 +35,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
@@ -43,7 +45,7 @@ from bench_common import BENCH_DIR, ROOT, BenchError, machine, progress
 from bench_kafka import watermarks
 from bench_replay import make_log
 from bench_worker import bench_env, guarded, reset
-from bench_workers import SCORESTREAM, stop
+from bench_workers import SCORESTREAM, cpu_seconds, stop
 from confluent_kafka import KafkaError, Message, Producer
 
 from schemas import topics
@@ -90,11 +92,14 @@ def load_events(events: int, seed: int) -> tuple[list[bytes], list[WireMessage]]
     return lines, [encode_event(parse_event(line)) for line in lines]
 
 
-def produce_bare(settings: Settings, messages: Sequence[WireMessage]) -> float:
-    """Seconds for a bare producer to have every delivery report in."""
+def produce_bare(settings: Settings, messages: Sequence[WireMessage]) -> tuple[float, float]:
+    """Seconds for a bare producer to have every delivery report in, and the CPU seconds it
+    used (this process: the loop and librdkafka's threads)."""
     producer = Producer(
         {**INGEST_PRODUCER, **kafka_config(settings), "client.id": "bench-ingest-bare"}
     )
+    # Connected before the clock starts, as the gateway is once /healthz answers.
+    producer.list_topics(timeout=10)
     delivered = failed = 0
     first_error: str | None = None
 
@@ -106,6 +111,7 @@ def produce_bare(settings: Settings, messages: Sequence[WireMessage]) -> float:
             failed += 1
             first_error = first_error or err.str()
 
+    cpu = time.process_time()
     begin = last_report = time.perf_counter()
     for sent, message in enumerate(messages):
         while True:
@@ -120,11 +126,11 @@ def produce_bare(settings: Settings, messages: Sequence[WireMessage]) -> float:
             last_report = time.perf_counter()
             progress(f"  bare producer: {sent:,} produced, {delivered:,} delivered")
     left = producer.flush(60)
-    seconds = time.perf_counter() - begin
+    seconds, cpu = time.perf_counter() - begin, time.process_time() - cpu
     if left or failed or delivered != len(messages):
         raise BenchError(f"the bare producer: {delivered:,} of {len(messages):,} delivered,"
                          f" {failed:,} failed ({first_error}), {left:,} left")  # fmt: skip
-    return seconds
+    return seconds, cpu
 
 
 def free_port() -> int:
@@ -134,9 +140,15 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class Gateway:
+    url: str
+    proc: subprocess.Popen[bytes]
+
+
 @contextmanager
-def running_gateway(key: str, profile: Path | None) -> Iterator[str]:
-    """`scorestream ingest` on a free port, ready; its URL. Stopped however the block ends."""
+def running_gateway(key: str, profile: Path | None) -> Iterator[Gateway]:
+    """`scorestream ingest` on a free port, ready. Stopped however the block ends."""
     port = free_port()
     env = {**bench_env(), "SCORESTREAM_INGEST_KEYS": key,
            "SCORESTREAM_INGEST_RATE_PER_S": str(RATE_PER_S)}  # fmt: skip
@@ -158,7 +170,7 @@ def running_gateway(key: str, profile: Path | None) -> Iterator[str]:
                 raise BenchError(f"the gateway was not healthy within {READY_TIMEOUT_S:g}s;"
                                  f" see {GATEWAY_LOG}")  # fmt: skip
             time.sleep(0.2)
-        yield url
+        yield Gateway(url, proc)
     finally:
         stop(proc, "the gateway")
 
@@ -230,16 +242,21 @@ def run(args: argparse.Namespace) -> None:
     print(f"events: {len(lines):,} ({size_mb:.0f} MB of NDJSON in {len(bodies):,} batches)")
 
     progress("3/4 baseline: a bare confluent-kafka producer")
-    bare_s = produce_bare(settings, messages)
+    bare_s, bare_cpu = produce_bare(settings, messages)
     produce_eps = len(messages) / bare_s
     print(f"bare producer: {len(messages):,} events in {bare_s:.2f} s = {produce_eps:,.0f}"
-          " events/s (every delivery report in)")  # fmt: skip
+          f" events/s (every delivery report in); CPU {bare_cpu:.1f} s ="
+          f" {bare_cpu / len(messages) * 1e6:.1f} µs an event")  # fmt: skip
     before = on_topics(settings)
 
     progress(f"4/4 the gateway: {len(bodies):,} NDJSON batches from {args.clients} clients")
     key = secrets.token_urlsafe(32)
-    with running_gateway(key, args.profile) as url:
-        gateway_s = asyncio.run(post_all(url, key, bodies, args.clients))
+    with running_gateway(key, args.profile) as gateway:
+        cpu = cpu_seconds([gateway.proc])
+        client_cpu = time.process_time()
+        gateway_s = asyncio.run(post_all(gateway.url, key, bodies, args.clients))
+        cpu = cpu_seconds([gateway.proc]) - cpu
+        client_cpu = time.process_time() - client_cpu
     ingest_eps = len(lines) / gateway_s
     stored = on_topics(settings) - before
     if before != len(messages) or stored != len(lines):
@@ -249,6 +266,9 @@ def run(args: argparse.Namespace) -> None:
         )
     print(f"gateway: {len(lines):,} events in {gateway_s:.2f} s = {ingest_eps:,.0f} events/s"
           " accepted (every answer 200, whole batch accepted; counted on the topics)")  # fmt: skip
+    print(f"  gateway CPU {cpu:.1f} s = {cpu / len(lines) * 1e6:.1f} µs an event"
+          f" ({cpu / gateway_s:.2f} of a core); the posting clients' CPU {client_cpu:.1f} s,"
+          f" on the same {os.cpu_count()} cores")  # fmt: skip
     if args.profile is not None:
         progress(f"profile: {args.profile} (python -m pstats {args.profile})")
     print(f"ingest_eps={ingest_eps:.1f} produce_eps={produce_eps:.1f}"
