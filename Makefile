@@ -9,6 +9,7 @@
 #   make test      install + test servers (SECURE=1, ports 19092/16379) + Debian's chromium + pytest
 #   make demo      install + up + topics + worker, live simulator, web page, ingest gateway, notify + a live leaderboard
 #   make bench-replay  replay of a 1,000,000-event log beside a bare orjson loop (EVENTS=N)
+#   make bench-ingest  the ingest gateway beside a bare confluent-kafka producer (EVENTS=200000 BATCH=500 CLIENTS=4)
 #   make bench     the worker end to end beside its baselines (N=200000 WORKERS=1 BENCH_RATE=2000 DURATION=60)
 #   make clean     down + remove .local and .venv
 
@@ -34,7 +35,7 @@ RECEIVER_PORT ?= 8020
 # 1: the secured listeners too (scripts/secure.sh writes .local/secure.env to reach them).
 SECURE ?=
 
-.PHONY: help install lock up down kafka-jars browser test demo bench bench-replay clean
+.PHONY: help install lock up down kafka-jars browser test demo bench bench-replay bench-ingest clean
 
 help:
 	@sed -n 's/^#   make /make /p' $(firstword $(MAKEFILE_LIST))
@@ -134,6 +135,13 @@ bench: install up
 EVENTS ?= 1000000
 bench-replay: install
 	$(BIN)/python scripts/bench_replay.py --events $(EVENTS)
+
+# EVENTS defaults to 1,000,000 above (bench-replay's); the gateway's run is 200,000 unless given.
+bench-ingest: EVENTS := $(if $(filter command line environment,$(origin EVENTS)),$(EVENTS),200000)
+BATCH ?= 500
+CLIENTS ?= 4
+bench-ingest: install up
+	$(BIN)/python scripts/bench_ingest.py --events $(EVENTS) --batch $(BATCH) --clients $(CLIENTS)
 
 clean: down
 	rm -rf .local $(VENV)

@@ -46,7 +46,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -314,15 +314,16 @@ def run(args: argparse.Namespace) -> None:
 
 @contextmanager
 def exclusive_run() -> Iterator[None]:
-    """One run at a time: two would share the app id, the topics and the web ports."""
+    """One run at a time: two would share the app id, the topics and the web ports (and
+    bench_ingest.py resets the same topics)."""
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     with (BENCH_DIR / "bench_worker.lock").open("a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.seek(0)
-            raise BenchError(f"another bench_worker.py run (pid {lock.read().strip() or '?'})"
-                             " is in progress") from None  # fmt: skip
+            raise BenchError(f"another benchmark run (pid {lock.read().strip() or '?'}) is in"
+                             " progress") from None  # fmt: skip
         lock.seek(0)
         lock.truncate()
         lock.write(str(os.getpid()))
@@ -347,8 +348,16 @@ def main() -> None:
             parser.error("--profile profiles one worker: use it with --workers 1")
         args.profile = args.profile.resolve()
 
+    guarded(lambda: run(args), "the workers were stopped")
+
+
+def guarded(body: Callable[[], None], stopped: str) -> None:
+    """``body`` as the only benchmark run that resets the topics, with a final reset, its
+    errors told in one line and SIGTERM or Ctrl-C turned into ``Interrupted`` (``stopped``
+    says what its way out stopped), so every subprocess is stopped on the way out."""
+
     def interrupted(signum: int, frame: FrameType | None) -> None:
-        # Once: a second Ctrl-C must not cut short the stopping of the workers.
+        # Once: a second Ctrl-C must not cut short the stopping of the subprocesses.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise Interrupted(signal.Signals(signum).name)
@@ -358,7 +367,7 @@ def main() -> None:
     try:
         with exclusive_run():
             try:
-                run(args)
+                body()
             finally:
                 leave_empty()
     except KafkaException as exc:
@@ -369,7 +378,7 @@ def main() -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except Interrupted as exc:
-        print(f"interrupted ({exc}); the workers were stopped", file=sys.stderr)
+        print(f"interrupted ({exc}); {stopped}", file=sys.stderr)
         sys.exit(130)
 
 

@@ -80,13 +80,7 @@ class Workers:
 
     def cpu_seconds(self) -> float:
         """User and system CPU time the workers used so far."""
-        ticks = 0
-        for proc in self.procs:
-            with suppress(OSError):
-                # Fields after the command's parenthesis: utime and stime are the 12th and 13th.
-                fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
-                ticks += int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.procs)
 
     def peak_rss_mb(self) -> list[float]:
         """Each worker's VmHWM."""
@@ -99,6 +93,17 @@ class Workers:
             except (OSError, StopIteration):
                 out.append(float("nan"))
         return out
+
+
+def cpu_seconds(procs: Iterable[subprocess.Popen[bytes]]) -> float:
+    """User and system CPU time ``procs`` used so far (all their threads)."""
+    ticks = 0
+    for proc in procs:
+        with suppress(OSError):
+            # Fields after the command's parenthesis: utime and stime are the 12th and 13th.
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def data_dir(index: int) -> Path:
@@ -135,10 +140,10 @@ def running_workers(count: int, env: dict[str, str], session: Path | None) -> It
         yield Workers(procs, ports)
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[bytes], name: str = "the worker") -> None:
     if proc.poll() is not None:
         return
-    progress(f"stopping the worker (pid {proc.pid})")
+    progress(f"stopping {name} (pid {proc.pid})")
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=STOP_GRACE_S)

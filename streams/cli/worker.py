@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated
 
 import structlog
 import typer
@@ -21,20 +20,10 @@ from streams import connections
 from streams.cli import definition_or_exit, fail, load_settings, publisher
 from streams.definitions_topic import Read, publish, read_versions
 from streams.exceptions import StreamsError
+from streams.gc_tuning import quiet_gc
 from streams.topic_admin import COMPACTED, TopicSpec, ensure_internal_topics, wait_for_topics
 
 log = structlog.get_logger()
-
-GC_THRESHOLDS: Final = (20_000, 50, 100)
-"""Python's default (700, 10, 10) ran a full collection every ~3 s under load, each
-holding the event loop for 80-110 ms: most of the worker's p99 latency."""
-
-
-def quiet_gc() -> None:
-    """Collect the old generations far less often, and never scan what start-up built
-    (modules, the app): young garbage is still collected as it comes."""
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def preflight(settings: Settings, app_id: str, tables: Iterable[str]) -> None:
