@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import structlog
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from sinks.exceptions import KafkaDeliveryError
 from sinks.kafka_events import PRODUCER_DEFAULTS
@@ -33,6 +33,12 @@ get 503 at once instead of queueing without end."""
 MESSAGE_TIMEOUT_MS: Final = 120_000
 """An event Kafka has not taken after two minutes is failed by librdkafka: its request was
 answered 503 long before, and the client retries it."""
+
+DOWN_RECHECK_S: Final = 2.0
+"""While every broker is reported down, how often a health check asks Kafka again: often
+enough that a balancer sends traffic back within seconds, rare enough to cost nothing."""
+METADATA_TIMEOUT_S: Final = 1.0
+"""How long that one metadata request may take: a health check must answer fast."""
 
 INGEST_PRODUCER: Final[dict[str, Any]] = {
     **PRODUCER_DEFAULTS,
@@ -92,7 +98,9 @@ class IngestProducer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="ingest-deliveries", daemon=True)
         self.brokers_down = False
-        """librdkafka said every broker is down, and nothing was delivered since."""
+        """librdkafka said every broker is down, and no delivery nor metadata answer since."""
+        self._recheck_at = 0.0
+        self._rechecking = threading.Lock()
         self._fatal: str | None = None
         self._last_error: int | None = None
         self._thread.start()
@@ -137,6 +145,31 @@ class IngestProducer:
         if batch.error is not None:
             raise KafkaBackpressure(f"Kafka refused an event ({batch.error})", self._retry_after_s)
         self.brokers_down, self._last_error = False, None
+
+    def brokers_reachable(self) -> bool:
+        """Whether Kafka answers, for health checks; blocks up to ``METADATA_TIMEOUT_S``.
+
+        Once librdkafka has said every broker is down, only a delivery or this check clears
+        it: librdkafka signals no reconnection, and an instance a balancer has taken out of
+        service gets no request to deliver. So while down, a metadata request (at most one
+        every ``DOWN_RECHECK_S``; meanwhile, and while one is running, the answer is "no")
+        finds out whether a broker is back.
+        """
+        if not self.brokers_down:
+            return True
+        now = time.monotonic()
+        if now < self._recheck_at or not self._rechecking.acquire(blocking=False):
+            return False
+        try:
+            self._recheck_at = now + DOWN_RECHECK_S
+            self._producer.list_topics(timeout=METADATA_TIMEOUT_S)
+        except KafkaException:
+            return False
+        finally:
+            self._rechecking.release()
+        log.info("ingest.kafka_reachable")
+        self.brokers_down, self._last_error = False, None
+        return True
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Deliver what is queued (up to ``timeout_s``), then stop the delivery thread."""

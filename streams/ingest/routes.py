@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -171,7 +172,9 @@ def _parsed(parse: Any) -> Any:
 @router.get("/healthz", include_in_schema=False)
 async def healthz(request: Request) -> Response:
     gateway = _gateway(request)
-    kafka = "down" if gateway.producer.brokers_down else "up"
+    producer = gateway.producer
+    down = producer.brokers_down and not await asyncio.to_thread(producer.brokers_reachable)
+    kafka = "down" if down else "up"
     body = {"status": "ok" if kafka == "up" else "unavailable", "kafka": kafka,
             "directory": "ready" if gateway.directory.ready else "loading"}  # fmt: skip
     return JSONResponse(body, status_code=200 if kafka == "up" else 503)

@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
@@ -16,7 +17,7 @@ from schemas.events import parse_event
 from schemas.exceptions import EventError
 from schemas.settings import Settings
 from streams.topic_admin import create_topics, wait_for_topics
-from tests.integration.ingest_harness import ingest, topic_ends
+from tests.integration.ingest_harness import Ingest, ingest, topic_ends
 from tests.integration.test_worker_end_to_end import assert_same, expected_cards, simulated_log
 from tests.integration.worker_harness import System, wait_until
 from tests.kafka_server import ThrowawayKafka
@@ -125,6 +126,30 @@ def test_kafka_away_gives_503_never_a_2xx_for_a_missing_event(tmp_path: Path) ->
         assert {e["event_id"] for e in sent} <= ids
     finally:
         kafka.stop()
+
+
+def test_healthz_is_up_again_once_kafka_is_back_without_any_request(tmp_path: Path) -> None:
+    """The broker stops: /healthz turns 503. It starts again while no request comes (a
+    balancer sends none to an unhealthy instance): /healthz turns 200 on its own."""
+    kafka = ThrowawayKafka(tmp_path / "kafka")
+    kafka.start()
+    try:
+        throwaway = Settings.from_env({"SCORESTREAM_KAFKA_BOOTSTRAP": kafka.bootstrap})
+        assert create_topics(throwaway, 1).ok
+        wait_for_topics(throwaway, topics.ALL_TOPICS)
+        with ingest(kafka.bootstrap, tmp_path) as gateway:
+            assert health(gateway) == (200, "up")
+            kafka.stop()
+            wait_until(lambda: health(gateway) == (503, "down"), 60, "/healthz to say down")
+            kafka.start()
+            wait_until(lambda: health(gateway) == (200, "up"), 60, "/healthz to say up again")
+    finally:
+        kafka.stop()
+
+
+def health(gateway: Ingest) -> tuple[int, str]:
+    answer = httpx.get(gateway.url + "/healthz", timeout=10)
+    return answer.status_code, answer.json()["kafka"]
 
 
 def read_event_ids(bootstrap: str) -> set[str]:
