@@ -85,11 +85,13 @@ class Folded:
 
 
 class Folder:
-    """Folds events under one scorecard definition (zone, currencies, kept days)."""
+    """Folds events under one scorecard definition (zone, currencies), keeping ``kept_days``
+    of history (the definition's own when None; the workers pass ``Versions.kept_days``)."""
 
-    def __init__(self, definition: ScorecardDefinition) -> None:
+    def __init__(self, definition: ScorecardDefinition, kept_days: int | None = None) -> None:
         self.definition = definition
         self.zone = zone_of(definition.timezone)
+        self.kept_days = definition.kept_days() if kept_days is None else kept_days
 
     def day(self, event: Event) -> Day:
         if self.zone is UTC:
@@ -97,9 +99,9 @@ class Folder:
         return day_of(event.occurred_at, self.zone)
 
     def first_kept_day(self, as_of: Day) -> Day:
-        """The oldest day the stream's state keeps as of ``as_of`` (the definition's
-        ``kept_days``). Older events are "too late"; older state is evicted."""
-        return as_of - (self.definition.kept_days() - 1)
+        """The oldest day the stream's state keeps as of ``as_of`` (``kept_days``). Older
+        events are "too late"; older state is evicted."""
+        return as_of - (self.kept_days - 1)
 
     def fold(self, rep: RepReader, event: Event, day: Day, not_before: Day | None = None) -> Folded:
         """``event`` folded into ``rep``; RejectedEvent when the scorecard can't use it.

@@ -44,12 +44,18 @@ class Layout:
     """The definition's published version, stamped on every card and alert."""
 
     @classmethod
-    def of(cls, definition: ScorecardDefinition, version: int | None = None) -> Layout:
+    def of(
+        cls,
+        definition: ScorecardDefinition,
+        version: int | None = None,
+        kept_days: int | None = None,
+    ) -> Layout:
+        """``kept_days``: the history the state keeps (the definition's own when None)."""
         windows = tuple(definition.windows)
         return cls(
             version=version,
             definition=definition,
-            folder=Folder(definition),
+            folder=Folder(definition, kept_days),
             windows=windows,
             all_windows=windows + tuple(rule_windows(definition)),
             lookbacks=tuple(lookbacks(definition)),

@@ -8,11 +8,13 @@ on weights, targets, KPIs, windows or rules, but it does depend on
 - the reporting currency and the FX rates: a deal's revenue is converted when it is
   folded (adding a rate is fine: deals in that currency were dead-lettered as
   ``unknown_currency``, and can be redriven);
-- the days kept (``ScorecardDefinition.kept_days``): what lies further back than the
-  version in force keeps has been evicted, or dead-lettered as too late.
+- the days kept: what lies further back has been evicted, or dead-lettered as too late.
+  The workers keep the most days any version in force so far needed
+  (``Versions.kept_days``): a version that needs fewer evicts nothing, so publishing an
+  earlier version again (a rollback) is always exact.
 
 So a version is refused when it changes the zone or the currency, changes or removes an
-FX rate, or needs more days of history than the version in force keeps. The same rule
+FX rate, or needs more days of history than the workers keep. The same rule
 runs where a version is published (``scorestream scorecard publish`` refuses it with the
 reason) and in every worker (a version that reaches it anyway, written by other means,
 leaves the one before in force). Versions are taken in the order published, so every
@@ -30,8 +32,11 @@ from schemas.scorecard_definition import ScorecardDefinition
 from scorers.definition_changes import changes
 
 
-def refusal(in_force: DefinitionVersion, candidate: ScorecardDefinition) -> str | None:
-    """Why the workers cannot take ``candidate`` after ``in_force`` (None: they can)."""
+def refusal(
+    in_force: DefinitionVersion, candidate: ScorecardDefinition, kept_days: int | None = None
+) -> str | None:
+    """Why the workers cannot take ``candidate`` after ``in_force`` (None: they can), when
+    they keep ``kept_days`` of history (``in_force``'s when None)."""
     old = in_force.definition
     where = f"version {in_force.version} in force"
     if candidate.timezone != old.timezone:
@@ -52,11 +57,14 @@ def refusal(in_force: DefinitionVersion, candidate: ScorecardDefinition) -> str 
                 f"fx_rates.{code}: {where} has {rate:g} and this version {what}: deals"
                 " already folded were converted at that rate (rates may only be added)"
             )
-    return _horizon_refusal(in_force, candidate)
+    kept = in_force.definition.kept_days() if kept_days is None else kept_days
+    return _horizon_refusal(in_force, candidate, kept)
 
 
-def _horizon_refusal(in_force: DefinitionVersion, candidate: ScorecardDefinition) -> str | None:
-    kept, needed = in_force.definition.kept_days(), candidate.kept_days()
+def _horizon_refusal(
+    in_force: DefinitionVersion, candidate: ScorecardDefinition, kept: int
+) -> str | None:
+    needed = candidate.kept_days()
     if needed <= kept:
         return None
     if candidate.keep_history_days is not None:
@@ -97,6 +105,16 @@ class Versions:
     """Records that are no version this code can read, with the reason."""
 
     @property
+    def kept_days(self) -> int:
+        """The days of history the workers keep: the most any version in force so far needed
+        (0 before the first). It never shrinks, so every version taken once can be taken
+        again and scores exactly."""
+        return max(
+            (v.definition.kept_days() for v in self.published if v.version in self.taken),
+            default=0,
+        )
+
+    @property
     def latest(self) -> int:
         """The highest version number published (0 when none)."""
         return max((v.version for v in self.published), default=0)
@@ -108,7 +126,7 @@ class Versions:
             return None
         if version.version <= current.version:
             return f"version {version.version} is not newer than version {current.version}"
-        return refusal(current, version.definition)
+        return refusal(current, version.definition, self.kept_days)
 
     def take(self, version: DefinitionVersion) -> str | None:
         """Read the next published version: put it in force, or say why not (the reason is

@@ -26,7 +26,7 @@ from schemas import topics
 from schemas.definition_version import DefinitionVersion, VersionError, parse_version
 from schemas.scorecard_definition import ScorecardDefinition
 from schemas.settings import Settings
-from scorers.versions import Versions, refusal
+from scorers.versions import Versions
 from streams import connections
 from streams.exceptions import KafkaUnavailableError, TopicsError, VersionRefused
 
@@ -165,7 +165,7 @@ def _next(
         return version
     if in_force.digest == version.digest:
         return None
-    reason = refusal(in_force, definition)
+    reason = versions.check(version)
     if reason is not None:
         raise VersionRefused(reason)
     return version

@@ -77,14 +77,16 @@ def publish_command(
     shown = done.version or in_force
     assert shown is not None, "nothing written: the same content is in force"
     moved = [] if in_force is None else changes(in_force.definition, definition)
+    kept = done.before.versions.kept_days
     document: dict[str, Any] = {
         "status": "unchanged" if done.version is None else "published",
         "version": shown.version,
         "replaces": None if in_force is None or done.version is None else in_force.version,
         "changes": [c.to_dict() for c in moved],
+        # The workers keep the most days any version in force needed: it never shrinks.
         "kept_days": {
-            "before": None if in_force is None else in_force.definition.kept_days(),
-            "after": definition.kept_days(),
+            "before": None if in_force is None else kept,
+            "after": max(kept, definition.kept_days()),
         },
     }
     if as_json:
@@ -103,14 +105,6 @@ def publish_command(
         highlight=False,
     )
     console.print(_changes_view(moved), highlight=False)
-    kept = document["kept_days"]
-    if kept["before"] is not None and kept["after"] < kept["before"]:
-        console.print(
-            f"[yellow]note:[/yellow] the workers now keep {kept['after']} days of history, not"
-            f" {kept['before']}: later versions can reach back {kept['after']} days at most"
-            " (set keep_history_days to keep more)",
-            highlight=False,
-        )
 
 
 @app.command()

@@ -52,7 +52,7 @@ class Agents:
                       lambda: self.shell.handle(()))  # fmt: skip
         timer = batches.start_timer(LIMITS.max_age_s / 2, chore)
         following = asyncio.create_task(
-            self.follower.run(lambda v: batches.between_batches(lambda: self._use(v))),
+            self.follower.run(lambda v, k: batches.between_batches(lambda: self._use(v, k))),
             context=contextvars.Context(),
         )
         try:
@@ -85,9 +85,9 @@ class Agents:
         self.shell.forget()
         self.teams.forget()
 
-    async def _use(self, version: DefinitionVersion) -> None:
+    async def _use(self, version: DefinitionVersion, kept_days: int) -> None:
         """A new version, between two batches: every rep scored again now (once ready)."""
-        self.shell.use(Layout.of(version.definition, version.version))
+        self.shell.use(Layout.of(version.definition, version.version, kept_days))
         self.teams.use(version.definition, version.version)
         if self.ready():
             await self.shell.handle(())

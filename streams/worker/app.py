@@ -81,7 +81,8 @@ def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> fa
         lambda tp: faust_adapter.committed_offset(app.consumer, TP(*tp)),
     )  # fmt: skip
     shell = Shell(
-        Layout.of(in_force.definition, in_force.version), options.clock,
+        Layout.of(in_force.definition, in_force.version, versions.versions.kept_days),
+        options.clock,
         StateTable(app, settings.partitions, _produce(app)), sink, _send(app), outputs,
         consumer, metrics, behind_s=LIMITS.behind_s,
     )  # fmt: skip

@@ -36,7 +36,8 @@ POLL_MS: Final = 1000
 RETRY_S: Final = 5.0
 """After a failure, how long before the topic is read again."""
 
-Apply = Callable[[DefinitionVersion], Awaitable[None]]
+Apply = Callable[[DefinitionVersion, int], Awaitable[None]]
+"""Put a version in force, keeping this many days of history (``Versions.kept_days``)."""
 
 
 class DefinitionFollower:
@@ -117,7 +118,8 @@ class DefinitionFollower:
             # Named in force first, so a page the new cards refresh names their version too.
             await self.sink.in_force(version.version)
             # Shielded: a stop cancels the follower, never a rescore half written.
-            await asyncio.shield(apply(version))
+            kept = max(self.versions.kept_days, version.definition.kept_days())
+            await asyncio.shield(apply(version, kept))
             await self.sink.keep_windows(version.definition.windows)
             self.metrics.definition_version.set(version.version)
         else:

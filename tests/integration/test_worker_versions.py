@@ -163,3 +163,30 @@ def test_a_version_the_worker_cannot_use_leaves_the_one_in_force(
     assert not list(client.scan_iter(match=f"{system.prefix}:*:90d", count=1000))
     assert not list(client.scan_iter(match=f"{system.prefix}:*quarter*", count=1000))
     assert sorted(client.smembers(keys.windows)) == [b"30d", b"7d"]
+
+
+def test_a_rollback_to_the_shipped_scorecard_equals_its_replay(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Version 2 keeps two short windows (it needs 44 days, the shipped one 99) and events
+    flow under it; then the shipped scorecard is published again. It goes in force, and
+    its 90d and quarter cards are exact: the workers kept every day any version needed."""
+    system = System.fresh(settings, tmp_path)
+    lines = simulated_log(tmp_path, days=80, seed=12)
+    half = len(lines) // 2
+    produce_lines(settings.kafka_bootstrap, lines[:half])
+    fewer = reweighted(windows=["7d", "30d"])
+    assert fewer.kept_days() < 80 < DEFAULT.kept_days()  # not vacuous: v2 alone would evict
+    with system.worker():
+        want, _ = expected_cards(lines[:half])
+        wait_until(lambda: on_version(system, 1, want), 180, "version 1", system.worker_logs)
+        assert publish(settings, fewer, note="two windows", published_by="test").version
+        produce_lines(settings.kafka_bootstrap, lines[half:])
+        want, _ = expected_cards(lines, fewer)
+        wait_until(lambda: on_version(system, 2, want), 180, "version 2", system.worker_logs)
+
+        back = publish(settings, DEFAULT, note="back to the shipped one", published_by="test")
+        assert back.version is not None and back.version.version == 3
+        want, _ = expected_cards(lines)
+        wait_until(lambda: on_version(system, 3, want), 180, "the shipped scorecard again",
+                   system.worker_logs)  # fmt: skip

@@ -90,18 +90,34 @@ def test_a_window_longer_than_the_kept_history_is_refused_naming_the_longest_exa
     assert rule is not None and "alerts.score_drop reaches back 120 days" in rule
 
 
-def test_keep_history_days_leaves_room_and_lowering_it_is_a_one_way_door() -> None:
+def test_keep_history_days_leaves_room_and_lowering_it_keeps_it() -> None:
     """Version 1 keeps 400 days: a 180-day window fits. A version keeping the default 99 is
-    taken, and after it the 180-day window no longer fits."""
+    taken, and the workers still keep 400 days: the 180-day window fits after it too, and a
+    version needing more than 400 is refused."""
     roomy = version(1, variant(keep_history_days=400))
     longer = variant(windows=["7d", "30d", "180d"], keep_history_days=400)
     assert refusal(roomy, longer) is None
     assert refusal(roomy, DEFAULT) is None
     versions = resolved([roomy, version(2, DEFAULT), version(3, longer)])
-    assert versions.in_force is not None and versions.in_force.version == 2
-    reason = versions.refused[3]
-    assert reason.startswith("needs 400 days of history (keep_history_days 400), but the"
-                             " workers keep 99 (version 2 in force)")  # fmt: skip
+    assert versions.in_force is not None and versions.in_force.version == 3
+    assert versions.kept_days == 400
+    versions.take(version(4, variant(keep_history_days=500)))
+    reason = versions.refused[4]
+    assert reason.startswith("needs 500 days of history (keep_history_days 500), but the"
+                             " workers keep 400 (version 3 in force)")  # fmt: skip
+
+
+def test_a_rollback_to_a_version_with_longer_windows_is_taken() -> None:
+    """The shipped scorecard (99 days), then two short windows (fewer days), then the
+    shipped one again: taken, and the kept days never went down."""
+    short = variant(windows=["7d", "30d"])
+    assert short.kept_days() < DEFAULT.kept_days()
+    versions = resolved([V1, version(2, short)])
+    assert versions.kept_days == DEFAULT.kept_days()
+    assert versions.check(version(3, DEFAULT)) is None
+    versions.take(version(3, DEFAULT))
+    assert versions.in_force is not None and versions.in_force.version == 3
+    assert refusal(version(2, short), DEFAULT) is not None  # by its own days alone: refused
 
 
 def test_keep_history_days_below_what_the_scorecard_needs_is_an_error() -> None:

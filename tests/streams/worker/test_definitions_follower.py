@@ -50,10 +50,10 @@ def metric(metrics: WorkerMetrics, name: str) -> float:
 async def test_a_usable_version_goes_in_force_and_an_unusable_one_leaves_it(
     redis_client: redis.asyncio.Redis, prefix: str
 ) -> None:
-    applied: list[int] = []
+    applied: list[tuple[int, int]] = []
 
-    async def apply(v: DefinitionVersion) -> None:
-        applied.append(v.version)
+    async def apply(v: DefinitionVersion, kept_days: int) -> None:
+        applied.append((v.version, kept_days))
 
     metrics = WorkerMetrics()
     sink = RedisDefinitionSink(RedisCalls(redis_client), prefix)
@@ -67,7 +67,7 @@ async def test_a_usable_version_goes_in_force_and_an_unusable_one_leaves_it(
         tokyo = version(3, timezone="Asia/Tokyo")
         await follower.read(tokyo.key, tokyo.to_bytes(), apply)
         await follower.read(b"4", b"{not a version", apply)
-    assert applied == [2]
+    assert applied == [(2, 99)]
     assert follower.in_force == weights
     assert metric(metrics, "scorestream_definition_version") == 2
     assert metric(metrics, "scorestream_definition_latest_version") == 3
@@ -94,7 +94,7 @@ async def test_a_version_whose_apply_failed_is_applied_when_read_again(
     reading the record again after its retry, applies it then."""
     calls: list[int] = []
 
-    async def apply(v: DefinitionVersion) -> None:
+    async def apply(v: DefinitionVersion, kept_days: int) -> None:
         calls.append(v.version)
         if len(calls) == 1:
             raise RuntimeError("refused")
@@ -109,3 +109,24 @@ async def test_a_version_whose_apply_failed_is_applied_when_read_again(
     assert follower.in_force.version == 1
     await follower.read(weights.key, weights.to_bytes(), apply)
     assert calls == [2, 2] and follower.in_force == weights
+
+
+async def test_a_version_with_shorter_windows_is_applied_keeping_the_days_kept_before(
+    redis_client: redis.asyncio.Redis, prefix: str
+) -> None:
+    """Two short windows need 44 days, but the workers go on keeping 99: the shipped
+    scorecard published again after it is exact, and goes in force keeping 99 too."""
+    applied: list[tuple[int, int]] = []
+
+    async def apply(v: DefinitionVersion, kept_days: int) -> None:
+        applied.append((v.version, kept_days))
+
+    sink = RedisDefinitionSink(RedisCalls(redis_client), prefix)
+    follower = DefinitionFollower(
+        Settings(), Read(resolved([version(1)]), end=1), sink, WorkerMetrics()
+    )
+    short, again = version(2, windows=["7d", "30d"]), version(3)
+    assert short.definition.kept_days() < 99
+    for v in (short, again):
+        await follower.read(v.key, v.to_bytes(), apply)
+    assert applied == [(2, 99), (3, 99)] and follower.in_force == again
