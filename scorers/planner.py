@@ -1,12 +1,12 @@
 """A batch of consumed messages, planned: everything the worker must write and send.
 
-``plan_batch`` is the worker's functional core. From the state it is given (the
-reps' values, their window totals, the cards last written) and the batch's
-messages, it returns a ``BatchPlan``: the dead letters with their reasons, the
-state values to write back, the scorecards and their changes for Redis, the score
-events, team updates and alerts for Kafka. It does no I/O and changes nothing it
-was given; the shell in ``streams.worker`` reads once, calls it, and applies the
-plan in one pass per store.
+``plan_batch`` is the worker's functional core. From the state it is given (the reps'
+values, their window totals, the cards last written) and the batch's messages, it returns
+a ``BatchPlan``: the dead letters with their reasons, the state values to write back, the
+scorecards and their changes for Redis, the score events, team updates and alerts for
+Kafka. It does no I/O and changes nothing it was given; the shell in ``streams.worker``
+reads once, calls it, and applies the plan in one pass per store. ``plan_fold``, its first
+step alone, is the replay's (``scorers.replay``): the stream and the replay fold by one code.
 """
 
 from __future__ import annotations
@@ -113,6 +113,8 @@ class BatchPlan:
     directory: dict[str, DirectoryUpdate] = field(default_factory=dict)
     """Rep -> its latest ``rep_upserted`` of the batch, for the people directory in Redis
     (written only over an older entry: order-free, as the profile)."""
+    latest_day: Day | None = None
+    """The latest day of an event folded (not a duplicate)."""
 
 
 def plan_batch(
@@ -135,13 +137,8 @@ def plan_batch(
         clock = advanced(inp.clock, seen, inp.lagging, inp.today)
         as_of = clock.as_of
     plan = BatchPlan(as_of, clock)
-    folding = _Folding(layout, states, plan, inp.now)
-    for bad in decoded:
-        if isinstance(bad, Rejected):
-            folding.reject(bad)
     floor = None if as_of is None else layout.folder.first_kept_day(as_of)
-    for ok in accepted:
-        folding.fold(ok, floor)
+    folding = _fold(layout, decoded, states, plan, inp.now, floor)
     if as_of is not None and inp.score:
         plan.scored_all = inp.rescore_all or as_of != inp.scored_as_of
         reps = list(folding.reps)
@@ -149,11 +146,41 @@ def plan_batch(
         reps += sorted(extra - set(reps))
         for rep_id in reps:
             _score(layout, inp, folding, rep_id, as_of, totals.get(rep_id), previous, plan)
-    for rep_id, work in folding.reps.items():
-        plan.states[rep_id] = work.state
-        if work.writes:
-            plan.writes.append(work.writes)
+    folding.finish()
     return plan
+
+
+def plan_fold(
+    layout: Layout,
+    decoded: Sequence[Accepted | Rejected],
+    states: Mapping[str, RepState],
+    now: datetime,
+    floor: Day | None = None,
+) -> BatchPlan:
+    """``decoded`` folded, in order, into copies of ``states``: the new states, the dead
+    letters and the duplicates; no clock, no scoring. ``floor``: the first day kept (None
+    keeps everything, as the replay does)."""
+    plan = BatchPlan(None, EventClock())
+    _fold(layout, decoded, states, plan, now, floor).finish()
+    return plan
+
+
+def _fold(
+    layout: Layout,
+    decoded: Sequence[Accepted | Rejected],
+    states: Mapping[str, RepState],
+    plan: BatchPlan,
+    now: datetime,
+    floor: Day | None,
+) -> _Folding:
+    folding = _Folding(layout, states, plan, now)
+    for bad in decoded:
+        if isinstance(bad, Rejected):
+            folding.reject(bad)
+    for ok in decoded:
+        if isinstance(ok, Accepted):
+            folding.fold(ok, floor)
+    return folding
 
 
 @dataclass(slots=True)
@@ -186,6 +213,13 @@ class _Folding:
             )
             work = self.reps[rep_id] = _Rep(copy, RepWrites(rep_id))
         return work
+
+    def finish(self) -> None:
+        """Put every rep worked on in the plan: its new state, and its writes if any."""
+        for rep_id, work in self.reps.items():
+            self.plan.states[rep_id] = work.state
+            if work.writes:
+                self.plan.writes.append(work.writes)
 
     def reject(self, rejected: Rejected) -> None:
         self.plan.dead_letters.append((rejected, _dead_letter(rejected, self.now)))
@@ -227,6 +261,9 @@ class _Folding:
         else:
             work.event_ids.append(event.event_id)
             self.plan.touched.setdefault(event.rep_id, []).append(event.event_id)
+            latest = self.plan.latest_day
+            if latest is None or folded.day > latest:
+                self.plan.latest_day = folded.day
 
 
 def _score(

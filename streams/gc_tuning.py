@@ -1,8 +1,9 @@
-"""Garbage collection for the long-running services (worker, ingest gateway).
+"""Garbage collection for the long-running commands (worker, ingest gateway, replay, diff).
 
 Under load, Python's default thresholds (700, 10, 10) promote the objects of every batch in
 flight to the old generations and then run full collections, each of which walks every
-object start-up built (modules, the app, pydantic's schemas) for nothing.
+object start-up built (modules, the app, pydantic's schemas) for nothing. The replay's
+chunks of decoded events (``scorers.replay``) did the same: a quarter of its time.
 """
 
 from __future__ import annotations

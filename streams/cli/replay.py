@@ -19,6 +19,7 @@ from scorers.replay import Replay, ReplayResult
 from scorers.scoring import Scorecard
 from streams.cli import day_or_exit, definition_or_exit, window_or_exit
 from streams.formatting import plain
+from streams.gc_tuning import quiet_gc
 
 _PROGRESS_MIN_BYTES = 5_000_000
 
@@ -53,6 +54,7 @@ def replay(
     except OSError as exc:
         typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
         raise typer.Exit(2) from None
+    quiet_gc()
     engine = Replay(definition, as_of_date)
     with handle:
         for line_no, line in lines_with_progress(handle, file.stat().st_size):
@@ -109,7 +111,8 @@ def _print_tables(result: ReplayResult, windows: list[str]) -> None:
         f" {result.out_of_range} out of range"
     )
     for rejected in result.rejected[:20]:
-        err.print(f"  line {rejected.line}: {rejected.reason}: {rejected.detail}", markup=False)
+        line, reason = rejected.message.offset, rejected.reason.value
+        err.print(f"  line {line}: {reason}: {rejected.detail}", markup=False)
     if len(result.rejected) > 20:
         err.print(f"  ... and {len(result.rejected) - 20} more (--format json lists all)")
 

@@ -27,6 +27,7 @@ from streams.cli.replay import lines_with_progress
 from streams.definitions_topic import read_versions
 from streams.exceptions import StreamsError
 from streams.formatting import plain, score, signed
+from streams.gc_tuning import quiet_gc
 
 DEFAULT_WINDOW = "30d"
 
@@ -69,6 +70,7 @@ def diff(
         handle = log.open("rb")
     except OSError as exc:
         fail(f"cannot read {log}: {exc.strerror}", code=2)
+    quiet_gc()
     started = time.perf_counter()
     with handle:
         lines = (line for _, line in lines_with_progress(handle, log.stat().st_size))

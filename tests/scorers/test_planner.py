@@ -14,11 +14,11 @@ from schemas.events import TOPIC_OF_EVENT_TYPE, Event
 from schemas.outputs import CoachingAlert, ScorecardUpdated
 from schemas.scorecard_definition import load_definition
 from scorers import counters as c
-from scorers.calendar import from_date
+from scorers.calendar import epoch_us, from_date
 from scorers.clock import ClockMode, EventClock
 from scorers.fold import Folded, Folder
-from scorers.intake import Message
-from scorers.planner import BatchInput, BatchPlan, plan_batch
+from scorers.intake import Message, decode
+from scorers.planner import BatchInput, BatchPlan, plan_batch, plan_fold
 from scorers.rep_scoring import Layout
 from scorers.state import RepState
 from tests.scorers.builders import call, day, directory, nps, won
@@ -101,6 +101,26 @@ def test_the_batch_writes_back_every_key_it_touched() -> None:
     (writes,) = again.writes
     assert set(writes.buckets) == {day("2026-06-18")} and set(writes.deals) == {"d1"}
     assert writes.profile == first.states["ana"].rep_profile
+
+
+def test_plan_fold_folds_what_plan_batch_folds_and_changes_nothing_it_was_given() -> None:
+    """The replay's plan: the same states and dead letters as the worker's batch, no cards;
+    the states given are left as they were; the latest day is that of an event folded, a
+    duplicate's excepted."""
+    events = [msg(won("2026-06-18", "d1", 500, "2026-06-01", rep="ana")),
+              msg(call("2026-06-10", rep="bo")), msg(b"{not json", key=b"bo")]  # fmt: skip
+    batch = plan(events, rules=False)  # rules write to the rule book: the fold alone here
+    decoded = [decode(LAYOUT.folder, m, epoch_us(NOW)) for m in events]
+    folded = plan_fold(LAYOUT, decoded, {}, NOW)
+    assert folded.states == batch.states and not folded.cards and folded.scored == []
+    assert [r.reason for r, _ in folded.dead_letters] == [r.reason for r, _ in batch.dead_letters]
+    assert folded.latest_day == day("2026-06-18")
+    given = {rep: dataclasses.replace(state) for rep, state in folded.states.items()}
+    later = [decode(LAYOUT.folder, msg(call("2026-06-19", rep="bo")), epoch_us(NOW)), decoded[0]]
+    again = plan_fold(LAYOUT, later, given, NOW)
+    assert given == folded.states  # untouched: the plan folded into copies
+    assert again.duplicates == 1 and again.latest_day == day("2026-06-19")
+    assert again.states["bo"] != given["bo"]
 
 
 def test_score_events_follow_the_contract_and_carry_their_cause() -> None:
