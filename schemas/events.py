@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError, core_schema
 
+from schemas import topics
 from schemas.exceptions import EventError
 
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=256)]
@@ -278,19 +279,19 @@ EVENT_MODELS: tuple[type[EventBase], ...] = (
 )
 
 TOPIC_OF_EVENT_TYPE: dict[str, str] = {
-    "deal_opened": "crm.deals",
-    "deal_stage_changed": "crm.deals",
-    "deal_won": "crm.deals",
-    "deal_lost": "crm.deals",
-    "deal_reopened": "crm.deals",
-    "call_logged": "crm.calls",
-    "nps_response": "crm.nps",
-    "lead_converted": "crm.leads",
-    "lead_disqualified": "crm.leads",
-    "account_renewed": "crm.accounts",
-    "account_churned": "crm.accounts",
-    "course_completed": "crm.learning",
-    "rep_upserted": "crm.reps",
+    "deal_opened": topics.DEALS,
+    "deal_stage_changed": topics.DEALS,
+    "deal_won": topics.DEALS,
+    "deal_lost": topics.DEALS,
+    "deal_reopened": topics.DEALS,
+    "call_logged": topics.CALLS,
+    "nps_response": topics.NPS,
+    "lead_converted": topics.LEADS,
+    "lead_disqualified": topics.LEADS,
+    "account_renewed": topics.ACCOUNTS,
+    "account_churned": topics.ACCOUNTS,
+    "course_completed": topics.LEARNING,
+    "rep_upserted": topics.REPS,
 }
 """Where each event type is published; every topic is keyed by ``rep_id``."""
 

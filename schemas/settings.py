@@ -110,6 +110,9 @@ class Settings(BaseModel):
     local broker; managed clusters want 3 (Confluent Cloud refuses less, and MSK's
     min.insync.replicas=2 refuses writes to fewer)."""
     redis_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$")] = "ss"
+    topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]*$", max_length=100)] = ""
+    """Before every topic and consumer group name (``schemas.topics.PREFIX``, which reads the
+    same variable): Kafka's characters only, e.g. ``staging.``."""
     log_format: Literal["auto", "json", "console"] = "auto"
     web_token: SecretStr | None = None
     """When set, every page and API call of ``scorestream serve`` needs it (a bearer header,

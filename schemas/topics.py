@@ -1,22 +1,38 @@
-"""Names of the Kafka topics: the contract between producers, the worker and subscribers."""
+"""Names of the Kafka topics: the contract between producers, the worker and subscribers.
+
+Every topic and consumer group we own starts with ``PREFIX`` (``SCORESTREAM_TOPIC_PREFIX``,
+empty by default), so environments that share a cluster (a staging beside production on
+one managed Kafka, the tests beside a demo) never see each other's names.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Final
 
-DEALS: Final = "crm.deals"
-CALLS: Final = "crm.calls"
-NPS: Final = "crm.nps"
-LEADS: Final = "crm.leads"
-ACCOUNTS: Final = "crm.accounts"
-LEARNING: Final = "crm.learning"
-REPS: Final = "crm.reps"
-DLQ: Final = "crm.dlq"
-DLQ_REDRIVEN: Final = "crm.dlq.redriven"
+PREFIX: Final = os.environ.get("SCORESTREAM_TOPIC_PREFIX", "")
+"""Read once, as the process starts; ``schemas.settings`` checks it with the other
+variables (a command with a bad one stops before it names a topic)."""
+
+
+def named(name: str) -> str:
+    """A topic, consumer group or transactional id of ours: ``name`` after the prefix."""
+    return PREFIX + name
+
+
+DEALS: Final = named("crm.deals")
+CALLS: Final = named("crm.calls")
+NPS: Final = named("crm.nps")
+LEADS: Final = named("crm.leads")
+ACCOUNTS: Final = named("crm.accounts")
+LEARNING: Final = named("crm.learning")
+REPS: Final = named("crm.reps")
+DLQ: Final = named("crm.dlq")
+DLQ_REDRIVEN: Final = named("crm.dlq.redriven")
 """Which dead letters ``scorestream dlq redrive`` has sent back (compacted)."""
-UPDATES: Final = "scorecards.updates"
-ALERTS: Final = "scorecards.alerts"
-DEFINITIONS: Final = "scorecards.definitions"
+UPDATES: Final = named("scorecards.updates")
+ALERTS: Final = named("scorecards.alerts")
+DEFINITIONS: Final = named("scorecards.definitions")
 """Every published version of the scorecard definition, one key per version (compacted,
 one partition: versions are read in the order they were published)."""
 

@@ -178,8 +178,8 @@ def _read_whole(
     # Unanswered or refused (a wrong secret) raises here, naming the setting to check.
     consumer = kafka_consumer(
         settings,
-        {"group.id": f"scorestream-dlq-{uuid.uuid4().hex[:12]}", "enable.auto.commit": False,
-         "enable.auto.offset.store": False},
+        {"group.id": topics.named(f"scorestream-dlq-{uuid.uuid4().hex[:12]}"),
+         "enable.auto.commit": False, "enable.auto.offset.store": False},
     )  # fmt: skip
     try:
         try:

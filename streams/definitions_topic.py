@@ -32,9 +32,9 @@ from streams.exceptions import KafkaUnavailableError, TopicsError, VersionRefuse
 
 log = structlog.get_logger(__name__)
 
-PUBLISHER_ID: Final = "scorestream-definitions"
+PUBLISHER_ID: Final = topics.named("scorestream-definitions")
 """The transactional id every publisher uses: one publish at a time (see the docstring)."""
-READER_GROUP: Final = "scorestream-definitions-reader"
+READER_GROUP: Final = topics.named("scorestream-definitions-reader")
 """librdkafka wants a group id; the reader only assigns and never commits."""
 PARTITION: Final = 0
 """The topic has one partition: versions are read in the order they were published."""

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
+from schemas import topics
 from schemas.settings import Settings
 from streams import connections
 from streams.exceptions import KafkaUnavailableError, TopicsError
@@ -80,7 +81,9 @@ class TopicWatcher:
     its lag. New matching topics or partitions are picked up every ``rescan_s``.
     """
 
-    def __init__(self, settings: Settings, prefix: str = "crm.", *, rescan_s: float = 10.0) -> None:
+    def __init__(
+        self, settings: Settings, prefix: str = topics.named("crm."), *, rescan_s: float = 10.0
+    ) -> None:
         self._settings = settings
         self._prefix = prefix
         self._rescan_s = rescan_s
@@ -113,7 +116,7 @@ class TopicWatcher:
             self._settings,
             {
                 # Required by the client even for assign(); never joined, never committed.
-                "group.id": f"scorestream-watch-{uuid.uuid4().hex[:12]}",
+                "group.id": topics.named(f"scorestream-watch-{uuid.uuid4().hex[:12]}"),
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "latest",

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from schemas import topics
 from sinks.exceptions import RedisUnavailableError
 from streams import connections
 from streams.cli import fail, load_settings
@@ -21,7 +22,9 @@ def reset(
     data_dir: Annotated[Path, typer.Option(help="The worker's local state.")] = Path(
         ".local/worker"
     ),
-    app_id: Annotated[str, typer.Option(help="The worker's consumer group.")] = "scorestream",
+    app_id: Annotated[str, typer.Option(help="The worker's consumer group.")] = topics.named(
+        "scorestream"
+    ),
 ) -> None:
     """For development: delete topics, consumer group, local state and Redis keys; re-create topics.
 

@@ -117,7 +117,7 @@ def _consumer(settings: Settings) -> Iterator[Consumer]:
             settings,
             {
                 # Required by the client even with assign(); never joined, never committed.
-                "group.id": f"scorestream-tail-{uuid.uuid4().hex[:12]}",
+                "group.id": topics.named(f"scorestream-tail-{uuid.uuid4().hex[:12]}"),
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "client.id": "scorestream-tail",

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from schemas import topics
 from streams.cli import fail, load_settings
 from streams.exceptions import StreamsError
 from streams.topic_admin import ProvisionReport, create_topics
@@ -93,7 +94,9 @@ def watch(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON line per second instead of a live table.")
     ] = False,
-    prefix: Annotated[str, typer.Option(help="Watch topics whose name starts with this.")] = "crm.",
+    prefix: Annotated[
+        str, typer.Option(help="Watch topics whose name starts with this.")
+    ] = topics.named("crm."),
     interval: Annotated[float, typer.Option(min=0.1, help="Seconds between refreshes.")] = 1.0,
 ) -> None:
     """Live messages per topic and rate on the crm.* topics, until Ctrl-C. Joins no group."""

@@ -112,7 +112,7 @@ def worker(
     ] = "127.0.0.1",
     app_id: Annotated[
         str, typer.Option(help="Consumer group and prefix of internal topics.")
-    ] = "scorestream",
+    ] = topics.named("scorestream"),
 ) -> None:
     """Consume the crm.* topics and keep every rep's scorecards and the leaderboards in Redis."""
     # faust takes 0.3 s to import: only this command pays for it.

@@ -52,7 +52,7 @@ class DirectoryReader:
         while not self._stop.is_set():
             try:
                 consumer = connections.kafka_consumer(self._settings, {
-                    "group.id": f"scorestream-ingest-directory-{uuid.uuid4().hex}",
+                    "group.id": topics.named(f"scorestream-ingest-directory-{uuid.uuid4().hex}"),
                     "enable.auto.commit": False, "enable.partition.eof": False,
                 })  # fmt: skip
             except (AccessError, KafkaUnavailableError) as exc:

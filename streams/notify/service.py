@@ -37,7 +37,7 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-GROUP_ID: Final = "scorestream-notify"
+GROUP_ID: Final = topics.named("scorestream-notify")
 BATCH_MESSAGES: Final = 100
 POLL_S: Final = 0.5
 MAX_IN_FLIGHT: Final = 200

@@ -59,7 +59,7 @@ class WorkerOptions:
     data_dir: Path = Path(".local/worker")
     web_host: str = "127.0.0.1"
     web_port: int = 6066
-    app_id: str = "scorestream"
+    app_id: str = topics.named("scorestream")
 
 
 def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> faust.App:
