@@ -53,7 +53,7 @@ from schemas.events import parse_event
 from schemas.settings import Settings
 from sinks.kafka_ingest import INGEST_PRODUCER
 from sinks.wire import WireMessage, encode_event
-from streams.connections import kafka_config
+from streams.runtime.connections import kafka_config
 
 GATEWAY_LOG: Final = BENCH_DIR / "ingest.log"
 READY_TIMEOUT_S: Final = 60.0

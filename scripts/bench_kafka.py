@@ -15,8 +15,8 @@ from confluent_kafka import KafkaError, TopicPartition
 
 from schemas import topics
 from schemas.settings import Settings
-from streams.connections import aiokafka_kwargs, kafka_consumer
-from streams.topic_admin import delete_consumer_group
+from streams.admin.topic_admin import delete_consumer_group
+from streams.runtime.connections import aiokafka_kwargs, kafka_consumer
 
 APP_ID: Final = "bench"
 STATE_CHANGELOG: Final = f"{APP_ID}-state-changelog"

@@ -56,7 +56,7 @@ def child_replay(path: str) -> dict[str, float]:
 
     from schemas.scorecard_definition import load_definition
     from scorers.replay import Replay
-    from streams.gc_tuning import quiet_gc
+    from streams.runtime.gc_tuning import quiet_gc
 
     quiet_gc()  # as `scorestream replay` does
     start = time.perf_counter()

@@ -19,7 +19,7 @@ import orjson
 
 from schemas import topics
 from schemas.settings import Settings
-from streams import connections
+from streams.runtime import connections
 
 EXPECTED = int(os.environ["FLOOR_MESSAGES"])
 OUT = os.environ["FLOOR_OUT"]

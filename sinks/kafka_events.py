@@ -87,7 +87,7 @@ class KafkaEventProducer:
         config: dict[str, Any] | None = None,
     ) -> None:
         """``connection``: the librdkafka properties that reach the broker (bootstrap, TLS,
-        SASL; ``streams.connections.kafka_config``); ``config`` tunes this producer."""
+        SASL; ``streams.runtime.connections.kafka_config``); ``config`` tunes this producer."""
         self.bootstrap = str(connection["bootstrap.servers"])
         self._producer = Producer(
             {**PRODUCER_DEFAULTS, **connection, "client.id": client_id, **(config or {})}

@@ -42,7 +42,7 @@ class RetryPolicy:
 
 
 def client_options() -> dict[str, Any]:
-    """How a worker's Redis client is made (``streams.connections``): its own retries off,
+    """How a worker's Redis client is made (``streams.runtime.connections``): its own retries off,
     since ``RedisCalls`` is the one place that retries, logs each attempt and never gives
     up; timeouts bound a call to a hung server."""
     return {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 5, "socket_timeout": 10}

@@ -21,11 +21,11 @@ from schemas.scorecard_definition import DefinitionError, ScorecardDefinition, l
 from schemas.settings import Settings, SettingsError, masked_url
 from schemas.windows import is_window
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
-from streams import connections
-from streams.documents import BadParameter, NotFound
-from streams.exceptions import AccessError
-from streams.logs import configure_logging
-from streams.reading import RedisScorecardReader
+from streams.runtime import connections
+from streams.runtime.exceptions import AccessError
+from streams.runtime.logs import configure_logging
+from streams.views.documents import BadParameter, NotFound
+from streams.views.reading import RedisScorecardReader
 
 T = TypeVar("T")
 

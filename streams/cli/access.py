@@ -25,10 +25,11 @@ from rich.table import Table
 from schemas.access import TOKEN_PREFIX, Grant, Role, parse_duration, scope_problems, token_digest
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
 from sinks.redis_access import RedisGrants
-from streams import connections, reading
 from streams.cli import fail, load_settings, publisher
-from streams.exceptions import AccessError
-from streams.formatting import plain
+from streams.runtime import connections
+from streams.runtime.exceptions import AccessError
+from streams.views import reading
+from streams.views.formatting import plain
 
 log = structlog.get_logger(__name__)
 

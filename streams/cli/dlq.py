@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.dead_letter import Reason
+from streams.admin.dead_letters import DlqStats, RedriveReport, dlq_stats, redrive
 from streams.cli import fail, load_settings
-from streams.dead_letters import DlqStats, RedriveReport, dlq_stats, redrive
-from streams.exceptions import StreamsError
+from streams.runtime.exceptions import StreamsError
 
 app = typer.Typer(help="Dead letters (crm.dlq): what was refused, and sending it back.")
 

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from streams.cli import load_settings
 from streams.cli.progress import PublishProgress
-from streams.exceptions import StreamsError
+from streams.runtime.exceptions import StreamsError
 from streams.sources.crm_import import CrmImport, load_crm_export
 from streams.sources.event_stats import EventStats
 from streams.sources.publishing import Item, PublishResult, open_sink, publish

@@ -13,9 +13,9 @@ import uvicorn
 
 from schemas.mapping import MappingError
 from streams.cli import fail, load_settings
-from streams.gc_tuning import quiet_gc
 from streams.ingest.app import create_app
 from streams.ingest.hooks import load_hooks
+from streams.runtime.gc_tuning import quiet_gc
 
 MAX_CONCURRENT_REQUESTS: Final = 64
 """Requests in progress at once; past it uvicorn answers 503, so memory stays bounded."""

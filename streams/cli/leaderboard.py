@@ -22,10 +22,10 @@ from rich.table import Table
 from schemas.kpi_names import Perspective
 from sinks.redis_keys import KPI_METRIC
 from streams.cli import load_settings, run_read
-from streams.documents import DEFAULT_LIMIT, leaderboard_document, leaderboard_rows
-from streams.formatting import plain
-from streams.rankings import LeaderboardRow
-from streams.reading import RedisScorecardReader
+from streams.views.documents import DEFAULT_LIMIT, leaderboard_document, leaderboard_rows
+from streams.views.formatting import plain
+from streams.views.rankings import LeaderboardRow
+from streams.views.reading import RedisScorecardReader
 
 _WATCH_BLOCK_MS = 1000
 """XREAD waits this long for a change; the board is also re-read on each timeout."""

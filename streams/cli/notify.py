@@ -21,15 +21,15 @@ from schemas.settings import Settings, masked_url
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
 from sinks.redis_calls import RedisCalls, client_options
 from sinks.redis_notify import NotifyStore
-from streams import connections
 from streams.cli import fail, load_settings, notify_listen
 from streams.cli.routes import routes_or_exit
-from streams.exceptions import StreamsError
 from streams.notify.channels import build_lanes
 from streams.notify.metrics import NotifyMetrics
 from streams.notify.redrive import redrive_all, redrive_forever
 from streams.notify.service import GROUP_ID, NotifyService, Start
 from streams.notify.web import create_app, serve_in_background
+from streams.runtime import connections
+from streams.runtime.exceptions import StreamsError
 
 app = typer.Typer(help="Coaching alerts to Slack, Teams, e-mail and Standard Webhooks.")
 app.command("listen")(notify_listen.listen)

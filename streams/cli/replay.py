@@ -18,8 +18,8 @@ from scorers.calendar import to_date
 from scorers.replay import Replay, ReplayResult
 from scorers.scoring import Scorecard
 from streams.cli import day_or_exit, definition_or_exit, window_or_exit
-from streams.formatting import plain
-from streams.gc_tuning import quiet_gc
+from streams.runtime.gc_tuning import quiet_gc
+from streams.views.formatting import plain
 
 _PROGRESS_MIN_BYTES = 5_000_000
 

@@ -11,10 +11,10 @@ import typer
 
 from schemas import topics
 from sinks.exceptions import RedisUnavailableError
-from streams import connections
+from streams.admin.topic_admin import create_topics, delete_consumer_group, delete_project_topics
 from streams.cli import fail, load_settings
-from streams.exceptions import StreamsError
-from streams.topic_admin import create_topics, delete_consumer_group, delete_project_topics
+from streams.runtime import connections
+from streams.runtime.exceptions import StreamsError
 
 
 def reset(

@@ -1,7 +1,7 @@
 """``scorestream scorecard``: check a definition, publish it as a version, see the versions.
 
 ``check`` validates a file. ``publish`` writes it to ``scorecards.definitions`` as the next
-version, which the workers put in force within seconds (``streams.definitions_topic``);
+version, which the workers put in force within seconds (``streams.admin.definitions_topic``);
 ``history`` and ``show`` read the versions back; ``diff`` (``streams.cli.scorecard_diff``)
 shows what a definition would change before it is published.
 """
@@ -22,9 +22,9 @@ from schemas import topics
 from schemas.definition_version import DefinitionVersion
 from schemas.scorecard_definition import AbsoluteTarget, KpiDef, PerDayTarget, ScorecardDefinition
 from scorers.definition_changes import DefinitionChange, changes
+from streams.admin.definitions_topic import Read, publish, read_versions
 from streams.cli import definition_or_exit, fail, load_settings, publisher, scorecard_diff
-from streams.definitions_topic import Read, publish, read_versions
-from streams.exceptions import StreamsError, VersionRefused
+from streams.runtime.exceptions import StreamsError, VersionRefused
 
 app = typer.Typer(help="Scorecard definitions (scorecard as code) and their versions.",
                   no_args_is_help=True)  # fmt: skip

@@ -22,12 +22,12 @@ from rich.text import Text
 
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers.whatif import RepShift, WhatIf, what_if
+from streams.admin.definitions_topic import read_versions
 from streams.cli import day_or_exit, definition_or_exit, fail, load_settings, window_or_exit
 from streams.cli.replay import lines_with_progress
-from streams.definitions_topic import read_versions
-from streams.exceptions import StreamsError
-from streams.formatting import plain, score, signed
-from streams.gc_tuning import quiet_gc
+from streams.runtime.exceptions import StreamsError
+from streams.runtime.gc_tuning import quiet_gc
+from streams.views.formatting import plain, score, signed
 
 DEFAULT_WINDOW = "30d"
 

@@ -17,8 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from streams.cli import load_settings, run_read
-from streams.documents import rep_cards, rep_document
-from streams.formatting import number, one_line, score
+from streams.views.documents import rep_cards, rep_document
+from streams.views.formatting import number, one_line, score
 
 
 def show(

@@ -24,7 +24,7 @@ from rich.table import Table
 from schemas.events import Event
 from streams.cli import load_settings
 from streams.cli.progress import PublishProgress
-from streams.exceptions import StreamsError
+from streams.runtime.exceptions import StreamsError
 from streams.sources.event_stats import EventStats
 from streams.sources.malformed import inject_malformed
 from streams.sources.org import MAX_REPS_PER_TEAM, SimulationConfig

@@ -37,11 +37,11 @@ from confluent_kafka import (
 
 from schemas import topics
 from schemas.settings import Settings
-from streams import connections
 from streams.cli import load_settings
-from streams.exceptions import StreamsError
-from streams.formatting import one_line as _text
-from streams.formatting import signed
+from streams.runtime import connections
+from streams.runtime.exceptions import StreamsError
+from streams.views.formatting import one_line as _text
+from streams.views.formatting import signed
 
 
 class Stream(StrEnum):

@@ -1,7 +1,7 @@
 """``scorestream topics``: create the topics, watch the traffic on them.
 
-Rendering only; the Kafka work is in ``streams.topic_admin`` and ``streams.topic_watch``.
-Every command has a ``--json`` form for scripts and CI.
+Rendering only; the Kafka work is in ``streams.admin.topic_admin`` and
+``streams.admin.topic_watch``. Every command has a ``--json`` form for scripts and CI.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from rich.live import Live
 from rich.table import Table
 
 from schemas import topics
+from streams.admin.topic_admin import ProvisionReport, create_topics
+from streams.admin.topic_watch import TopicWatcher, WatchSnapshot
 from streams.cli import fail, load_settings
-from streams.exceptions import StreamsError
-from streams.topic_admin import ProvisionReport, create_topics
-from streams.topic_watch import TopicWatcher, WatchSnapshot
+from streams.runtime.exceptions import StreamsError
 
 app = typer.Typer(help="Create and watch the Kafka topics.", no_args_is_help=True)
 

@@ -16,12 +16,12 @@ from schemas.scorecard_definition import ScorecardDefinition
 from schemas.settings import Settings
 from scorers.clock import ClockMode
 from sinks.exceptions import RedisUnavailableError
-from streams import connections
+from streams.admin.definitions_topic import Read, publish, read_versions
+from streams.admin.topic_admin import COMPACTED, TopicSpec, ensure_internal_topics, wait_for_topics
 from streams.cli import definition_or_exit, fail, load_settings, publisher
-from streams.definitions_topic import Read, publish, read_versions
-from streams.exceptions import StreamsError
-from streams.gc_tuning import quiet_gc
-from streams.topic_admin import COMPACTED, TopicSpec, ensure_internal_topics, wait_for_topics
+from streams.runtime import connections
+from streams.runtime.exceptions import StreamsError
+from streams.runtime.gc_tuning import quiet_gc
 
 log = structlog.get_logger()
 

@@ -18,12 +18,12 @@ from pydantic import TypeAdapter
 from schemas.events import Event
 from schemas.settings import Settings
 from sinks.kafka_ingest import IngestProducer
-from streams import connections
 from streams.ingest import routes
 from streams.ingest.directory import DirectoryReader
 from streams.ingest.gateway import RETRY_AFTER_S, Gateway, Refusal
 from streams.ingest.hooks import Hook
 from streams.ingest.metrics import UNKNOWN_SOURCE
+from streams.runtime import connections
 
 
 def create_app(settings: Settings, hooks: dict[str, Hook]) -> FastAPI:

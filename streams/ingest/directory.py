@@ -21,8 +21,8 @@ from schemas.events import RepUpserted, parse_event
 from schemas.exceptions import EventError
 from schemas.settings import Settings
 from scorers.ingest.directory import OwnerDirectory
-from streams import connections
-from streams.exceptions import AccessError, KafkaUnavailableError
+from streams.runtime import connections
+from streams.runtime.exceptions import AccessError, KafkaUnavailableError
 
 log = structlog.get_logger(__name__)
 

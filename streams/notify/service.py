@@ -28,10 +28,10 @@ from schemas.outputs import CoachingAlert
 from schemas.routes import RoutingFile
 from schemas.settings import Settings
 from scorers.routing import Delivery, deliveries_owed
-from streams import connections
 from streams.notify.lanes import ChannelLane
 from streams.notify.metrics import NotifyMetrics
 from streams.notify.offsets import OffsetTracker, TopicPartitionKey
+from streams.runtime import connections
 
 log = structlog.get_logger(__name__)
 

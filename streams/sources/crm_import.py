@@ -43,7 +43,7 @@ from schemas.events import (
     RepUpserted,
     describe_validation_error,
 )
-from streams.exceptions import CrmImportError
+from streams.runtime.exceptions import CrmImportError
 
 log = structlog.get_logger(__name__)
 

@@ -23,10 +23,10 @@ from schemas.settings import Settings
 from sinks.jsonl_events import JsonlEventWriter
 from sinks.kafka_events import DeliveryReport, KafkaEventProducer
 from sinks.wire import WireMessage
-from streams import connections
-from streams.exceptions import TopicsError
+from streams.admin.topic_admin import cluster_metadata
+from streams.runtime import connections
+from streams.runtime.exceptions import TopicsError
 from streams.sources.event_stats import EventStats
-from streams.topic_admin import cluster_metadata
 
 log = structlog.get_logger(__name__)
 

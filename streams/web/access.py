@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from schemas.outputs import CoachingAlert
 from scorers.access import ALLOWS, Principal, RepData, Resource, decide, may_see
 from sinks.exceptions import SinkError
-from streams.reading import RedisScorecardReader
+from streams.views.reading import RedisScorecardReader
 from streams.web.identity import ANONYMOUS, Identities
 from streams.web.ratelimit import RateLimiter
 

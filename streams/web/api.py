@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from scorers.access import AlertList, Board, TeamData, Versions
 from sinks.redis_keys import KPI_METRIC
-from streams.documents import (
+from streams.views.documents import (
     DEFAULT_LIMIT,
     alerts_document,
     leaderboard_document,
@@ -19,8 +19,8 @@ from streams.documents import (
     scorecard_document,
     team_document,
 )
-from streams.rankings import RANK_BY
-from streams.reading import RedisScorecardReader
+from streams.views.rankings import RANK_BY
+from streams.views.reading import RedisScorecardReader
 from streams.web import models
 from streams.web.access import require, require_rep, sees_alert
 from streams.web.live import LiveFeed, visible_to

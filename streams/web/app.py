@@ -18,8 +18,9 @@ from fastapi_offline import FastAPIOffline
 from schemas.access import Role
 from schemas.settings import Settings, masked_url
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
-from streams import connections, reading
-from streams.documents import BadParameter, NotFound
+from streams.runtime import connections
+from streams.views import reading
+from streams.views.documents import BadParameter, NotFound
 from streams.web import access, api, oidc, pages, signin
 from streams.web.guards import BodyLimit, SecurityHeaders
 from streams.web.identity import Identities

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from streams.rankings import DayScore
+from streams.views.rankings import DayScore
 
 WIDTH, HEIGHT = 1000, 180
 """The SVG's own coordinates (wide and low, like the page's panels); it scales to its box."""

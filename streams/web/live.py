@@ -19,7 +19,7 @@ import structlog
 
 from scorers.access import Board, Principal, RepData, may_see
 from sinks.exceptions import SinkError
-from streams.reading import RedisScorecardReader
+from streams.views.reading import RedisScorecardReader
 
 log = structlog.get_logger(__name__)
 

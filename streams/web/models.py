@@ -1,7 +1,7 @@
 """The API's bodies as pydantic models: the OpenAPI document at /docs, and the contract the
 tests hold every answer to (``extra="forbid"``: a field the builders add must be named here).
 
-The bodies themselves come from ``streams.documents``, shared with the CLI's ``--json``.
+The bodies themselves come from ``streams.views.documents``, shared with the CLI's ``--json``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from schemas.outputs import CoachingAlert
 from schemas.scorecard_definition import ScorecardDefinition
-from streams.rankings import LeaderboardRow
+from streams.views.rankings import LeaderboardRow
 
 
 class _Body(BaseModel):

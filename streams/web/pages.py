@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from schemas.scorecard_definition import DefinitionError, load_definition
 from scorers.access import AlertList, Board, TeamData, Versions
 from sinks.redis_keys import KPI_METRIC, OVERALL
-from streams.documents import (
+from streams.views.documents import (
     DEFAULT_LIMIT,
     NotFound,
     check_window,
@@ -24,8 +24,8 @@ from streams.documents import (
     scorecard_document,
     team_document,
 )
-from streams.rankings import RANK_BY, LeaderboardRow
-from streams.reading import RedisScorecardReader
+from streams.views.rankings import RANK_BY, LeaderboardRow
+from streams.views.reading import RedisScorecardReader
 from streams.web.access import require, require_rep, sees_alert
 from streams.web.api import Reader
 from streams.web.charts import trend

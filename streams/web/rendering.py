@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from scorers.access import AlertList, Versions, may_see
-from streams.formatting import number, score, signed
+from streams.views.formatting import number, score, signed
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["number"] = number

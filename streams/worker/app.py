@@ -19,8 +19,8 @@ from scorers.clock import ClockMode
 from scorers.rep_scoring import Layout
 from sinks.redis_definitions import RedisDefinitionSink
 from sinks.redis_scorecards import RedisScorecardSink
-from streams import connections
-from streams.definitions_topic import Read
+from streams.admin.definitions_topic import Read
+from streams.runtime import connections
 from streams.worker import faust_adapter
 from streams.worker.agents import LIMITS, Agents
 from streams.worker.definitions import DefinitionFollower

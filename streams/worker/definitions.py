@@ -3,7 +3,7 @@ within seconds, without a restart.
 
 Every worker of a group reads the whole topic itself (no consumer group: a group would
 hand the one partition to one worker), committed records only, from where the start-up's
-read ended (``streams.definitions_topic``). It takes versions in the order published by
+read ended (``streams.admin.definitions_topic``). It takes versions in the order published by
 the rule of ``scorers.versions``, so every worker puts the same version in force. A
 version taken goes to ``apply`` (the app runs it between two batches: a new layout, every
 rep scored again from the state kept); a version refused, or a record this worker cannot
@@ -25,8 +25,8 @@ from schemas.definition_version import DefinitionVersion, VersionError, parse_ve
 from schemas.settings import Settings
 from scorers.definition_changes import changes
 from sinks.redis_definitions import RedisDefinitionSink
-from streams import connections
-from streams.definitions_topic import PARTITION, Read
+from streams.admin.definitions_topic import PARTITION, Read
+from streams.runtime import connections
 from streams.worker.metrics import WorkerMetrics
 
 log = structlog.get_logger()

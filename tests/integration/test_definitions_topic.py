@@ -15,8 +15,8 @@ import yaml
 from schemas.definition_version import DefinitionVersion
 from schemas.scorecard_definition import ScorecardDefinition, load_definition, parse_definition
 from schemas.settings import Settings
-from streams.definitions_topic import publish, read_versions
-from streams.exceptions import VersionRefused
+from streams.admin.definitions_topic import publish, read_versions
+from streams.runtime.exceptions import VersionRefused
 from tests.integration.worker_harness import SCORESTREAM, System
 from tests.scorers.test_whatif import NEW, OLD, small_log
 

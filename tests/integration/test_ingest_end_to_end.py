@@ -16,7 +16,7 @@ from schemas import topics
 from schemas.events import parse_event
 from schemas.exceptions import EventError
 from schemas.settings import Settings
-from streams.topic_admin import create_topics, wait_for_topics
+from streams.admin.topic_admin import create_topics, wait_for_topics
 from tests.integration.ingest_harness import Ingest, ingest, topic_ends
 from tests.integration.test_worker_end_to_end import assert_same, expected_cards, simulated_log
 from tests.integration.worker_harness import System, wait_until

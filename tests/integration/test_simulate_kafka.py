@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from schemas.events import TOPIC_OF_EVENT_TYPE, parse_event
 from schemas.exceptions import EventError
 from schemas.settings import Settings
+from streams.admin.topic_admin import create_topics, wait_for_topics
 from streams.cli.simulate import simulate
-from streams.topic_admin import create_topics, wait_for_topics
 
 CRM_TOPICS = sorted(set(TOPIC_OF_EVENT_TYPE.values()))
 Offsets = dict[tuple[str, int], int]

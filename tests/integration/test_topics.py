@@ -14,14 +14,14 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[at
 
 from schemas import topics
 from schemas.settings import Settings
-from streams.connections import kafka_admin
-from streams.exceptions import KafkaUnavailableError, TopicsError
-from streams.topic_admin import (
+from streams.admin.topic_admin import (
     cluster_metadata,
     create_topics,
     topic_specs,
 )
-from streams.topic_watch import TopicWatcher
+from streams.admin.topic_watch import TopicWatcher
+from streams.runtime.connections import kafka_admin
+from streams.runtime.exceptions import KafkaUnavailableError, TopicsError
 from tests.conftest import MakeTopic
 
 pytestmark = pytest.mark.kafka

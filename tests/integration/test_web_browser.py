@@ -28,9 +28,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from schemas.scorecard_definition import load_definition
 from schemas.settings import Settings
 from sinks.redis_keys import RedisKeys
-from streams.formatting import number
 from streams.sources.org import SimulationConfig
 from streams.sources.simulator import Simulator
+from streams.views.formatting import number
 from tests.integration.worker_harness import (
     SCORESTREAM,
     System,

@@ -13,8 +13,8 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[at
 
 from schemas import topics
 from schemas.settings import Settings
+from streams.admin.topic_admin import create_topics
 from streams.cli.worker import preflight
-from streams.topic_admin import create_topics
 from streams.worker.app import TABLES
 
 pytestmark = pytest.mark.kafka

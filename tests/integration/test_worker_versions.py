@@ -26,7 +26,7 @@ from schemas.outputs import ScorecardUpdated
 from schemas.scorecard_definition import ScorecardDefinition, load_definition, parse_definition
 from schemas.settings import Settings
 from sinks.redis_keys import RedisKeys
-from streams.definitions_topic import publish
+from streams.admin.definitions_topic import publish
 from tests.integration.test_worker_end_to_end import (
     Cards,
     assert_same,

@@ -25,7 +25,7 @@ from schemas import topics
 from schemas.events import TOPIC_OF_EVENT_TYPE
 from schemas.settings import Settings
 from sinks.redis_keys import RedisKeys
-from streams.topic_admin import create_topics, delete_project_topics, wait_for_topics
+from streams.admin.topic_admin import create_topics, delete_project_topics, wait_for_topics
 from tests.redis_server import free_port
 
 SCORESTREAM = str(Path(sys.executable).parent / "scorestream")

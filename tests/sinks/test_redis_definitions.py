@@ -14,7 +14,7 @@ from schemas.scorecard_definition import load_definition
 from sinks.redis_calls import RedisCalls
 from sinks.redis_definitions import RedisDefinitionSink
 from sinks.redis_keys import RedisKeys
-from streams.reading import RedisScorecardReader
+from streams.views.reading import RedisScorecardReader
 from tests.sinks.redis_support import card, prefixed, write_cards
 
 pytestmark = pytest.mark.redis

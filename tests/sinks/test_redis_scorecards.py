@@ -21,7 +21,7 @@ from sinks.exceptions import RedisStoreError
 from sinks.redis_calls import RedisCalls, RetryPolicy
 from sinks.redis_keys import CHANGES_MAXLEN, RedisKeys
 from sinks.redis_scorecards import RedisScorecardSink
-from streams.connections import scorecard_sink
+from streams.runtime.connections import scorecard_sink
 from tests.redis_server import ThrowawayRedis
 from tests.sinks.redis_support import card, dump, prefixed, stored_json, stream_fields
 

@@ -13,7 +13,7 @@ import redis.asyncio
 from faust import SASLCredentials, SSLCredentials
 
 from schemas.settings import Settings
-from streams import connections
+from streams.runtime import connections
 from tests.pem_files import PemFiles
 
 SECRET = "s3cr3t-Pa55"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from streams.logs import RepeatFilter
+from streams.runtime.logs import RepeatFilter
 
 
 def record(msg: str, *args: object, name: str = "aiokafka") -> logging.LogRecord:

@@ -14,9 +14,9 @@ from schemas.outputs import CoachingAlert
 from schemas.settings import Settings
 from sinks.exceptions import RedisUnavailableError
 from sinks.redis_alerts import append_alert
-from streams.connections import scorecard_reader
-from streams.rankings import RANK_BY, LeaderboardRow, metric_for
-from streams.reading import RedisScorecardReader, public_card
+from streams.runtime.connections import scorecard_reader
+from streams.views.rankings import RANK_BY, LeaderboardRow, metric_for
+from streams.views.reading import RedisScorecardReader, public_card
 from tests.sinks.redis_support import AS_OF, card, prefixed, write_cards
 
 pytestmark = pytest.mark.redis

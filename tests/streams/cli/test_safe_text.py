@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from schemas.scorecard_definition import load_definition
 from streams.cli.main import app
-from streams.formatting import one_line, plain
+from streams.views.formatting import one_line, plain
 from tests.scorers.builders import call, won
 from tests.sinks.redis_support import card, delete_prefix, new_prefix, write_cards
 

@@ -33,8 +33,8 @@ from sinks.redis_calls import RedisCalls
 from sinks.redis_definitions import RedisDefinitionSink
 from streams.cli.leaderboard import Board, _follow, leaderboard
 from streams.cli.show import show
-from streams.connections import scorecard_reader
-from streams.reading import RedisScorecardReader
+from streams.runtime.connections import scorecard_reader
+from streams.views.reading import RedisScorecardReader
 from tests.sinks.redis_support import card, new_prefix, write_cards
 
 pytestmark = pytest.mark.redis

@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 
 from schemas import topics
 from schemas.settings import Settings
+from streams.admin.topic_admin import create_topics
 from streams.cli import tail as tail_cli
 from streams.cli.tail import Stream, format_alert, format_dead_letter, format_update, tail
-from streams.topic_admin import create_topics
 from tests.conftest import MakeTopic
 
 app = typer.Typer()

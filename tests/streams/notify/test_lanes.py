@@ -19,10 +19,10 @@ from schemas.settings import Settings
 from sinks.notify_webhook import StandardWebhookSender
 from sinks.redis_calls import RedisCalls, client_options
 from sinks.redis_notify import NotifyStore
-from streams import connections
 from streams.notify.lanes import Backoff, ChannelLane
 from streams.notify.metrics import NotifyMetrics
 from streams.notify.redrive import redrive_all, redrive_channel
+from streams.runtime import connections
 from tests.notify_receiver import Answer, Receiver, always, first, receiver
 from tests.sinks.alerts import make_alert
 

@@ -18,10 +18,10 @@ from schemas.routes import ChannelSecrets, parse_routes
 from schemas.settings import Settings
 from sinks.redis_calls import RedisCalls, client_options
 from sinks.redis_notify import NotifyStore
-from streams import connections
 from streams.notify.channels import build_lanes
 from streams.notify.metrics import NotifyMetrics
 from streams.notify.service import NotifyService
+from streams.runtime import connections
 from tests.conftest import MakeTopic, wait_for_topic
 from tests.notify_receiver import Answer, always, receiver
 from tests.sinks.alerts import make_alert

@@ -23,7 +23,7 @@ from schemas.events import (
     parse_event,
 )
 from streams.cli.import_crm import import_crm
-from streams.exceptions import CrmImportError
+from streams.runtime.exceptions import CrmImportError
 from streams.sources.crm_import import (
     PIPELINE_FILE,
     PRODUCTS_FILE,

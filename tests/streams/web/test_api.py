@@ -16,7 +16,7 @@ from schemas.settings import Settings
 from sinks.redis_alerts import append_alert
 from sinks.redis_keys import RedisKeys
 from streams.cli.main import app
-from streams.rankings import RANK_BY
+from streams.views.rankings import RANK_BY
 from streams.web import models
 from tests.sinks.redis_support import card, write_cards
 from tests.streams.web.conftest import alert

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.rankings import DayScore
+from streams.views.rankings import DayScore
 from streams.web.charts import HEIGHT, WIDTH, trend
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from streams.reading import RedisScorecardReader
+from streams.views.reading import RedisScorecardReader
 from streams.web.live import QUEUE_SIZE, LiveEvent, LiveFeed
 
 

@@ -17,8 +17,8 @@ from schemas.settings import Settings
 from scorers.versions import resolved
 from sinks.redis_calls import RedisCalls
 from sinks.redis_definitions import RedisDefinitionSink
-from streams.definitions_topic import Read
-from streams.reading import RedisScorecardReader
+from streams.admin.definitions_topic import Read
+from streams.views.reading import RedisScorecardReader
 from streams.worker.definitions import DefinitionFollower
 from streams.worker.metrics import WorkerMetrics
 from tests.sinks.redis_support import prefixed

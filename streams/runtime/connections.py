@@ -34,9 +34,9 @@ from sinks import redis_calls
 from sinks.exceptions import RedisUnavailableError
 from sinks.redis_calls import RedisCalls, RetryPolicy
 from sinks.redis_scorecards import RedisScorecardSink
-from streams import reading
-from streams.exceptions import AccessError, KafkaUnavailableError
-from streams.reading import RedisScorecardReader
+from streams.runtime.exceptions import AccessError, KafkaUnavailableError
+from streams.views import reading
+from streams.views.reading import RedisScorecardReader
 
 METADATA_TIMEOUT_S: Final = 10.0
 """How long a broker has to answer the first metadata request before we say it is down."""

@@ -18,8 +18,8 @@ from schemas.scorecard_definition import DefinitionError, load_definition
 from schemas.windows import is_window
 from scorers.versions import resolved
 from sinks.redis_keys import KPI_METRIC, OVERALL
-from streams.rankings import RANK_BY, LeaderboardRow
-from streams.reading import RedisScorecardReader, public_card
+from streams.views.rankings import RANK_BY, LeaderboardRow
+from streams.views.reading import RedisScorecardReader, public_card
 
 WINDOW_SYNTAX = "Nd (e.g. 30d), week, month or quarter"
 DEFAULT_LIMIT = 20

@@ -30,8 +30,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 
 from schemas import topics
 from schemas.settings import Settings
-from streams import connections
-from streams.exceptions import KafkaUnavailableError, TopicsError
+from streams.runtime import connections
+from streams.runtime.exceptions import KafkaUnavailableError, TopicsError
 
 log = structlog.get_logger()
 

@@ -25,7 +25,7 @@ from sinks.redis_calls import text as _text
 from sinks.redis_calls import translated as _translated
 from sinks.redis_keys import OVERALL, UNCAPPED, RedisKeys
 from sinks.redis_notify import read_deliveries
-from streams.rankings import DayScore, LeaderboardRow, metric_for, ranked, ranks_of
+from streams.views.rankings import DayScore, LeaderboardRow, metric_for, ranked, ranks_of
 
 log = structlog.get_logger(__name__)
 
@@ -49,7 +49,7 @@ def public_card(card: dict[str, Any]) -> dict[str, Any]:
 
 
 def client_options(timeout_s: float) -> dict[str, Any]:
-    """How a reader's own Redis client is made (``streams.connections.scorecard_reader``):
+    """How a reader's own Redis client is made (``streams.runtime.connections.scorecard_reader``):
     it fails fast, since a CLI should not hang on a dead server."""
     return {
         "decode_responses": True,

@@ -27,8 +27,8 @@ from pydantic import ValidationError
 from schemas import topics
 from schemas.dead_letter import DeadLetter, Reason
 from schemas.settings import Settings
-from streams.connections import kafka_config, kafka_consumer
-from streams.exceptions import KafkaUnavailableError, TopicsError
+from streams.runtime.connections import kafka_config, kafka_consumer
+from streams.runtime.exceptions import KafkaUnavailableError, TopicsError
 
 METADATA_TIMEOUT_S: Final = 10.0
 CHUNK: Final = 500

@@ -27,8 +27,8 @@ from schemas.definition_version import DefinitionVersion, VersionError, parse_ve
 from schemas.scorecard_definition import ScorecardDefinition
 from schemas.settings import Settings
 from scorers.versions import Versions
-from streams import connections
-from streams.exceptions import KafkaUnavailableError, TopicsError, VersionRefused
+from streams.runtime import connections
+from streams.runtime.exceptions import KafkaUnavailableError, TopicsError, VersionRefused
 
 log = structlog.get_logger(__name__)
 
