@@ -8,6 +8,7 @@ JSON numbers. These few conversions are what JMESPath lacks for that; everything
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -66,16 +67,19 @@ class MappingFunctions(functions.Functions):
 
     @functions.signature({"types": []})
     def _func_number(self, value: Any) -> float | int | None:
-        """A number, or text holding one (CRMs send amounts as text); null otherwise."""
+        """A number, or text holding one (CRMs send amounts as text); null otherwise, and for
+        ``NaN`` and infinities (which ``float`` reads from text, and no amount is)."""
         if isinstance(value, bool):
             return None
-        if isinstance(value, int | float):
-            return value
         if isinstance(value, str):
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 return None
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float):
+            return value if math.isfinite(value) else None
         return None
 
     @functions.signature({"types": ["number"]}, {"types": ["number"]})

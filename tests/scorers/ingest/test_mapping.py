@@ -206,3 +206,14 @@ kinds:
     assert isinstance(call, CallLogged) and call.outcome is CallOutcome.VOICEMAIL
     assert [(r.line, r.reason) for r in parsed.rejected] == [(2, RejectReason.INVALID_EVENT)]
     assert parsed.rejected[0].errors == ["outcome: Field required"]
+
+
+@pytest.mark.parametrize("text", ["NaN", "nan", "inf", "-Infinity", "1e999"])
+def test_number_reads_no_nan_or_infinity_from_text(text: str) -> None:
+    """``float`` reads these; no amount is one, so ``number`` gives null and the contract
+    names the field, rather than a NaN reaching the event's own check."""
+    from schemas.mapping_functions import FUNCTIONS
+
+    assert FUNCTIONS.call_function("number", [text]) is None
+    assert FUNCTIONS.call_function("number", ["1250.5"]) == 1250.5
+    assert FUNCTIONS.call_function("number", [7]) == 7
