@@ -50,14 +50,14 @@ def parse_body(body: bytes, media_type: str, max_events: int) -> Parsed:
     """
     if media_type == NDJSON:
         lines = [(n, line) for n, line in enumerate(body.split(b"\n"), start=1) if line.strip()]
-        _check_count(len(lines), max_events)
+        check_count(len(lines), max_events)
         return _validate(lines)
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BodyNotJson(f"the body is not JSON: {exc.msg}", exc.lineno, exc.colno) from None
     items = document if isinstance(document, list) else [document]
-    _check_count(len(items), max_events)
+    check_count(len(items), max_events)
     return _validate((n, orjson.dumps(item)) for n, item in enumerate(items, start=1))
 
 
@@ -66,7 +66,8 @@ def parse_lines(lines: list[tuple[int, bytes]]) -> Parsed:
     return _validate(lines)
 
 
-def _check_count(count: int, max_events: int) -> None:
+def check_count(count: int, max_events: int) -> None:
+    """``TooManyEvents`` past ``max_events`` (a body's events, or a hook payload's records)."""
     if count > max_events:
         raise TooManyEvents(
             f"{count} events in one request; send at most {max_events} (split the batch)"

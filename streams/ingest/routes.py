@@ -13,10 +13,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from schemas.ingest import IngestAnswer, Problem
 from scorers.ingest import salesforce
-from scorers.ingest.body import JSON, NDJSON, BodyNotJson, TooManyEvents, parse_body
+from scorers.ingest.body import JSON, NDJSON, BodyNotJson, TooManyEvents, check_count, parse_body
 from scorers.ingest.mapping import apply_mapping
 from scorers.ingest.signatures import Verdict, check_hubspot_v3, matches_any
-from streams.ingest.gateway import Gateway, Refusal, key_id
+from streams.ingest.gateway import RETRY_AFTER_S, Gateway, Refusal, key_id
 from streams.ingest.hooks import Hook
 
 router = APIRouter()
@@ -103,10 +103,12 @@ async def post_hook(source: str, request: Request) -> Response:
     signature = _authenticate(hook, request, body, gateway)
     gateway.limit(f"hook:{source}")
     if not gateway.directory.ready:
-        raise Refusal(503, gateway.directory.problem, retry_after_s=5)
+        raise Refusal(503, gateway.directory.problem, retry_after_s=RETRY_AFTER_S)
     xml = hook.mapping.format == "salesforce_outbound" and "xml" in _media_type(request)
     payload = _parsed(lambda: salesforce.outbound_records(body) if xml else _json(body))
     parsed = apply_mapping(hook.mapping, payload, gateway.directory.directory)
+    limit = gateway.settings.ingest_max_events
+    _parsed(lambda: check_count(len(parsed.events) + len(parsed.rejected), limit))
     answer = await gateway.store(parsed, source)
     if signature is not None:
         gateway.remember(signature)

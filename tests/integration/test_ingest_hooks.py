@@ -209,3 +209,22 @@ def test_rate_limit_answers_429_with_retry_after(settings: Settings, tmp_path: P
         statuses = [gateway.post(b"", content_type="application/x-ndjson") for _ in range(4)]
     assert [s.status_code for s in statuses][:2] == [200, 200]
     assert statuses[-1].status_code == 429 and int(statuses[-1].headers["retry-after"]) >= 1
+
+
+def test_a_hook_payload_past_the_events_limit_is_413_and_stores_nothing(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The Outbound Message holds two records (an Opportunity and a Task): with a limit of
+    one event a request it is refused whole, as a body of our own contract would be."""
+    env = {"SCORESTREAM_INGEST_MAX_EVENTS": "1"}
+    with ingest(settings.kafka_bootstrap, tmp_path, **env) as gateway:
+        before = topic_ends(settings.kafka_bootstrap, (topics.DEALS, topics.CALLS))
+        answer = gateway.post(
+            (EXAMPLES / "salesforce-opportunity.xml").read_bytes(),
+            path=f"/v1/hooks/salesforce?key={SALESFORCE_SECRET}",
+            key=None,
+            content_type="text/xml; charset=utf-8",
+        )
+        assert answer.status_code == 413, answer.text
+        assert "2 events in one request; send at most 1" in answer.text
+        assert topic_ends(settings.kafka_bootstrap, (topics.DEALS, topics.CALLS)) == before
