@@ -9,6 +9,7 @@
 #   make test      install + test servers (SECURE=1, ports 19092/16379) + Debian's chromium + pytest
 #   make demo      install + up + topics + worker, live simulator, web page, ingest gateway, notify + a live leaderboard
 #   make bench-replay  replay of a 1,000,000-event log beside a bare orjson loop (EVENTS=N)
+#   make bench-score   CPU µs to score one rep, all windows (200 reps, 90 days)
 #   make bench-ingest  the ingest gateway beside a bare confluent-kafka producer (EVENTS=200000 BATCH=500 CLIENTS=4)
 #   make bench     the worker end to end beside its baselines (N=200000 WORKERS=1 BENCH_RATE=2000 DURATION=60)
 #   make clean     down + remove .local and .venv
@@ -35,7 +36,7 @@ RECEIVER_PORT ?= 8020
 # 1: the secured listeners too (scripts/secure.sh writes .local/secure.env to reach them).
 SECURE ?=
 
-.PHONY: help install lock up down kafka-jars browser test demo bench bench-replay bench-ingest clean
+.PHONY: help install lock up down kafka-jars browser test demo bench bench-replay bench-ingest bench-score clean
 
 help:
 	@sed -n 's/^#   make /make /p' $(firstword $(MAKEFILE_LIST))
@@ -133,6 +134,9 @@ bench: install up
 	$(BIN)/python scripts/bench_worker.py --events $(N) --workers $(WORKERS) --rate $(BENCH_RATE) --duration $(DURATION)
 
 EVENTS ?= 1000000
+bench-score: install
+	$(BIN)/python scripts/bench_score.py
+
 bench-replay: install
 	$(BIN)/python scripts/bench_replay.py --events $(EVENTS)
 

@@ -1,0 +1,65 @@
+"""Scoring benchmark: CPU microseconds to score one rep, all windows, off the stream.
+
+Usage: python scripts/bench_score.py [--days D] [--rounds R]
+
+Folds a simulated org's history (the benchmarks' 200 reps, D days) with the replay, then
+scores every rep R times as the worker does (``scorers.rep_scoring.score_rep``: every window
+of the scorecard and of its rules, and each change rule's earlier card) and reports the
+median round. It isolates what issue 24 calls ``score_us_per_rep``: `make bench` measures the
+worker as a whole. The last line is machine-readable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import UTC, datetime
+
+from bench_common import machine, progress
+
+from schemas.scorecard_definition import load_definition
+from scorers.rep_scoring import Layout, score_rep, totals_for
+from scorers.replay import Replay
+from streams.runtime.gc_tuning import quiet_gc
+from streams.sources.org import SimulationConfig
+from streams.sources.simulator import Simulator
+
+END = datetime(2026, 3, 6, tzinfo=UTC)
+
+
+def score_us_per_rep(days: int, rounds: int) -> tuple[float, int]:
+    """The median round's CPU µs per rep, and the number of reps."""
+    definition = load_definition()
+    replay = Replay(definition, now=END)
+    simulator = Simulator(SimulationConfig(seed=1, teams=4, reps_per_team=50))
+    for n, event in enumerate(simulator.backfill(days, END), start=1):
+        replay.feed(n, event.model_dump_json())
+    layout, as_of = Layout.of(definition, 1), replay.as_of
+    assert as_of is not None, "the simulated history is empty"
+    states = list(replay.stores.values())
+    totals = {s.rep_id: totals_for(layout, s, as_of, None) for s in states}
+    progress(f"folded {days} days for {len(states)} reps; scoring them {rounds} times")
+    quiet_gc()  # as the worker runs
+    per_round = []
+    for _ in range(rounds):
+        start = time.process_time()
+        for state in states:
+            score_rep(layout, state, totals[state.rep_id])
+        per_round.append((time.process_time() - start) / len(states) * 1e6)
+    return statistics.median(per_round), len(states)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    figure, reps = score_us_per_rep(args.days, args.rounds)
+    print(f"machine: {machine()}")
+    print(f"scoring: {reps} reps, {args.days} days of history, median of {args.rounds} rounds")
+    print(f"score_us_per_rep={figure:.1f}")
+
+
+if __name__ == "__main__":
+    main()
