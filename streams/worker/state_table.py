@@ -63,7 +63,8 @@ def declare_table(app: Any, name: str, key_type: type, partitions: int | None = 
 
 
 class StateStore(Protocol):
-    """Where the worker keeps its state: the faust table, or a fake in unit tests."""
+    """Where the worker keeps its state: the faust table, or ``MemoryStore`` in
+    ``tests/streams/worker/test_shell.py``."""
 
     def load(self, partition: int) -> Loaded: ...
     async def write(self, partition: int, writes: RepWrites) -> None: ...

@@ -1,0 +1,162 @@
+"""The worker's shell on in-memory stores: the same interfaces as the faust table, the Redis
+sink and the producer, so what the shell writes can be read back and checked.
+
+A log handled by the shell leaves the replay's cards in the sink and every malformed line
+on the dead-letter topic; the same batch delivered again sends no score event and leaves the
+cards as they were; a new shell over the same stored state (a restart) scores the same cards
+without writing them again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas import topics
+from schemas.access import DirectoryUpdate
+from schemas.events import TOPIC_OF_EVENT_TYPE
+from schemas.scorecard_definition import load_definition
+from scorers.calendar import Day
+from scorers.clock import ClockMode
+from scorers.intake import Message
+from scorers.planner import CardKey, CardUpdate
+from scorers.rep_scoring import Layout
+from scorers.replay import Replay
+from scorers.scoring import Scorecard
+from scorers.state import RepState, RepWrites
+from streams.sources.org import SimulationConfig
+from streams.sources.simulator import Simulator
+from streams.worker.metrics import WorkerMetrics
+from streams.worker.shell import Consumer, Shell, Topics
+from streams.worker.state_table import Loaded
+
+NOW = datetime(2026, 5, 31, 20, 0, tzinfo=UTC)
+DEFINITION = load_definition()
+
+
+class MemoryStore:
+    """``StateStore`` in memory: each partition's reps and clock, as the table would hold."""
+
+    def __init__(self) -> None:
+        self.reps: dict[int, dict[str, RepState]] = defaultdict(dict)
+        self.clock: dict[int, dict[str, Day]] = defaultdict(dict)
+
+    def load(self, partition: int) -> Loaded:
+        copies = {r: RepState(r, s.rep_profile, dict(s.buckets), dict(s.deals), s.rules)
+                  for r, s in self.reps[partition].items()}  # fmt: skip
+        return Loaded(copies, dict(self.clock[partition]))
+
+    async def write(self, partition: int, writes: RepWrites) -> None:
+        reps = self.reps[partition]
+        reps.setdefault(writes.rep_id, RepState(writes.rep_id)).apply(writes)
+
+    async def write_clock(self, partition: int, source: str, day: Day) -> None:
+        self.clock[partition][source] = day
+
+
+class MemorySink:
+    """The methods of ``RedisScorecardSink`` the shell calls, keeping what they were given."""
+
+    def __init__(self) -> None:
+        self.cards: dict[CardKey, Scorecard] = {}
+        self.writes = 0
+        self.alerts: list[Mapping[str, object]] = []
+        self.directory: dict[str, DirectoryUpdate] = {}
+
+    async def read_cards(self, keys: Sequence[CardKey]) -> dict[CardKey, Scorecard]:
+        return {k: self.cards[k] for k in keys if k in self.cards}
+
+    async def write(self, updates: Sequence[CardUpdate], updated_at: str) -> int:
+        for update in updates:
+            card = update.card
+            assert card.rep_id is not None
+            self.cards[(card.rep_id, card.window)] = card
+        self.writes += len(updates)
+        return len(updates)
+
+    async def write_directory(self, updates: Mapping[str, DirectoryUpdate]) -> None:
+        self.directory.update(updates)
+
+    async def append_alerts(self, alerts: Sequence[Mapping[str, object]]) -> None:
+        self.alerts.extend(alerts)
+
+
+class Producer:
+    """The producer's sends, delivered at once."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes]] = []
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[None]:
+        self.sent.append((topic, key, value))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    def on(self, topic: str) -> list[tuple[bytes, bytes]]:
+        return [(k, v) for t, k, v in self.sent if t == topic]
+
+
+def the_log() -> list[Message]:
+    """Three weeks of a small simulated org, two malformed lines inside, one partition."""
+    simulator = Simulator(SimulationConfig(seed=5, teams=2, reps_per_team=3))
+    offsets: dict[str, int] = defaultdict(int)
+    messages = []
+    for event in simulator.backfill(21, NOW):
+        topic = TOPIC_OF_EVENT_TYPE[event.event_type]
+        value = event.model_dump_json().encode()
+        messages.append(Message(event.rep_id.encode(), value, topic, 0, offsets[topic], 0.0))
+        offsets[topic] += 1
+    for bad in (b"{not json", b'{"event_type": "call_logged"}'):
+        messages.insert(
+            len(messages) // 2, Message(b"r", bad, topics.CALLS, 0, offsets[topics.CALLS], 0.0)
+        )
+        offsets[topics.CALLS] += 1
+    return messages
+
+
+def shell_over(
+    store: MemoryStore, sink: MemorySink, producer: Producer, log: list[Message]
+) -> Shell:
+    ends: dict[tuple[str, int], int] = defaultdict(int)
+    for m in log:
+        ends[(m.topic, m.partition)] = max(ends[(m.topic, m.partition)], m.offset + 1)
+    consumer = Consumer(lambda: set(ends), lambda tp: ends.get(tp), lambda tp: None)
+    outputs = Topics(topics.CRM_INPUTS, topics.DLQ, topics.UPDATES, topics.ALERTS, "teams")
+    sink_: Any = sink  # the same methods as RedisScorecardSink, in memory
+    return Shell(Layout.of(DEFINITION), ClockMode.WALL, store, sink_, producer.send, outputs,
+                 consumer, WorkerMetrics(), behind_s=5.0, now=lambda: NOW)  # fmt: skip
+
+
+def replayed(log: list[Message]) -> dict[CardKey, dict[str, object]]:
+    engine = Replay(DEFINITION, as_of=NOW.date(), now=NOW)
+    for n, m in enumerate(log, start=1):
+        engine.feed(n, m.value or b"")
+    return {(c.rep_id or "", c.window): c.to_dict() for c in engine.result().scorecards}
+
+
+async def test_a_log_leaves_the_replays_cards_and_redelivery_or_restart_changes_nothing() -> None:
+    log = the_log()
+    store, sink, producer = MemoryStore(), MemorySink(), Producer()
+    shell = shell_over(store, sink, producer, log)
+    for start in range(0, len(log), 500):
+        await shell.handle(log[start : start + 500])
+    want = replayed(log)
+    assert {k: c.to_dict() for k, c in sink.cards.items()} == want and len(want) >= 6 * 4
+    assert len(producer.on(topics.DLQ)) == 2
+    score_events, writes = len(producer.on(topics.UPDATES)), sink.writes
+    assert score_events > 0 and {r for p in store.reps.values() for r in p} == {
+        rep for rep, _ in want
+    }
+
+    await shell.handle(log[-500:])  # redelivered after a crash before the commit
+    assert len(producer.on(topics.UPDATES)) == score_events and sink.writes == writes
+    assert {k: c.to_dict() for k, c in sink.cards.items()} == want
+
+    restarted = shell_over(store, sink, producer, log)  # a new process, the same stores
+    await restarted.handle(())
+    assert restarted.memory.states.keys() == shell.memory.states.keys()
+    assert sink.writes == writes and len(producer.on(topics.UPDATES)) == score_events
+    assert {k: c.to_dict() for k, c in sink.cards.items()} == want
