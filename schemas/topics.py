@@ -8,6 +8,7 @@ one managed Kafka, the tests beside a demo) never see each other's names.
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Final
 
 PREFIX: Final = os.environ.get("SCORESTREAM_TOPIC_PREFIX", "")
@@ -18,6 +19,12 @@ variables (a command with a bad one stops before it names a topic)."""
 def named(name: str) -> str:
     """A topic, consumer group or transactional id of ours: ``name`` after the prefix."""
     return PREFIX + name
+
+
+def throwaway_group(purpose: str) -> str:
+    """A consumer group of one reader that commits nothing (``tail``, ``topics watch``,
+    ``dlq``, the ingest gateway's directory): new each time, so readers never share."""
+    return named(f"scorestream-{purpose}-{uuid.uuid4().hex[:12]}")
 
 
 DEALS: Final = named("crm.deals")

@@ -208,10 +208,7 @@ class _Folding:
         work = self.reps.get(rep_id)
         if work is None:
             base = self.states.get(rep_id) or RepState(rep_id)
-            copy = RepState(
-                rep_id, base.rep_profile, dict(base.buckets), dict(base.deals), base.rules
-            )
-            work = self.reps[rep_id] = _Rep(copy, RepWrites(rep_id))
+            work = self.reps[rep_id] = _Rep(base.copy(), RepWrites(rep_id))
         return work
 
     def finish(self) -> None:

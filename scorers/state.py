@@ -202,6 +202,13 @@ class RepState:
     deals: dict[str, DealState] = field(default_factory=dict)
     rules: RuleBook = field(default_factory=RuleBook)
 
+    def copy(self) -> RepState:
+        """A copy whose buckets and deals can change without touching this one (their values
+        are immutable, so they are shared)."""
+        return RepState(
+            self.rep_id, self.rep_profile, dict(self.buckets), dict(self.deals), self.rules
+        )
+
     def bucket(self, day: Day) -> Bucket | None:
         return self.buckets.get(day)
 

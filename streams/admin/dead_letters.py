@@ -13,7 +13,6 @@ Blocking confluent-kafka calls only: for the CLI, never for an event loop.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -178,7 +177,7 @@ def _read_whole(
     # Unanswered or refused (a wrong secret) raises here, naming the setting to check.
     consumer = kafka_consumer(
         settings,
-        {"group.id": topics.named(f"scorestream-dlq-{uuid.uuid4().hex[:12]}"),
+        {"group.id": topics.throwaway_group("dlq"),
          "enable.auto.commit": False, "enable.auto.offset.store": False},
     )  # fmt: skip
     try:

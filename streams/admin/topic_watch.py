@@ -7,7 +7,6 @@ consumer group joins, nothing is committed. Blocking calls only, for the CLI.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -116,7 +115,7 @@ class TopicWatcher:
             self._settings,
             {
                 # Required by the client even for assign(); never joined, never committed.
-                "group.id": topics.named(f"scorestream-watch-{uuid.uuid4().hex[:12]}"),
+                "group.id": topics.throwaway_group("watch"),
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "latest",

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -117,7 +116,7 @@ def _consumer(settings: Settings) -> Iterator[Consumer]:
             settings,
             {
                 # Required by the client even with assign(); never joined, never committed.
-                "group.id": topics.named(f"scorestream-tail-{uuid.uuid4().hex[:12]}"),
+                "group.id": topics.throwaway_group("tail"),
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "client.id": "scorestream-tail",

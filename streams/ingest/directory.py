@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import uuid
 from typing import Final
 
 import structlog
@@ -52,7 +51,7 @@ class DirectoryReader:
         while not self._stop.is_set():
             try:
                 consumer = connections.kafka_consumer(self._settings, {
-                    "group.id": topics.named(f"scorestream-ingest-directory-{uuid.uuid4().hex}"),
+                    "group.id": topics.throwaway_group("ingest-directory"),
                     "enable.auto.commit": False, "enable.partition.eof": False,
                 })  # fmt: skip
             except (AccessError, KafkaUnavailableError) as exc:

@@ -118,8 +118,8 @@ class DefinitionFollower:
             # Named in force first, so a page the new cards refresh names their version too.
             await self.sink.in_force(version.version)
             # Shielded: a stop cancels the follower, never a rescore half written.
-            kept = max(self.versions.kept_days, version.definition.kept_days())
-            await asyncio.shield(apply(version, kept))
+            # A version taken needs no more days than are kept: the days kept stay as they are.
+            await asyncio.shield(apply(version, self.versions.kept_days))
             await self.sink.keep_windows(version.definition.windows)
             self.metrics.definition_version.set(version.version)
         else:

@@ -44,8 +44,7 @@ class MemoryStore:
         self.clock: dict[int, dict[str, Day]] = defaultdict(dict)
 
     def load(self, partition: int) -> Loaded:
-        copies = {r: RepState(r, s.rep_profile, dict(s.buckets), dict(s.deals), s.rules)
-                  for r, s in self.reps[partition].items()}  # fmt: skip
+        copies = {r: s.copy() for r, s in self.reps[partition].items()}
         return Loaded(copies, dict(self.clock[partition]))
 
     async def write(self, partition: int, writes: RepWrites) -> None:
