@@ -12,7 +12,7 @@ step alone, is the replay's (``scorers.replay``): the stream and the replay fold
 from __future__ import annotations
 
 import traceback
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -73,6 +73,9 @@ class BatchInput:
     new_definition: bool = False
     """The layout is a definition version the cards in ``previous`` were not scored with:
     a card that moved without an event names the definition as its cause."""
+    cpu: Callable[[], float] | None = None
+    """A CPU clock (``time.process_time``) to time the scoring with, for the metrics;
+    passed in so that the planner stays a function of its inputs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,8 @@ class BatchPlan:
     (written only over an older entry: order-free, as the profile)."""
     latest_day: Day | None = None
     """The latest day of an event folded (not a duplicate)."""
+    scoring_s: float = 0.0
+    """CPU seconds spent scoring (by ``BatchInput.cpu``; 0 without it)."""
 
 
 def plan_batch(
@@ -144,8 +149,10 @@ def plan_batch(
         reps = list(folding.reps)
         extra = set(states) if plan.scored_all else set(inp.carried)
         reps += sorted(extra - set(reps))
+        started = inp.cpu() if inp.cpu else 0.0
         for rep_id in reps:
             _score(layout, inp, folding, rep_id, as_of, totals.get(rep_id), previous, plan)
+        plan.scoring_s = inp.cpu() - started if inp.cpu else 0.0
     folding.finish()
     return plan
 

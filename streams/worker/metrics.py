@@ -69,6 +69,12 @@ class WorkerMetrics:
             buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
+        self.scoring_cpu = Counter(
+            "scorestream_scoring_cpu_seconds",
+            "CPU time spent scoring reps (all windows, their cards and rules); divided by"
+            " scorestream_batch_reps_sum it is the CPU cost of scoring one rep",
+            registry=self.registry,
+        )
         self.batch_seconds = Histogram(
             "scorestream_batch_seconds",
             "Time to handle one batch: plan, state, Redis and sends",

@@ -178,6 +178,7 @@ class Shell:
             rescore_all=memory.rescore_all or just_caught_up,
             rules=progress.caught_up,
             new_definition=memory.new_definition,
+            cpu=time.process_time,
         )
         plan = plan_batch(self.layout, inp, memory.states, memory.totals, memory.previous)
         await self._apply(plan, messages, now)
@@ -221,6 +222,7 @@ class Shell:
             await self.send(self.topics.teams, key, value)
         if plan.scored:
             metrics.batch_reps.observe(len(plan.scored))
+            metrics.scoring_cpu.inc(plan.scoring_s)
         done_s = time.time()
         for arrived_s in memory.absorb(plan):
             metrics.latency.observe(max(0.0, done_s - arrived_s))
