@@ -17,6 +17,10 @@ from enum import StrEnum
 
 from scorers.calendar import Day
 
+AS_OF_SOURCE = "as_of"
+"""The clock record that keeps a state partition's last as-of day (beside one per input
+partition)."""
+
 
 class ClockMode(StrEnum):
     WALL = "wall"

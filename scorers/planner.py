@@ -2,47 +2,40 @@
 
 ``plan_batch`` is the worker's functional core. From the state it is given (the reps'
 values, their window totals, the cards last written) and the batch's messages, it returns
-a ``BatchPlan``: the dead letters with their reasons, the state values to write back, the
-scorecards and their changes for Redis, the score events, team updates and alerts for
-Kafka. It does no I/O and changes nothing it was given; the shell in ``streams.worker``
-reads once, calls it, and applies the plan in one pass per store. ``plan_fold``, its first
-step alone, is the replay's (``scorers.replay``): the stream and the replay fold by one code.
+a frozen ``BatchPlan`` of typed effects (``scorers.effects``): the dead letters with their
+reasons, the state and clock records to write, the scorecards and their changes for Redis,
+the score events, team updates and alerts for Kafka. It does no I/O and changes nothing it
+was given; the shell in ``streams.worker`` reads once, calls it, and applies the plan in
+one pass per store. ``plan_fold``, its first step alone, is the replay's
+(``scorers.replay``): the stream and the replay fold by one code. ``plan_load`` is what a
+newly assigned partition needs.
 """
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import orjson
-
 from schemas.access import DirectoryUpdate
-from schemas.dead_letter import DeadLetter, Reason
-from schemas.events import RepUpserted
-from scorers.alerts import Alert, run_rules
-from scorers.calendar import Day, epoch_us, to_date
-from scorers.changes import ScorecardChange, change
-from scorers.clock import ClockMode, EventClock, advanced
-from scorers.evaluate import input_to_wire
-from scorers.exceptions import RejectedEvent
-from scorers.fold import Change, order_key, take
-from scorers.intake import Accepted, Message, Rejected, decode
-from scorers.rep_scoring import (
-    Layout,
-    RepTotals,
-    ScoredRep,
-    rep_facts,
-    score_rep,
-    totals_for,
-    totals_with,
+from schemas.outputs import CoachingAlert
+from scorers.batch_fold import Folding, fold_all
+from scorers.batch_scoring import Scoring
+from scorers.calendar import Day, epoch_us
+from scorers.clock import AS_OF_SOURCE, ClockMode, EventClock, advanced
+from scorers.effects import (
+    CardKey,
+    CardUpdate,
+    ClockWrite,
+    DeadLettered,
+    ScoreEvent,
+    StateWrite,
+    TeamUpdate,
 )
+from scorers.intake import Accepted, Message, Rejected, decode
+from scorers.rep_scoring import Layout, RepTotals
 from scorers.scoring import Scorecard
-from scorers.state import RepState, RepWrites, RuleBook, evictions
-
-CardKey = tuple[str, str]
-"""(rep_id, window)."""
+from scorers.state import RepState, RepWrites, RuleBook
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,51 +66,50 @@ class BatchInput:
     new_definition: bool = False
     """The layout is a definition version the cards in ``previous`` were not scored with:
     a card that moved without an event names the definition as its cause."""
+    partition_of: Mapping[str, int] = field(default_factory=dict)
+    """Rep -> the state partition it lives in (for reps the batch has no message of)."""
+    partitions: Collection[int] = ()
+    """The state partitions loaded: each keeps a record of the as-of day."""
     cpu: Callable[[], float] | None = None
     """A CPU clock (``time.process_time``) to time the scoring with, for the metrics;
     passed in so that the planner stays a function of its inputs."""
 
 
 @dataclass(frozen=True, slots=True)
-class CardUpdate:
-    """A scorecard to write: its published body, the card it replaces and the move since."""
-
-    card: Scorecard
-    body: dict[str, object]
-    previous: Scorecard | None
-    change: ScorecardChange
-
-
-@dataclass(slots=True)
 class BatchPlan:
+    """Everything a batch must do, for the shell to apply as it is."""
+
     as_of: Day | None
     clock: EventClock
-    states: dict[str, RepState] = field(default_factory=dict)
+    states: Mapping[str, RepState]
     """The new state of every rep the batch changed (the inputs are left as they were)."""
-    writes: list[RepWrites] = field(default_factory=list)
-    totals: dict[str, RepTotals] = field(default_factory=dict)
-    dead_letters: list[tuple[Rejected, DeadLetter]] = field(default_factory=list)
-    duplicates: int = 0
-    touched: dict[str, list[str]] = field(default_factory=dict)
+    state_writes: tuple[StateWrite, ...]
+    clock_writes: tuple[ClockWrite, ...]
+    dead_letters: tuple[DeadLettered, ...]
+    duplicates: int
+    partition_of: Mapping[str, int]
+    """Rep -> the partition of its messages in the batch: where its state lives."""
+    touched: Mapping[str, tuple[str, ...]]
     """Rep -> the ids of the events folded into it, in the order handled."""
-    arrivals: dict[str, list[float]] = field(default_factory=dict)
+    arrivals: Mapping[str, tuple[float, ...]]
     """Rep -> the record timestamps of its messages folded (for event-to-Redis latency)."""
-    partitions: dict[str, int] = field(default_factory=dict)
-    """Rep -> the partition of its messages: where its state is written."""
-    scored_all: bool = False
-    scored: list[ScoredRep] = field(default_factory=list)
-    cards: list[CardUpdate] = field(default_factory=list)
-    score_events: list[tuple[bytes, bytes]] = field(default_factory=list)
-    team_updates: list[tuple[bytes, bytes]] = field(default_factory=list)
-    alerts: list[dict[str, object]] = field(default_factory=list)
-    """``CoachingAlert`` bodies fired now (also in their rep's outbox until sent)."""
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    """(rep, traceback) of reps whose scoring raised: logged, their cards left as they were."""
-    directory: dict[str, DirectoryUpdate] = field(default_factory=dict)
+    directory: Mapping[str, DirectoryUpdate]
     """Rep -> its latest ``rep_upserted`` of the batch, for the people directory in Redis
     (written only over an older entry: order-free, as the profile)."""
-    latest_day: Day | None = None
+    latest_day: Day | None
     """The latest day of an event folded (not a duplicate)."""
+    scored_all: bool = False
+    scored: tuple[str, ...] = ()
+    """The reps scored, whose cards in Redis are now current."""
+    totals: Mapping[str, RepTotals] = field(default_factory=dict)
+    """The window totals of the reps scored (the worker keeps them for the next batch)."""
+    cards: tuple[CardUpdate, ...] = ()
+    score_events: tuple[ScoreEvent, ...] = ()
+    team_updates: tuple[TeamUpdate, ...] = ()
+    alerts: Mapping[str, tuple[CoachingAlert, ...]] = field(default_factory=dict)
+    """Rep -> the alerts fired now (also in its outbox until sent)."""
+    failures: tuple[tuple[str, str], ...] = ()
+    """(rep, traceback) of reps whose scoring raised: logged, their cards left as they were."""
     scoring_s: float = 0.0
     """CPU seconds spent scoring (by ``BatchInput.cpu``; 0 without it)."""
 
@@ -132,29 +124,41 @@ def plan_batch(
     """Everything one batch must do; see the module's docstring."""
     now_us = epoch_us(inp.now)
     decoded = [decode(layout.folder, m, now_us) for m in inp.messages]
-    accepted = [d for d in decoded if isinstance(d, Accepted)]
     seen: dict[str, Day] = {}
-    for ok in accepted:
-        seen[ok.message.source] = max(ok.day, seen.get(ok.message.source, ok.day))
+    sources: dict[str, int] = {}
+    for ok in decoded:
+        if isinstance(ok, Accepted):
+            source = ok.message.source
+            seen[source] = max(ok.day, seen.get(source, ok.day))
+            sources[source] = ok.message.partition
     as_of: Day | None = inp.today
     clock = inp.clock
     if inp.mode is ClockMode.EVENT:
         clock = advanced(inp.clock, seen, inp.lagging, inp.today)
         as_of = clock.as_of
-    plan = BatchPlan(as_of, clock)
     floor = None if as_of is None else layout.folder.first_kept_day(as_of)
-    folding = _fold(layout, decoded, states, plan, inp.now, floor)
+    folding = fold_all(layout, decoded, states, inp.now, floor)
+    scoring = Scoring(
+        layout, folding, previous, inp.now, inp.carried,
+        rules=inp.rules, new_definition=inp.new_definition,
+    )  # fmt: skip
     if as_of is not None and inp.score:
-        plan.scored_all = inp.rescore_all or as_of != inp.scored_as_of
+        scoring.all = inp.rescore_all or as_of != inp.scored_as_of
         reps = list(folding.reps)
-        extra = set(states) if plan.scored_all else set(inp.carried)
+        extra = set(states) if scoring.all else set(inp.carried)
         reps += sorted(extra - set(reps))
         started = inp.cpu() if inp.cpu else 0.0
         for rep_id in reps:
-            _score(layout, inp, folding, rep_id, as_of, totals.get(rep_id), previous, plan)
-        plan.scoring_s = inp.cpu() - started if inp.cpu else 0.0
-    folding.finish()
-    return plan
+            scoring.score(rep_id, as_of, totals.get(rep_id))
+        scoring.cpu_s = inp.cpu() - started if inp.cpu else 0.0
+    clock_writes = [
+        ClockWrite(sources[source], source, day)
+        for source, day in clock.latest.items()
+        if inp.clock.latest.get(source) != day
+    ]
+    if clock.as_of is not None and clock.as_of != inp.clock.as_of:
+        clock_writes += [ClockWrite(p, AS_OF_SOURCE, clock.as_of) for p in sorted(inp.partitions)]
+    return _plan(folding, as_of, clock, inp.partition_of, tuple(clock_writes), scoring)
 
 
 def plan_fold(
@@ -167,221 +171,29 @@ def plan_fold(
     """``decoded`` folded, in order, into copies of ``states``: the new states, the dead
     letters and the duplicates; no clock, no scoring. ``floor``: the first day kept (None
     keeps everything, as the replay does)."""
-    plan = BatchPlan(None, EventClock())
-    _fold(layout, decoded, states, plan, now, floor).finish()
-    return plan
+    return _plan(fold_all(layout, decoded, states, now, floor), None, EventClock(), {}, (), None)
 
 
-def _fold(
-    layout: Layout,
-    decoded: Sequence[Accepted | Rejected],
-    states: Mapping[str, RepState],
-    plan: BatchPlan,
-    now: datetime,
-    floor: Day | None,
-) -> _Folding:
-    folding = _Folding(layout, states, plan, now)
-    for bad in decoded:
-        if isinstance(bad, Rejected):
-            folding.reject(bad)
-    for ok in decoded:
-        if isinstance(ok, Accepted):
-            folding.fold(ok, floor)
-    return folding
+@dataclass(frozen=True, slots=True)
+class LoadPlan:
+    """What newly loaded reps need: their cards read from Redis, to diff against, and the
+    alerts a worker before raised but may not have sent."""
+
+    card_keys: tuple[CardKey, ...]
+    resend: Mapping[str, tuple[CoachingAlert, ...]]
 
 
-@dataclass(slots=True)
-class _Rep:
-    """A rep during planning: a copy of its state with the batch in it, and what to write."""
-
-    state: RepState
-    writes: RepWrites
-    changes: list[Change] = field(default_factory=list)
-    event_ids: list[str] = field(default_factory=list)
-
-
-class _Folding:
-    def __init__(
-        self, layout: Layout, states: Mapping[str, RepState], plan: BatchPlan, now: datetime
-    ) -> None:
-        self.layout = layout
-        self.states = states
-        self.plan = plan
-        self.now = now
-        self.reps: dict[str, _Rep] = {}
-        """Reps the batch works on, in the order first touched."""
-
-    def rep(self, rep_id: str) -> _Rep:
-        work = self.reps.get(rep_id)
-        if work is None:
-            base = self.states.get(rep_id) or RepState(rep_id)
-            work = self.reps[rep_id] = _Rep(base.copy(), RepWrites(rep_id))
-        return work
-
-    def finish(self) -> None:
-        """Put every rep worked on in the plan: its new state, and its writes if any."""
-        for rep_id, work in self.reps.items():
-            self.plan.states[rep_id] = work.state
-            if work.writes:
-                self.plan.writes.append(work.writes)
-
-    def reject(self, rejected: Rejected) -> None:
-        self.plan.dead_letters.append((rejected, _dead_letter(rejected, self.now)))
-
-    def fold(self, item: Accepted, floor: Day | None) -> None:
-        event, message = item.event, item.message
-        base = self.reps.get(event.rep_id)
-        try:
-            folded = self.layout.folder.fold(
-                base.state if base else self.states.get(event.rep_id) or RepState(event.rep_id),
-                event,
-                item.day,
-                floor,
-            )
-        except RejectedEvent as exc:
-            self.reject(Rejected(message, Reason(exc.code), str(exc)))
-            return
-        except Exception as exc:  # a bug must cost one message, never the worker
-            detail = f"{type(exc).__name__}: {exc}"
-            self.reject(Rejected(message, Reason.INTERNAL_ERROR, detail, traceback.format_exc()))
-            return
-        work = self.rep(event.rep_id)
-        take(work.state, folded)
-        writes = work.writes  # every key it touched, changed or not
-        writes.buckets[folded.day] = folded.bucket
-        if folded.deal is not None:
-            writes.deals[folded.deal[0]] = folded.deal[1]
-        writes.profile = folded.profile
-        self.plan.partitions[event.rep_id] = message.partition
-        if message.timestamp is not None:
-            self.plan.arrivals.setdefault(event.rep_id, []).append(message.timestamp)
-        work.changes.extend(folded.changes)
-        if type(event) is RepUpserted:  # a duplicate too: its write may be what a crash lost
-            known = self.plan.directory.get(event.rep_id)
-            if known is None or order_key(event) > known.key:
-                self.plan.directory[event.rep_id] = DirectoryUpdate.of(event, order_key(event))
-        if folded.duplicate:
-            self.plan.duplicates += 1
-        else:
-            work.event_ids.append(event.event_id)
-            self.plan.touched.setdefault(event.rep_id, []).append(event.event_id)
-            latest = self.plan.latest_day
-            if latest is None or folded.day > latest:
-                self.plan.latest_day = folded.day
-
-
-def _score(
-    layout: Layout,
-    inp: BatchInput,
-    folding: _Folding,
-    rep_id: str,
-    as_of: Day,
-    cached: RepTotals | None,
-    previous: Mapping[CardKey, Scorecard],
-    plan: BatchPlan,
-) -> None:
-    base = folding.states.get(rep_id)
-    work = folding.reps.get(rep_id)
-    if base is None and work is None:
-        return
-    try:
-        # Totals come from the state before the batch, then take the batch's changes.
-        rep_totals = totals_for(layout, base or RepState(rep_id), as_of, cached)
-        if work is not None:
-            rep_totals = totals_with(rep_totals, work.changes)
-        plan.totals[rep_id] = rep_totals
-        state = work.state if work is not None else base
-        assert state is not None
-        if plan.scored_all:
-            evicted = evictions(state, layout.folder.first_kept_day(as_of))
-            if evicted:
-                work = folding.rep(rep_id)
-                state = work.state
-                state.apply(evicted)
-                work.writes.buckets.update(evicted.buckets)
-                work.writes.deals.update(evicted.deals)
-        if not state.rep_profile.has_activity(as_of):
-            return
-        scored = score_rep(layout, state, rep_totals)
-        fired = _rules(layout, inp, folding, state, scored) if inp.rules else []
-    except Exception:  # a bug in scoring one rep must not stop the others
-        plan.failures.append((rep_id, traceback.format_exc()))
-        return
-    plan.scored.append(scored)
-    ids = [*inp.carried.get(rep_id, ()), *(work.event_ids if work is not None else ())]
-    cause = (
-        {"kind": "event", "event_id": ids[-1], "event_ids": ids}
-        if ids
-        else {
-            "kind": "definition" if inp.new_definition else "day_rollover",
-            "event_id": None,
-            "event_ids": [],
-        }
-    )
-    old_teams = set()
-    moved_any = False
-    for card in scored.cards:
-        before = previous.get((rep_id, card.window))
-        if before is not None and before.team_id is not None:
-            old_teams.add(before.team_id)
-        if before == card:
-            continue
-        moved_any = True
-        body = card.to_dict()
-        moved = change(before, card)
-        plan.cards.append(CardUpdate(card, body, before, moved))
-        if before is None or not card.same_scores(before):
-            plan.score_events.append((rep_id.encode(), _score_event(body, moved, cause, inp.now)))
-    team = scored.team_id
-    if team is not None and moved_any:
-        update = {
-            "team_id": team,
-            "rep_id": rep_id,
-            "as_of": as_of,
-            "inputs": {w: input_to_wire(i) for w, i in scored.inputs.items()},
-        }
-        plan.team_updates.append((team.encode(), orjson.dumps(update)))
-    for old in sorted(old_teams - {team}):
-        leave = {"team_id": old, "rep_id": rep_id, "as_of": as_of}
-        plan.team_updates.append((old.encode(), orjson.dumps(leave)))
-    plan.alerts.extend(fired)
-
-
-def _rules(
-    layout: Layout, inp: BatchInput, folding: _Folding, state: RepState, scored: ScoredRep
-) -> list[dict[str, object]]:
-    """Run the rules on a scored rep; the alerts fired go to its outbox in the same write."""
-    if not layout.definition.alerts:
-        return []
-    book = state.rules
-    alerts, changed = run_rules(layout.definition, rep_facts(layout, state, scored), book.states)
-    if not changed and not alerts:
-        return []
-    bodies = [alert_body(a, inp.now, layout.version) for a in alerts]
-    new_book = RuleBook({**book.states, **changed}, (*book.outbox, *bodies))
-    work = folding.rep(state.rep_id)
-    work.state.rules = work.writes.rules = new_book
-    return bodies
-
-
-def alert_body(alert: Alert, raised_at: datetime, version: int | None) -> dict[str, object]:
-    """A fired alert as the ``CoachingAlert`` JSON (``schemas.outputs``); ``version``: the
-    definition version whose rule fired."""
-    return {
-        "alert_id": alert.alert_id,
-        "rule": alert.rule,
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "rep_id": alert.rep_id,
-        "team_id": alert.team_id,
-        "window": alert.window,
-        "period": alert.period,
-        "as_of": to_date(alert.as_of).isoformat(),
-        "evidence": alert.evidence,
-        "text": alert.text,
-        "raised_at": raised_at.isoformat(),
-        "definition_version": version,
+def plan_load(
+    states: Mapping[str, RepState], windows: Sequence[str], known: Collection[CardKey]
+) -> LoadPlan:
+    """``states``: the reps held; ``known``: the cards already in memory."""
+    keys = [(rep, w) for rep in states for w in windows if (rep, w) not in known]
+    resend = {
+        rep: tuple(CoachingAlert.model_validate(a) for a in state.rules.outbox)
+        for rep, state in states.items()
+        if state.rules.outbox
     }
+    return LoadPlan(tuple(keys), resend)
 
 
 def sent(state: RepState, alert_ids: Collection[str]) -> RepWrites | None:
@@ -392,43 +204,35 @@ def sent(state: RepState, alert_ids: Collection[str]) -> RepWrites | None:
     return RepWrites(state.rep_id, rules=RuleBook(state.rules.states, outbox))
 
 
-def _score_event(
-    body: dict[str, object], moved: ScorecardChange, cause: dict[str, object], now: datetime
-) -> bytes:
-    """The ``ScorecardUpdated`` JSON (``schemas.outputs``) of a card whose scores changed.
+def _plan(
+    folding: Folding,
+    as_of: Day | None,
+    clock: EventClock,
+    partition_of: Mapping[str, int],
+    clock_writes: tuple[ClockWrite, ...],
+    scoring: Scoring | None,
+) -> BatchPlan:
+    """The plan: every rep worked on with its new state, and its writes if any."""
+    reps = folding.reps.items()
 
-    Built as a dict and dumped by orjson: a pydantic model per card (and per KPI) cost
-    more than the rest of the send; tests hold the output to the contract."""
-    kpis = body["kpis"]
-    assert isinstance(kpis, dict)
-    return orjson.dumps(
-        {
-            **body,
-            "kpis": {
-                name: {
-                    **kpi,
-                    "value_change": moved.kpis[name].value,
-                    "contribution_change": moved.kpis[name].contribution,
-                }
-                for name, kpi in kpis.items()
-            },
-            "overall_change": moved.overall,
-            "perspective_changes": moved.perspectives,
-            "cause": cause,
-            "emitted_at": now,
-        }
-    )
+    def where(rep_id: str) -> int:
+        batch = folding.partition_of.get(rep_id)
+        return partition_of[rep_id] if batch is None else batch
 
-
-def _dead_letter(item: Rejected, now: datetime) -> DeadLetter:
-    message = item.message
-    return DeadLetter.of(
-        message.value,
-        key=message.key,
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        reason=item.reason,
-        detail=item.detail,
-        failed_at=now,
+    return BatchPlan(
+        as_of=as_of,
+        clock=clock,
+        states={rep_id: work.state for rep_id, work in reps},
+        state_writes=tuple(
+            StateWrite(where(w.writes.rep_id), w.writes) for _, w in reps if w.writes
+        ),
+        clock_writes=clock_writes,
+        dead_letters=tuple(folding.dead_letters),
+        duplicates=folding.duplicates,
+        partition_of=folding.partition_of,
+        touched={rep_id: tuple(w.event_ids) for rep_id, w in reps if w.event_ids},
+        arrivals={rep_id: tuple(w.arrivals) for rep_id, w in reps if w.arrivals},
+        directory=folding.directory,
+        latest_day=folding.latest_day,
+        **({} if scoring is None else scoring.effects()),
     )

@@ -103,7 +103,7 @@ class Replay:
         plan = plan_fold(self.layout, self._pending, self._stores, self.now)
         self._pending = []
         self._stores.update(plan.states)
-        self._rejected.extend(rejected for rejected, _ in plan.dead_letters)
+        self._rejected.extend(d.rejected for d in plan.dead_letters)
         self._duplicates += plan.duplicates
         latest = plan.latest_day
         if latest is not None and (self._latest_day is None or latest > self._latest_day):

@@ -1,7 +1,7 @@
 """Write scorecards to Redis: one pipeline per batch, absolute writes, patient with outages.
 
 The worker hands over a batch's changed cards, each with the card it replaces
-(``scorers.planner.CardUpdate``), and ``write`` turns them into one pipeline. The
+(``scorers.effects.CardUpdate``), and ``write`` turns them into one pipeline. The
 worker runs at least once, so a batch may be written again after a crash or a
 retry: every write is absolute (SET the card, ZADD its new score, ZREM a null
 score, SADD) and writing a batch twice leaves the same state. Only the change
@@ -23,9 +23,10 @@ import structlog
 from redis.typing import EncodableT, FieldT
 
 from schemas.access import DirectoryUpdate
+from schemas.outputs import CoachingAlert
 from scorers.calendar import Day, to_date
 from scorers.changes import ScorecardChange
-from scorers.planner import CardKey, CardUpdate
+from scorers.effects import CardKey, CardUpdate
 from scorers.scoring import Scorecard
 from sinks import redis_alerts, redis_directory
 from sinks.redis_calls import RedisCalls
@@ -75,13 +76,13 @@ class RedisScorecardSink:
         self._marked = True
         return len(updates)
 
-    async def append_alerts(self, alerts: Sequence[Mapping[str, object]]) -> None:
-        """Alerts as sent to Kafka (``CoachingAlert`` bodies), for the pages' capped stream."""
+    async def append_alerts(self, alerts: Sequence[CoachingAlert]) -> None:
+        """Alerts as sent to Kafka, for the pages' capped stream."""
 
         async def append(client: redis.asyncio.Redis) -> None:
             async with client.pipeline(transaction=False) as pipe:
                 for alert in alerts:
-                    fields = redis_alerts.entry(orjson.dumps(alert))
+                    fields = redis_alerts.entry(alert.model_dump_json().encode())
                     pipe.xadd(self.keys.alerts, fields, maxlen=ALERTS_MAXLEN, approximate=True)
                 await pipe.execute()
 

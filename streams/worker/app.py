@@ -25,7 +25,9 @@ from streams.worker import faust_adapter
 from streams.worker.agents import LIMITS, Agents
 from streams.worker.definitions import DefinitionFollower
 from streams.worker.metrics import WorkerMetrics
-from streams.worker.shell import Consumer, Shell, Topics
+from streams.worker.outputs import Topics
+from streams.worker.progress import Consumer
+from streams.worker.shell import Shell
 from streams.worker.state_table import TABLE_NAME, StateTable, declare_table
 from streams.worker.teams import TeamHandler
 

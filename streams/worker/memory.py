@@ -12,14 +12,12 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from scorers.calendar import Day
-from scorers.clock import EventClock
-from scorers.planner import BatchPlan, CardKey
+from scorers.clock import AS_OF_SOURCE, EventClock
+from scorers.effects import CardKey
+from scorers.planner import BatchPlan
 from scorers.rep_scoring import RepTotals
 from scorers.scoring import Scorecard
 from scorers.state import RepState
-
-AS_OF_SOURCE = "as_of"
-"""The clock record that keeps a partition's last as-of day (beside one per input partition)."""
 
 
 @dataclass(slots=True)
@@ -57,6 +55,12 @@ class Memory:
         self.scored_as_of = None
         self.rescore_all = True
 
+    def lost_redis(self) -> None:
+        """Redis lost what the worker wrote: the next batch writes every card again, in full,
+        with nothing to diff against."""
+        self.previous.clear()
+        self.redis_lost, self.rescore_all = False, True
+
     def definition_changed(self, windows: Collection[str], windows_moved: bool) -> None:
         """A new definition version is in force: every rep is scored again at the next chance,
         from the state kept. ``windows`` are its cards' windows (cards of others are no longer
@@ -92,8 +96,9 @@ class Memory:
         self.clock = plan.clock
         if plan.scored_all:
             self.scored_as_of, self.rescore_all, self.new_definition = plan.as_of, False, False
+        self.partition_of.update(plan.partition_of)
         delivered: list[float] = []
-        for scored in plan.scored:
-            self.dirty.pop(scored.rep_id, None)
-            delivered.extend(self.waiting.pop(scored.rep_id, ()))
+        for rep_id in plan.scored:
+            self.dirty.pop(rep_id, None)
+            delivered.extend(self.waiting.pop(rep_id, ()))
         return delivered

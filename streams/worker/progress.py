@@ -1,4 +1,4 @@
-"""How far the worker has got through its input partitions: lag, and whether it has caught up.
+"""How far the worker has got through its input partitions, and so when it scores.
 
 A worker that is catching up (after a start, a restart, a rebalance or downtime, or
 when it falls behind) sees state that is not final yet, so it raises no alerts and
@@ -10,12 +10,33 @@ than ``behind_s`` while messages wait (it fell behind), or its partitions move.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from scorers.calendar import Day, day_of
+from scorers.clock import ClockMode, advanced
+from scorers.intake import Message
+from scorers.planner import BatchInput
+from scorers.rep_scoring import Layout
+from streams.worker.memory import Memory
 
 TopicPartition = tuple[str, int]
 Lag = dict[TopicPartition, int | None]
 """Messages not yet handled per assigned input partition (None: its end is not known yet)."""
+
+SCORE_BEHIND_S = 5.0
+"""While catching up, reps are scored (and Redis written) at most this often: those cards
+would be stale before anyone read them, and scoring is most of a batch's cost."""
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """What pacing asks of the consumer: its assignment, partitions' ends, the commits."""
+
+    assigned: Callable[[], set[TopicPartition]]
+    end: Callable[[TopicPartition], int | None]
+    committed: Callable[[TopicPartition], int | None]
 
 
 @dataclass(slots=True)
@@ -85,3 +106,82 @@ def lag_of(
 def lagging(lag: Lag) -> set[str]:
     """The input partitions with unread messages, as the event clock names them."""
     return {f"{topic}|{partition}" for (topic, partition), n in lag.items() if n != 0}
+
+
+class Pace:
+    """The worker's decisions between the planner's calls: what a batch is to do (score or
+    only fold, every rep or the changed ones, rules or not) and whether a tick has work."""
+
+    def __init__(
+        self, mode: ClockMode, inputs: Collection[str], consumer: Consumer, behind_s: float
+    ) -> None:
+        self.mode, self.inputs, self.consumer = mode, inputs, consumer
+        self.progress = Progress(behind_s)
+        self._last_scored_s = 0.0
+
+    def assigned(self) -> set[int]:
+        """The input partitions assigned (so the state partitions to load)."""
+        return {p for topic, p in self.consumer.assigned() if topic in self.inputs}
+
+    def lag(self, batch: Sequence[Message] = ()) -> Lag:
+        """Unhandled messages per assigned input partition, counting ``batch`` as handled."""
+        handled = self.progress.after(((m.topic, m.partition), m.offset) for m in batch)
+        c = self.consumer
+        return lag_of(self.inputs, c.assigned(), handled, c.end, c.committed)
+
+    def needs_tick(self, memory: Memory, layout: Layout, now: datetime) -> bool:
+        """Whether a batch with no message has anything to do (cheap: no lock, no I/O)."""
+        if memory.redis_lost:
+            return True
+        lag = self.lag()
+        if self.progress.caught_up != all(n == 0 for n in lag.values()):
+            return True  # catching up just ended (or began)
+        if not (self.progress.caught_up or self._scoring_due()):
+            return False
+        as_of_now = self._as_of(memory, layout, lagging(lag), now)
+        return bool(memory.dirty) or memory.rescore_all or as_of_now != memory.scored_as_of
+
+    def batch(
+        self, messages: Sequence[Message], memory: Memory, layout: Layout, now: datetime
+    ) -> BatchInput:
+        """What the planner is to do with ``messages`` (none: a tick), given the memory."""
+        progress = self.progress
+        handled = progress.after(((m.topic, m.partition), m.offset) for m in messages)
+        lag = self.lag(messages)
+        newest = max((m.timestamp for m in messages if m.timestamp is not None), default=None)
+        just_caught_up = progress.update(handled, newest, lag)
+        score = progress.caught_up or self._scoring_due()
+        return BatchInput(
+            messages=messages,
+            now=now,
+            today=day_of(now, layout.folder.zone),
+            mode=self.mode,
+            clock=memory.clock,
+            lagging=lagging(lag),
+            score=score,
+            carried=memory.dirty,
+            scored_as_of=memory.scored_as_of,
+            rescore_all=memory.rescore_all or just_caught_up,
+            rules=progress.caught_up,
+            new_definition=memory.new_definition,
+            partition_of=memory.partition_of,
+            partitions=memory.partitions,
+            cpu=time.process_time,
+        )
+
+    def done(self, inp: BatchInput) -> None:
+        """A batch is written (its scoring too, if it scored)."""
+        if inp.score:
+            self._last_scored_s = time.monotonic()
+
+    def _as_of(
+        self, memory: Memory, layout: Layout, behind: Collection[str], now: datetime
+    ) -> Day | None:
+        """The as-of day a batch with no message would score for now."""
+        today = day_of(now, layout.folder.zone)
+        if self.mode is ClockMode.WALL:
+            return today
+        return advanced(memory.clock, {}, behind, today).as_of
+
+    def _scoring_due(self) -> bool:
+        return time.monotonic() - self._last_scored_s >= SCORE_BEHIND_S

@@ -25,15 +25,12 @@ import structlog
 
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers.calendar import Day
-from scorers.changes import change
-from scorers.evaluate import input_from_wire, team_scorecards
-from scorers.planner import CardUpdate
-from scorers.scoring import Scorecard, WindowInput
+from scorers.effects import CardKey, TeamUpdate, inputs_from_json, inputs_to_json
+from scorers.scoring import Scorecard
+from scorers.team_plan import Inputs, plan_teams
 from sinks.redis_scorecards import RedisScorecardSink
 
 log = structlog.get_logger()
-
-Inputs = dict[str, WindowInput]
 
 
 class TeamHandler:
@@ -55,7 +52,7 @@ class TeamHandler:
         self.as_of = as_of_table
         """team -> the latest as-of day an update of the team carried (JSON)."""
         self.sink = sink
-        self._previous: dict[tuple[str, str], Scorecard] = {}
+        self._previous: dict[CardKey, Scorecard] = {}
         self._cache: dict[str, dict[str, Inputs]] = {}
         self._marked: dict[str, Day] = {}
         self._rescan = True
@@ -82,20 +79,20 @@ class TeamHandler:
 
     def handle(self, value: bytes) -> None:
         """Record a member's inputs (or its leaving) and mark the team for scoring."""
-        update = orjson.loads(value)
-        team, rep = update["team_id"], update["rep_id"]
+        update = TeamUpdate.from_json(value)
+        team, rep = update.team_id, update.rep_id
         members = self._members(team)
-        if "inputs" in update:
-            self.members[f"{team}|{rep}"] = orjson.dumps(update["inputs"])
+        if update.inputs is not None:
+            self.members[f"{team}|{rep}"] = inputs_to_json(update.inputs)
             if rep not in members:
                 self.index[team] = orjson.dumps(sorted([*members, rep]))
-            members[rep] = _inputs(update["inputs"])
+            members[rep] = update.inputs
         elif rep in members:
             del self.members[f"{team}|{rep}"]
             del members[rep]
             self.index[team] = orjson.dumps(sorted(members))
             log.info("team_member_left", team_id=team, rep_id=rep)
-        as_of: Day = update["as_of"]
+        as_of = update.as_of
         self._marked[team] = max(as_of, self._marked.get(team, as_of))
         latest = self.as_of.get(team)
         if latest is None or orjson.loads(latest) < as_of:
@@ -109,18 +106,8 @@ class TeamHandler:
             for team, latest in self.as_of.items():
                 self._marked.setdefault(team, orjson.loads(latest))
         marked, self._marked = self._marked, {}
-        updates = []
-        windows = set(self.definition.windows)
-        for team, as_of in marked.items():
-            members = self._members(team)
-            # Inputs a member sent before a version that dropped a window hold that window.
-            inputs = [
-                {w: i for w, i in members[rep].items() if w in windows} for rep in sorted(members)
-            ]
-            for card in team_scorecards(self.definition, team, as_of, inputs, self.version):
-                before = self._previous.get((team, card.window))
-                if card != before:
-                    updates.append(CardUpdate(card, card.to_dict(), before, change(before, card)))
+        members = {team: self._members(team) for team in marked}
+        updates = plan_teams(self.definition, self.version, marked, members, self._previous)
         await self.sink.write(updates, updated_at)
         for update in updates:
             assert update.card.team_id is not None
@@ -136,10 +123,6 @@ class TeamHandler:
             for rep in reps:
                 raw = self.members.get(f"{team}|{rep}")
                 if raw is not None:
-                    members[rep] = _inputs(orjson.loads(raw))
+                    members[rep] = inputs_from_json(raw)
             self._cache[team] = members
         return members
-
-
-def _inputs(data: dict[str, list[Any]]) -> Inputs:
-    return {window: input_from_wire(inp) for window, inp in data.items()}

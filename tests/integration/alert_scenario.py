@@ -122,5 +122,5 @@ def reference_alerts(definition: ScorecardDefinition, lines: list[bytes]) -> lis
             for line in batch
         ]
         plan = plan_into(layout, memory, messages, now)
-        raised += [(str(a["rep_id"]), str(a["rule"])) for a in plan.alerts]
+        raised += [(a.rep_id, a.rule) for fired in plan.alerts.values() for a in fired]
     return raised

@@ -38,7 +38,7 @@ def rules_on_the_final_state(lines: list[bytes], now: datetime) -> set[tuple[str
                 for i, x in enumerate(lines)]  # fmt: skip
     inp = BatchInput(messages, now, from_date(now.date()), ClockMode.WALL, EventClock())
     plan = plan_batch(Layout.of(load_definition()), inp, {}, {}, {})
-    return {(str(a["rep_id"]), str(a["rule"]), str(a["alert_id"])) for a in plan.alerts}
+    return {(a.rep_id, a.rule, a.alert_id) for fired in plan.alerts.values() for a in fired}
 
 
 def test_a_worker_started_over_a_backlog_raises_only_the_caught_up_states_alerts(

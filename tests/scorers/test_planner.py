@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from schemas.dead_letter import Reason
+from schemas.dead_letter import DeadLetter, Reason
 from schemas.events import TOPIC_OF_EVENT_TYPE, Event
 from schemas.outputs import CoachingAlert, ScorecardUpdated
 from schemas.scorecard_definition import load_definition
@@ -52,9 +52,13 @@ def plan(
         today=from_date(NOW.date()),
         mode=ClockMode.EVENT,
         clock=EventClock(),
-        **changes,
+        **{"partition_of": dict.fromkeys(states or {}, 0), **changes},
     )
     return plan_batch(layout, inp, states or {}, {}, {})
+
+
+def letters(p: BatchPlan) -> list[DeadLetter]:
+    return [d.letter for d in p.dead_letters]
 
 
 def test_every_kind_of_bad_message_is_a_dead_letter_with_its_reason_and_the_rest_is_folded() -> (
@@ -73,17 +77,17 @@ def test_every_kind_of_bad_message_is_a_dead_letter_with_its_reason_and_the_rest
         msg(good),
     ]
     p = plan(batch)
-    assert [(letter.reason, letter.offset) for _, letter in p.dead_letters] == [
+    assert [(letter.reason, letter.offset) for letter in letters(p)] == [
         (Reason.INVALID_JSON, 0),
         (Reason.INVALID_EVENT, 0),
         (Reason.WRONG_KEY, 0),
         (Reason.FUTURE, 0),
         (Reason.UNKNOWN_CURRENCY, 0),
     ]
-    future = next(letter for _, letter in p.dead_letters if letter.reason is Reason.FUTURE)
+    future = next(letter for letter in letters(p) if letter.reason is Reason.FUTURE)
     assert "max_future_days" in future.detail
     assert p.duplicates == 1
-    assert p.touched == {"ana": [good.event_id]}
+    assert p.touched == {"ana": (good.event_id,)}
     assert p.as_of == day("2026-06-18")
     bucket = p.states["ana"].buckets[day("2026-06-18")]
     assert (bucket.counters[c.CALLS], bucket.events) == (1, 1)
@@ -98,7 +102,8 @@ def test_the_batch_writes_back_every_key_it_touched() -> None:
     again = plan([deal], first.states)
     assert again.duplicates == 1
     assert again.states["ana"] == first.states["ana"]
-    (writes,) = again.writes
+    ((writes, partition),) = [(w.writes, w.partition) for w in again.state_writes]
+    assert partition == 0  # its message's
     assert set(writes.buckets) == {day("2026-06-18")} and set(writes.deals) == {"d1"}
     assert writes.profile == first.states["ana"].rep_profile
 
@@ -112,8 +117,10 @@ def test_plan_fold_folds_what_plan_batch_folds_and_changes_nothing_it_was_given(
     batch = plan(events, rules=False)  # rules write to the rule book: the fold alone here
     decoded = [decode(LAYOUT.folder, m, epoch_us(NOW)) for m in events]
     folded = plan_fold(LAYOUT, decoded, {}, NOW)
-    assert folded.states == batch.states and not folded.cards and folded.scored == []
-    assert [r.reason for r, _ in folded.dead_letters] == [r.reason for r, _ in batch.dead_letters]
+    assert folded.states == batch.states and not folded.cards and folded.scored == ()
+    assert [d.rejected.reason for d in folded.dead_letters] == [
+        d.rejected.reason for d in batch.dead_letters
+    ]
     assert folded.latest_day == day("2026-06-18")
     given = {rep: dataclasses.replace(state) for rep, state in folded.states.items()}
     later = [decode(LAYOUT.folder, msg(call("2026-06-19", rep="bo")), epoch_us(NOW)), decoded[0]]
@@ -127,9 +134,9 @@ def test_score_events_follow_the_contract_and_carry_their_cause() -> None:
     """Built as dicts for speed, score events must still be ``ScorecardUpdated``."""
     p = plan([msg(won("2026-06-18", "d1", 2_500, "2026-06-01", rep="ana", event_id="w1"))])
     assert len(p.score_events) == len(DEFINITION.windows)
-    key, raw = p.score_events[0]
+    rep_id, raw = p.score_events[0].rep_id, p.score_events[0].value
     update = ScorecardUpdated.model_validate_json(raw)
-    assert key == b"ana"
+    assert rep_id == "ana"
     assert set(orjson.loads(raw)) == set(ScorecardUpdated.model_fields)
     assert update.kpis["revenue_won"].value == 2_500
     assert update.kpis["revenue_won"].value_change == 2_500  # from nothing
@@ -139,7 +146,7 @@ def test_score_events_follow_the_contract_and_carry_their_cause() -> None:
 def test_nothing_is_scored_while_catching_up_and_the_reps_are_scored_later() -> None:
     """score=False folds only; the next plan that scores takes the carried reps and ids."""
     folded = plan([msg(call("2026-06-18", rep="ana", event_id="c1"))], score=False)
-    assert folded.cards == [] and folded.score_events == [] and folded.touched == {"ana": ["c1"]}
+    assert folded.cards == () and folded.score_events == () and folded.touched == {"ana": ("c1",)}
     later = plan([], folded.states, carried=folded.touched, scored_as_of=folded.as_of)
     assert later.as_of is None  # an event clock with no event read yet
     later = plan(
@@ -148,8 +155,8 @@ def test_nothing_is_scored_while_catching_up_and_the_reps_are_scored_later() -> 
         carried=folded.touched,
         scored_as_of=day("2026-06-18"),
     )
-    assert {s.rep_id for s in later.scored} == {"ana", "bob"}
-    ana = next(u for k, u in later.score_events if k == b"ana")
+    assert set(later.scored) == {"ana", "bob"}
+    ana = next(e.value for e in later.score_events if e.rep_id == "ana")
     assert ScorecardUpdated.model_validate_json(ana).cause.event_ids == ["c1"]
 
 
@@ -158,8 +165,8 @@ def test_a_new_as_of_day_scores_every_rep_and_deletes_what_no_window_reaches() -
     old = plan([msg(call("2026-01-05", rep="ana"))])
     moved = plan([msg(call("2026-06-18", rep="bob"))], old.states, scored_as_of=day("2026-01-05"))
     assert moved.scored_all
-    assert {s.rep_id for s in moved.scored} == {"ana", "bob"}
-    ana = next(w for w in moved.writes if w.rep_id == "ana")
+    assert set(moved.scored) == {"ana", "bob"}
+    ana = next(w.writes for w in moved.state_writes if w.writes.rep_id == "ana")
     assert ana.buckets == {day("2026-01-05"): None}
     assert moved.states["ana"].buckets == {}
     ana_cards = [u.card for u in moved.cards if u.card.rep_id == "ana"]
@@ -172,22 +179,23 @@ def test_a_rule_that_fires_puts_its_alert_in_the_reps_outbox_in_the_same_write()
     events = [directory("2026-06-01", "north", quota=30_000, rep="ana")]
     events += [nps(f"2026-06-{d:02d}", 2, rep="ana") for d in range(10, 16)]
     p = plan([msg(e) for e in events], rules=True)
-    fired = [a for a in p.alerts if a["rule"] == "nps_negative"]
+    fired = [a for a in p.alerts["ana"] if a.rule == "nps_negative"]
     assert len(fired) == 1
-    alert = CoachingAlert.model_validate(fired[0])
+    alert = fired[0]
     assert alert.rep_id == "ana" and alert.evidence["nps"] == -100.0
-    (writes,) = p.writes
+    (writes,) = [w.writes for w in p.state_writes]
     assert writes.rules is not None
-    assert [a["alert_id"] for a in writes.rules.outbox] == [a["alert_id"] for a in p.alerts]
+    outbox = [CoachingAlert.model_validate(a) for a in writes.rules.outbox]
+    assert outbox == list(p.alerts["ana"])
     assert writes.rules.states["nps_negative"].active
     again = plan([msg(e) for e in events], p.states, rules=True)
-    assert again.alerts == []
+    assert again.alerts == {}
 
 
 def test_no_rule_runs_while_catching_up() -> None:
     events = [nps(f"2026-06-{d:02d}", 2, rep="ana") for d in range(10, 16)]
     p = plan([msg(e) for e in events], rules=False)
-    assert p.alerts == [] and all(w.rules is None for w in p.writes)
+    assert p.alerts == {} and all(w.writes.rules is None for w in p.state_writes)
 
 
 class _Broken(Folder):
@@ -205,7 +213,7 @@ def test_an_exception_on_one_message_dead_letters_it_and_the_batch_goes_on() -> 
         [msg(call("2026-06-18", rep="ana", event_id="boom")), msg(call("2026-06-18", rep="ana"))],
         layout=layout,
     )
-    ((rejected, letter),) = p.dead_letters
+    ((rejected, letter),) = [(d.rejected, d.letter) for d in p.dead_letters]
     assert letter.reason is Reason.INTERNAL_ERROR
     assert letter.detail == "ZeroDivisionError: division by zero"
     assert rejected.trace is not None and "ZeroDivisionError" in rejected.trace
@@ -217,7 +225,7 @@ def test_dates_at_the_ends_of_the_calendar_are_dead_letters_not_crashes(when: st
     """Year 9999 is in the future; year 1 is too late for any stream state."""
     body = orjson.loads(call("2026-06-18", rep="ana").model_dump_json())
     p = plan([msg(body), msg({**body, "event_id": "x", "occurred_at": when})])
-    ((_, letter),) = p.dead_letters
+    (letter,) = letters(p)
     assert letter.reason in (Reason.FUTURE, Reason.TOO_LATE)
 
 

@@ -10,8 +10,7 @@ from uuid import uuid4
 import orjson
 import redis.asyncio
 
-from scorers.changes import change
-from scorers.planner import CardUpdate
+from scorers.effects import CardUpdate
 from scorers.scoring import KpiScore, Scorecard
 from sinks.redis_calls import RedisCalls
 from sinks.redis_scorecards import RedisScorecardSink
@@ -119,5 +118,5 @@ async def write_cards(
     updates = []
     for c in cards:
         old = before.get((c.rep_id, c.team_id if c.rep_id is None else None, c.window))
-        updates.append(CardUpdate(c, c.to_dict(), old, change(old, c)))
+        updates.append(CardUpdate.of(c, old))
     await sink.write(updates, "2026-03-11T10:00:00.000+00:00")

@@ -14,8 +14,7 @@ from redis.crc import key_slot
 from structlog.testing import capture_logs
 
 from schemas.settings import Settings
-from scorers.changes import change
-from scorers.planner import CardUpdate
+from scorers.effects import CardUpdate
 from scorers.scoring import Scorecard
 from sinks.exceptions import RedisStoreError
 from sinks.redis_calls import RedisCalls, RetryPolicy
@@ -33,7 +32,7 @@ AT = "2026-03-11T10:00:00.000+00:00"
 
 def update(new: Scorecard, previous: Scorecard | None = None) -> CardUpdate:
     """A card as the planner hands it over: with the card it replaces and the move since."""
-    return CardUpdate(new, new.to_dict(), previous, change(previous, new))
+    return CardUpdate.of(new, previous)
 
 
 @pytest.fixture(name="prefix")

@@ -54,7 +54,7 @@ def test_state_per_rep_stops_growing_after_the_longest_reach() -> None:
             topic = TOPIC_OF_EVENT_TYPE[body["event_type"]]
             messages.append(Message(body["rep_id"].encode(), line, topic, 0, offset))
         plan = plan_into(layout, memory, messages, now)
-        assert not [letter for _, letter in plan.dead_letters if letter.reason != "too_late"]
+        assert not [d for d in plan.dead_letters if d.letter.reason != "too_late"]
         sizes.append(sum(map(state_bytes, memory.states.values())) / len(memory.states))
     kept = DEFINITION.history_days() + DEFINITION.allowed_lateness_days
     oldest = min(d for s in memory.states.values() for d in s.buckets)

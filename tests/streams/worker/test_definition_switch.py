@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from schemas.events import TOPIC_OF_EVENT_TYPE
-from schemas.outputs import CoachingAlert, ScorecardUpdated
+from schemas.outputs import ScorecardUpdated
 from schemas.scorecard_definition import ScorecardDefinition, load_definition, parse_definition
 from scorers.intake import Message
 from scorers.rep_scoring import Layout
@@ -86,7 +86,7 @@ def test_every_rep_is_scored_again_and_equals_the_replay_under_the_new_version(
         assert mine.definition_version == 2
         assert mine.overall == pytest.approx(card.overall, abs=1e-9), key
         assert mine.kpis == card.kpis, key
-    events = [ScorecardUpdated.model_validate_json(raw) for _, raw in plan.score_events]
+    events = [ScorecardUpdated.model_validate_json(e.value) for e in plan.score_events]
     assert events and {e.definition_version for e in events} == {2}
     assert {e.cause.kind for e in events} == {"definition"}
     assert {w for _, w in memory.previous} == set(new.windows)  # no card of a dropped window
@@ -113,5 +113,5 @@ def test_alerts_carry_the_version_whose_rule_fired() -> None:
     }  # fmt: skip
     new = new_definition(alerts={**OLD.model_dump(mode="json")["alerts"], "calling": rule})
     _, plan, _ = switched(new)
-    fired = [CoachingAlert.model_validate(a) for a in plan.alerts if a["rule"] == "calling"]
+    fired = [a for alerts in plan.alerts.values() for a in alerts if a.rule == "calling"]
     assert fired and {a.definition_version for a in fired} == {2}

@@ -73,10 +73,10 @@ def test_a_redelivered_batch_plans_no_new_effect(log: list[bytes]) -> None:
     states = dict(memory.states)
     again = run(memory, batch)
     assert again.touched == {}
-    assert again.cards == [] and again.score_events == [] and again.team_updates == []
-    assert again.alerts == []
-    assert [letter.reason for _, letter in again.dead_letters] == [
-        letter.reason for _, letter in first.dead_letters
+    assert again.cards == () and again.score_events == () and again.team_updates == ()
+    assert again.alerts == {}
+    assert [d.letter.reason for d in again.dead_letters] == [
+        d.letter.reason for d in first.dead_letters
     ]
     assert memory.states == states
 
@@ -111,7 +111,7 @@ def test_any_subset_of_a_batchs_writes_then_its_redelivery_gives_the_exact_state
     base = {rep: _copy(state) for rep, state in intact.states.items()}
     plan = run(intact, rest)
 
-    written = records(plan.writes)
+    written = records([w.writes for w in plan.state_writes])
     kept = data.draw(st.lists(st.sampled_from(written), unique_by=id)) if written else []
     restored = Memory()
     restored.states = {rep: _copy(state) for rep, state in base.items()}

@@ -17,11 +17,12 @@ from typing import Any
 from schemas import topics
 from schemas.access import DirectoryUpdate
 from schemas.events import TOPIC_OF_EVENT_TYPE
+from schemas.outputs import CoachingAlert
 from schemas.scorecard_definition import load_definition
 from scorers.calendar import Day
 from scorers.clock import ClockMode
+from scorers.effects import CardKey, CardUpdate
 from scorers.intake import Message
-from scorers.planner import CardKey, CardUpdate
 from scorers.rep_scoring import Layout
 from scorers.replay import Replay
 from scorers.scoring import Scorecard
@@ -29,7 +30,9 @@ from scorers.state import RepState, RepWrites
 from streams.sources.org import SimulationConfig
 from streams.sources.simulator import Simulator
 from streams.worker.metrics import WorkerMetrics
-from streams.worker.shell import Consumer, Shell, Topics
+from streams.worker.outputs import Topics
+from streams.worker.progress import Consumer
+from streams.worker.shell import Shell
 from streams.worker.state_table import Loaded
 
 NOW = datetime(2026, 5, 31, 20, 0, tzinfo=UTC)
@@ -61,7 +64,7 @@ class MemorySink:
     def __init__(self) -> None:
         self.cards: dict[CardKey, Scorecard] = {}
         self.writes = 0
-        self.alerts: list[Mapping[str, object]] = []
+        self.alerts: list[CoachingAlert] = []
         self.directory: dict[str, DirectoryUpdate] = {}
 
     async def read_cards(self, keys: Sequence[CardKey]) -> dict[CardKey, Scorecard]:
@@ -78,7 +81,7 @@ class MemorySink:
     async def write_directory(self, updates: Mapping[str, DirectoryUpdate]) -> None:
         self.directory.update(updates)
 
-    async def append_alerts(self, alerts: Sequence[Mapping[str, object]]) -> None:
+    async def append_alerts(self, alerts: Sequence[CoachingAlert]) -> None:
         self.alerts.extend(alerts)
 
 

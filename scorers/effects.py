@@ -1,0 +1,179 @@
+"""What a plan asks the shell to do: frozen, typed effects, one kind per store or topic.
+
+The planner (``scorers.planner``, ``scorers.team_plan``) returns these and the shell in
+``streams.worker`` applies them as they are: it decides nothing. The sinks take them too,
+so they depend on this vocabulary, not on the planner.
+
+Score events are built as bytes here, not as ``ScorecardUpdated`` models: a pydantic model
+per card (and per KPI) cost more than the rest of the send. Tests hold the bytes to the
+contract (``schemas.outputs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from schemas.dead_letter import DeadLetter
+from schemas.outputs import CoachingAlert
+from scorers.alerts import Alert
+from scorers.calendar import Day, to_date
+from scorers.changes import ScorecardChange, change
+from scorers.evaluate import input_from_wire, input_to_wire
+from scorers.intake import Rejected
+from scorers.scoring import Scorecard, WindowInput
+from scorers.state import RepWrites
+
+CardKey = tuple[str, str]
+"""(rep_id or team_id, window)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CardUpdate:
+    """A scorecard to write: its published body, the card it replaces and the move since."""
+
+    card: Scorecard
+    body: dict[str, object]
+    previous: Scorecard | None
+    change: ScorecardChange
+
+    @classmethod
+    def of(cls, card: Scorecard, previous: Scorecard | None) -> CardUpdate:
+        return cls(card, card.to_dict(), previous, change(previous, card))
+
+
+@dataclass(frozen=True, slots=True)
+class StateWrite:
+    """A rep's values to write to the state table's ``partition`` (its changelog's)."""
+
+    partition: int
+    writes: RepWrites
+
+
+@dataclass(frozen=True, slots=True)
+class ClockWrite:
+    """An event-clock record to write to the state table's ``partition``."""
+
+    partition: int
+    source: str
+    """The input partition (``topic|partition``) or ``scorers.clock.AS_OF_SOURCE``."""
+    day: Day
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLettered:
+    """A message refused, and the dead letter that carries it with its reason."""
+
+    rejected: Rejected
+    letter: DeadLetter
+
+    @classmethod
+    def of(cls, rejected: Rejected, now: datetime) -> DeadLettered:
+        m = rejected.message
+        letter = DeadLetter.of(
+            m.value,
+            key=m.key,
+            topic=m.topic,
+            partition=m.partition,
+            offset=m.offset,
+            reason=rejected.reason,
+            detail=rejected.detail,
+            failed_at=now,
+        )
+        return cls(rejected, letter)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreEvent:
+    """A ``ScorecardUpdated`` for the score-events topic, keyed by its rep."""
+
+    rep_id: str
+    value: bytes
+
+    @classmethod
+    def of(cls, update: CardUpdate, cause: Mapping[str, object], now: datetime) -> ScoreEvent:
+        kpis = update.body["kpis"]
+        assert isinstance(kpis, dict) and update.card.rep_id is not None
+        moved = update.change
+        value = orjson.dumps(
+            {
+                **update.body,
+                "kpis": {
+                    name: {
+                        **kpi,
+                        "value_change": moved.kpis[name].value,
+                        "contribution_change": moved.kpis[name].contribution,
+                    }
+                    for name, kpi in kpis.items()
+                },
+                "overall_change": moved.overall,
+                "perspective_changes": moved.perspectives,
+                "cause": cause,
+                "emitted_at": now,
+            }
+        )
+        return cls(update.card.rep_id, value)
+
+
+@dataclass(frozen=True, slots=True)
+class TeamUpdate:
+    """A member's window inputs for its team's worker, or (``inputs`` None) its leaving."""
+
+    team_id: str
+    rep_id: str
+    as_of: Day
+    inputs: Mapping[str, WindowInput] | None = None
+
+    def to_json(self) -> bytes:
+        out: dict[str, Any] = {"team_id": self.team_id, "rep_id": self.rep_id, "as_of": self.as_of}
+        if self.inputs is not None:
+            out["inputs"] = _wire(self.inputs)
+        return orjson.dumps(out)
+
+    @classmethod
+    def from_json(cls, value: bytes) -> TeamUpdate:
+        data = orjson.loads(value)
+        raw = data.get("inputs")
+        return cls(
+            data["team_id"], data["rep_id"], data["as_of"], None if raw is None else _unwire(raw)
+        )
+
+
+def inputs_to_json(inputs: Mapping[str, WindowInput]) -> bytes:
+    """A member's inputs as the team worker keeps them (``inputs_from_json`` reads them)."""
+    return orjson.dumps(_wire(inputs))
+
+
+def inputs_from_json(value: bytes) -> dict[str, WindowInput]:
+    return _unwire(orjson.loads(value))
+
+
+def _wire(inputs: Mapping[str, WindowInput]) -> dict[str, list[Any]]:
+    return {w: input_to_wire(i) for w, i in inputs.items()}
+
+
+def _unwire(data: Mapping[str, Any]) -> dict[str, WindowInput]:
+    return {w: input_from_wire(i) for w, i in data.items()}
+
+
+def coaching_alert(alert: Alert, raised_at: datetime, version: int | None) -> CoachingAlert:
+    """A fired alert as sent; ``version``: the definition version whose rule fired."""
+    return CoachingAlert(
+        alert_id=alert.alert_id,
+        rule=alert.rule,
+        kind=alert.kind,
+        severity=alert.severity,  # type: ignore[arg-type]
+        rep_id=alert.rep_id,
+        team_id=alert.team_id,
+        window=alert.window,
+        period=alert.period,
+        as_of=to_date(alert.as_of),
+        evidence=alert.evidence,
+        text=alert.text,
+        raised_at=raised_at,
+        definition_version=version,
+    )

@@ -1,0 +1,71 @@
+"""The worker's sends to Kafka, in the order a plan lists them, with their logs and metrics.
+
+Every send returns once the producer holds the message; only alerts are waited for (they
+leave the rep's outbox once Kafka has them). The batcher's ack after the batch is what
+makes the rest safe: a batch not acked is planned and sent again, with the same keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from schemas.outputs import CoachingAlert
+from scorers.effects import DeadLettered, ScoreEvent, TeamUpdate
+from streams.worker.metrics import WorkerMetrics
+
+log = structlog.get_logger()
+
+Send = Callable[[str, bytes, bytes], Awaitable[Awaitable[Any]]]
+"""(topic, key, value) -> the delivery future, once the producer has the message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    inputs: Collection[str]
+    dead_letters: str
+    updates: str
+    alerts: str
+    teams: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    send: Send
+    topics: Topics
+    metrics: WorkerMetrics
+
+    async def dead_letters(self, letters: Sequence[DeadLettered]) -> None:
+        for dead in letters:
+            message, letter = dead.rejected.message, dead.letter
+            value = letter.model_dump_json().encode()
+            await self.send(self.topics.dead_letters, message.key or b"", value)
+            self.metrics.dead_letters.labels(letter.reason.value).inc()
+            bound = log.bind(
+                topic=message.topic, partition=message.partition, offset=message.offset
+            )
+            if dead.rejected.trace is not None:
+                bound.error("internal_error", detail=letter.detail, traceback=dead.rejected.trace)
+            else:
+                bound.warning("dead_letter", reason=letter.reason.value, detail=letter.detail)
+
+    async def scores(self, events: Sequence[ScoreEvent], teams: Sequence[TeamUpdate]) -> None:
+        for event in events:
+            await self.send(self.topics.updates, event.rep_id.encode(), event.value)
+        for update in teams:
+            await self.send(self.topics.teams, update.team_id.encode(), update.to_json())
+
+    async def alerts(self, rep_id: str, alerts: Sequence[CoachingAlert]) -> None:
+        """Send a rep's alerts and wait until Kafka has them all."""
+        deliveries = [
+            await self.send(self.topics.alerts, rep_id.encode(), a.model_dump_json().encode())
+            for a in alerts
+        ]
+        for delivery in deliveries:
+            await delivery
+        for alert in alerts:
+            self.metrics.alerts.labels(alert.rule).inc()
+            log.info("alert", alert_id=alert.alert_id, rule=alert.rule, rep_id=rep_id)
