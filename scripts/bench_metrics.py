@@ -13,6 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 LATENCY: str = "scorestream_event_to_redis_seconds"
 """Kafka record timestamp -> the scorecard flushed to Redis."""
+BATCH_REPS: str = "scorestream_batch_reps"
+"""Reps scored per batch: its sum is the reps scored."""
 
 Buckets = list[tuple[float, float]]
 """(upper bound le, cumulative count), ascending."""
@@ -28,6 +30,8 @@ class Scrape:
     dead_letters: dict[str, float] = field(default_factory=dict)
     duplicates: float = 0.0
     scorecards: float = 0.0
+    scoring_cpu: float = 0.0
+    """CPU seconds spent scoring reps."""
     histograms: dict[str, dict[float, float]] = field(default_factory=dict)
     """Histogram name (without _bucket) -> le -> cumulative count."""
     sums: dict[str, float] = field(default_factory=dict)
@@ -47,6 +51,7 @@ class Scrape:
             lag={**self.lag, **other.lag},
             duplicates=self.duplicates + other.duplicates,
             scorecards=self.scorecards + other.scorecards,
+            scoring_cpu=self.scoring_cpu + other.scoring_cpu,
         )
         for reason in self.dead_letters.keys() | other.dead_letters.keys():
             out.dead_letters[reason] = self.dead_letters.get(reason, 0.0) + other.dead_letters.get(
@@ -68,6 +73,11 @@ def scrape(port: int) -> Scrape | None:
             text = response.read().decode()
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return None
+    return parse(text)
+
+
+def parse(text: str) -> Scrape:
+    """One worker's metrics from its Prometheus text."""
     out = Scrape()
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -88,6 +98,8 @@ def scrape(port: int) -> Scrape | None:
                 out.duplicates = value
             elif name == "scorestream_scorecards_written_total":
                 out.scorecards = value
+            elif name == "scorestream_scoring_cpu_seconds_total":
+                out.scoring_cpu = value
     return out
 
 
@@ -95,6 +107,20 @@ def delta(before: Scrape, after: Scrape, histogram: str) -> Buckets:
     """The buckets of ``histogram`` observed between the two scrapes."""
     then, now = before.histograms.get(histogram, {}), after.histograms.get(histogram, {})
     return [(le, now[le] - then.get(le, 0.0)) for le in sorted(now)]
+
+
+def reps_scored(before: Scrape, after: Scrape) -> float:
+    return after.sums.get(BATCH_REPS, 0.0) - before.sums.get(BATCH_REPS, 0.0)
+
+
+def us_per_rep(spans: Iterable[tuple[Scrape, Scrape]]) -> float:
+    """CPU microseconds to score one rep over the (before, after) ``spans``: the scoring CPU
+    they add up to over the reps they scored; nan when they scored none."""
+    cpu = reps = 0.0
+    for before, after in spans:
+        cpu += after.scoring_cpu - before.scoring_cpu
+        reps += reps_scored(before, after)
+    return cpu / reps * 1e6 if reps > 0 else math.nan
 
 
 @dataclass(frozen=True)

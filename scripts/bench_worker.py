@@ -16,18 +16,23 @@ One run, in order:
      process start until their /metrics say every input message was handled and the last
      cards were written to Redis; the rate counts from the first message handled to the
      last, as the floor's does;
-  5. live, with the same workers running: for each of R and the low rate, a 2 s warm-up
+  5. live, with the same workers running: for each of R, the low rate and a tenth of the
+     faust floor measured in step 3 (a rate that compares across machines), a 2 s warm-up
      (not counted: the first live event moves the event clock to today and every rep is
      scored again once) and then `scorestream simulate --rate R --duration S`; the event ->
      Redis latency is the workers' histogram (Kafka record timestamp -> the card flushed to
-     Redis), after minus before, bucket-interpolated;
+     Redis), after minus before, bucket-interpolated; the CPU to score a rep is the workers'
+     scoring CPU counter over the reps they scored (the sum of their reps-per-batch
+     histogram), over the three measured phases;
   6. memory (each worker's VmHWM) and state: the state table as its changelog holds it
      now (last record per key), per rep.
 
 Progress goes to stderr; figures to stdout, one per line, the last one machine-readable:
-`worker_eps=… floor_eps=… bare_eps=… floor_ratio=… p99_ms=… p99_1k_ms=… state_kb_per_rep=…`
-(p99_ms at R, p99_1k_ms at the low rate; inf when a p99 falls above the histogram's last
-bucket). The workers are stopped (SIGTERM, then SIGKILL after 30 s) however the script ends.
+`worker_eps=… floor_eps=… bare_eps=… floor_ratio=… p99_ms=… p99_1k_ms=… p99_10pct_ms=…
+state_kb_per_rep=… score_us_per_rep=…` (p99_ms at R, p99_1k_ms at the low rate, p99_10pct_ms
+at a tenth of floor_eps; inf when a p99 falls above the histogram's last bucket, nan when
+the floor failed; score_us_per_rep the CPU µs to score one rep, all windows, live). The
+workers are stopped (SIGTERM, then SIGKILL after 30 s) however the script ends.
 
 --profile FILE (one worker) runs it under pyinstrument and writes the profile of its start
 and the backlog (step 4) to FILE (call tree) and FILE.flat.txt (self time per function);
@@ -73,7 +78,16 @@ from bench_kafka import (
     live_state_bytes,
     watermarks,
 )
-from bench_metrics import LATENCY, Quantile, Scrape, delta, per_bucket, quantile
+from bench_metrics import (
+    LATENCY,
+    Quantile,
+    Scrape,
+    delta,
+    per_bucket,
+    quantile,
+    reps_scored,
+    us_per_rep,
+)
 from bench_workers import (
     DATA_DIR,
     SCORESTREAM,
@@ -92,6 +106,8 @@ from schemas.settings import Settings
 REDIS_PREFIX: Final = "bench"
 BACKFILL_END: Final = "2026-11-01"
 WARM_UP_S: Final = 2.0
+FLOOR_SHARE: Final = 0.1
+"""The third live rate as a share of the faust floor (p99_10pct_ms)."""
 COMMANDS_LOG: Final = BENCH_DIR / "commands.log"
 
 
@@ -163,6 +179,11 @@ class Live:
     def p(self, q: float, histogram: str = LATENCY) -> Quantile | None:
         return quantile(delta(self.before, self.after, histogram), q)
 
+    def p99_ms(self) -> float:
+        """The event -> Redis p99 of the figure line; nan when no event was scored."""
+        p99 = self.p(0.99)
+        return math.nan if p99 is None else p99.ms()
+
 
 def simulate_live(workers: Workers, settings: Settings, rate: float, seconds: float, seed: int,
                   org_seed: int, before: Scrape) -> Live:  # fmt: skip
@@ -206,6 +227,8 @@ def live_phase(workers: Workers, settings: Settings, rate: float, seconds: float
     )
     buckets = per_bucket(delta(live.before, live.after, LATENCY))
     print(f"  histogram (upper bound s: events): {buckets}")
+    print(f"  scoring: {us_per_rep([(live.before, live.after)]):,.1f} µs CPU a rep over"
+          f" {reps_scored(live.before, live.after):,.0f} reps scored")  # fmt: skip
     for name, what, unit in (
         ("scorestream_arrival_seconds", "record timestamp -> worker holds it", "ms"),
         ("scorestream_batch_seconds", "handling one batch", "ms"),
@@ -283,10 +306,18 @@ def run(args: argparse.Namespace) -> None:
         live = (workers, settings)
         high = live_phase(*live, args.rate, args.duration, args.seed + 1, args.seed, backlog)
         low = live_phase(*live, args.low_rate, args.duration, args.seed + 3, args.seed, high.after)
+        tenth: Live | None = None
+        if math.isfinite(floor_eps):
+            tenth_rate = max(1.0, round(FLOOR_SHARE * floor_eps))
+            tenth = live_phase(*live, tenth_rate, args.duration, args.seed + 5, args.seed,
+                               low.after)  # fmt: skip
+        else:
+            progress(f"no live phase at {FLOOR_SHARE:.0%} of the faust floor: it failed")
+        phases = [high, low] if tenth is None else [high, low, tenth]
 
         progress("6/6 memory and state")
         peaks = workers.peak_rss_mb()
-        total_in = low.after.events_in
+        total_in = phases[-1].after.events_in
     print(
         "peak memory (VmHWM): "
         + ", ".join(f"worker {i + 1} {mb:,.0f} MB" for i, mb in enumerate(peaks))
@@ -304,11 +335,14 @@ def run(args: argparse.Namespace) -> None:
     if session is not None:
         render_profile(session, args.profile)
         progress(f"profile: {args.profile} and {args.profile}.flat.txt")
-    p99, p99_1k = (math.nan if p is None else p.ms() for p in (high.p(0.99), low.p(0.99)))
+    p99_10pct = math.nan if tenth is None else tenth.p99_ms()
+    score_us = us_per_rep((phase.before, phase.after) for phase in phases)
     print(
         f"worker_eps={worker_eps:.1f} floor_eps={floor_eps:.1f} bare_eps={bare_eps:.1f}"
-        f" floor_ratio={worker_eps / floor_eps:.4f} p99_ms={p99:.1f} p99_1k_ms={p99_1k:.1f}"
-        f" state_kb_per_rep={state_kb_per_rep:.1f}"
+        f" floor_ratio={worker_eps / floor_eps:.4f} p99_ms={high.p99_ms():.1f}"
+        f" p99_1k_ms={low.p99_ms():.1f}"
+        f" p99_10pct_ms={p99_10pct:.1f} state_kb_per_rep={state_kb_per_rep:.1f}"
+        f" score_us_per_rep={score_us:.1f}"
     )
 
 
