@@ -35,8 +35,9 @@ the floor failed; score_us_per_rep the CPU µs to score one rep, all windows, li
 workers are stopped (SIGTERM, then SIGKILL after 30 s) however the script ends.
 
 --profile FILE (one worker) runs it under pyinstrument and writes the profile of its start
-and the backlog (step 4) to FILE (call tree) and FILE.flat.txt (self time per function);
-the figures of that run include the profiler's overhead.
+and the backlog (step 4) to FILE (call tree) and FILE.flat.txt (self time per function), and
+that of the live phases (step 5) to FILE-live and FILE-live.flat.txt; the figures of that run
+include the profiler's overhead.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ from bench_workers import (
     Workers,
     disk_usage,
     render_profile,
+    restart_profile,
     running_workers,
     save_profile,
     wait_drained,
@@ -240,6 +242,10 @@ def live_phase(workers: Workers, settings: Settings, rate: float, seconds: float
     return live
 
 
+def backlog_session(session: Path) -> Path:
+    return session.with_name(session.stem + "-backlog.pyisession")
+
+
 def run(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
     n: int = args.events
@@ -288,7 +294,7 @@ def run(args: argparse.Namespace) -> None:
         worker_eps = produced / max(drained.done_s - first, 1e-9)
         backlog = drained.scrape
         if session is not None:
-            save_profile(workers, session)
+            save_profile(workers, session, backlog_session(session))
         print(f"workers, backlog: {produced:,} messages = {worker_eps:,.0f} msg/s from the"
               f" first handled to the last card written ({first:.1f} s of start-up before;"
               f" {produced / drained.done_s:,.0f} msg/s from process start)"
@@ -303,6 +309,8 @@ def run(args: argparse.Namespace) -> None:
               f" {per_batch:,.1f} messages on average")  # fmt: skip
 
         progress("5/6 live")
+        if session is not None:
+            restart_profile(workers)
         live = (workers, settings)
         high = live_phase(*live, args.rate, args.duration, args.seed + 1, args.seed, backlog)
         low = live_phase(*live, args.low_rate, args.duration, args.seed + 3, args.seed, high.after)
@@ -314,6 +322,11 @@ def run(args: argparse.Namespace) -> None:
         else:
             progress(f"no live phase at {FLOOR_SHARE:.0%} of the faust floor: it failed")
         phases = [high, low] if tenth is None else [high, low, tenth]
+        live_session = (
+            None if session is None else session.with_name(session.stem + "-live.pyisession")
+        )
+        if session is not None and live_session is not None:
+            save_profile(workers, session, live_session)
 
         progress("6/6 memory and state")
         peaks = workers.peak_rss_mb()
@@ -332,9 +345,11 @@ def run(args: argparse.Namespace) -> None:
     records = sum(h - lo for lo, h in watermarks(settings, changelogs).values())
     print(f"changelog records: {records:,} = {records / max(total_in, 1):.2f} per input message")
 
-    if session is not None:
-        render_profile(session, args.profile)
-        progress(f"profile: {args.profile} and {args.profile}.flat.txt")
+    if session is not None and live_session is not None:
+        live_profile = args.profile.with_name(args.profile.name + "-live")
+        render_profile(backlog_session(session), args.profile)
+        render_profile(live_session, live_profile)
+        progress(f"profiles: {args.profile}, {live_profile} and their .flat.txt")
     p99_10pct = math.nan if tenth is None else tenth.p99_ms()
     score_us = us_per_rep((phase.before, phase.after) for phase in phases)
     print(

@@ -39,17 +39,22 @@ sys.argv = ["scorestream", *sys.argv[2:]]
 profiler = Profiler(interval=0.005, async_mode="disabled")
 
 def dump(*_):
+    global profiler
     if profiler.is_running:
         session = profiler.stop()
         session.save(out + ".tmp")
         os.replace(out + ".tmp", out)
+    else:  # the next phase's profile, from now on
+        profiler = Profiler(interval=0.005, async_mode="disabled")
+        profiler.start()
 
 signal.signal(signal.SIGHUP, dump)  # mode.Worker takes SIGUSR1 and SIGUSR2 (pdb!)
 profiler.start()
 main()
 """
 """``scorestream worker`` under pyinstrument (main thread: the agents, tables and web pages).
-SIGHUP stops the profiler and saves the session, rendered later so the worker is not held up."""
+SIGHUP stops the profiler and saves the session, rendered later so the worker is not held up;
+the next SIGHUP starts a new profile (the live phases')."""
 
 
 def worker_log(index: int) -> Path:
@@ -210,7 +215,14 @@ def settle(workers: Workers, at: float, scraped: Scrape) -> tuple[float, Scrape]
     return since, latest
 
 
-def save_profile(workers: Workers, session: Path) -> None:
+def restart_profile(workers: Workers) -> None:
+    """Profile the profiled worker again from now on (after ``save_profile``)."""
+    workers.procs[0].send_signal(signal.SIGHUP)
+
+
+def save_profile(workers: Workers, session: Path, saved_as: Path) -> None:
+    """Stop the profile, wait for the worker to write it to ``session``, move it to
+    ``saved_as`` (the next profile is written to ``session`` too)."""
     session.unlink(missing_ok=True)
     workers.procs[0].send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 300
@@ -218,6 +230,7 @@ def save_profile(workers: Workers, session: Path) -> None:
         if time.monotonic() > deadline or workers.procs[0].poll() is not None:
             raise BenchError(f"the profiled worker saved no {session}; see {workers.logs}")
         time.sleep(0.2)
+    session.replace(saved_as)
 
 
 def render_profile(session_file: Path, out: Path) -> None:
