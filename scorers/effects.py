@@ -96,27 +96,35 @@ class ScoreEvent:
 
     @classmethod
     def of(cls, update: CardUpdate, cause: Mapping[str, object], now: datetime) -> ScoreEvent:
-        kpis = update.body["kpis"]
-        assert isinstance(kpis, dict) and update.card.rep_id is not None
-        moved = update.change
+        card, moved = update.card, update.change
+        assert card.rep_id is not None
+        # One dict per KPI, straight from the card and its change (merging the body's KPI
+        # dicts with the changes cost twice as much).
+        kpis = {
+            name: {
+                "value": value,
+                "target": target,
+                "attainment": attainment,
+                "samples": samples,
+                "contribution": contribution,
+                "value_change": moved_kpi.value,
+                "contribution_change": moved_kpi.contribution,
+            }
+            for (name, (value, target, attainment, samples, contribution)), moved_kpi in zip(
+                card.kpis.items(), moved.kpis.values(), strict=True
+            )
+        }
         value = orjson.dumps(
             {
                 **update.body,
-                "kpis": {
-                    name: {
-                        **kpi,
-                        "value_change": moved.kpis[name].value,
-                        "contribution_change": moved.kpis[name].contribution,
-                    }
-                    for name, kpi in kpis.items()
-                },
+                "kpis": kpis,
                 "overall_change": moved.overall,
                 "perspective_changes": moved.perspectives,
                 "cause": cause,
                 "emitted_at": now,
             }
         )
-        return cls(update.card.rep_id, value)
+        return cls(card.rep_id, value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,7 @@ key                                         type          holds
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Final
 
@@ -233,7 +234,13 @@ def card_metrics(card: Scorecard) -> dict[str, float | None]:
     """A card's score in each of its leaderboards, keyed by METRIC; None means "leave it out"."""
     metrics: dict[str, float | None] = {OVERALL: card.overall, UNCAPPED: card.overall_uncapped}
     for name, score in card.perspectives.items():
-        metrics[perspective_metric(name)] = score
+        metrics[_metric(PERSPECTIVE_METRIC, name)] = score
     for name, kpi in card.kpis.items():
-        metrics[kpi_metric(name)] = kpi.value
+        metrics[_metric(KPI_METRIC, name)] = kpi.value
     return metrics
+
+
+@functools.cache
+def _metric(kind: str, name: str) -> str:
+    # Every card names the same few dozen metrics: spelled once each, not once a card.
+    return f"{kind}{name}"
