@@ -16,9 +16,9 @@ from typing import Any
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers import counters as c
 from scorers.calendar import Day
-from scorers.pipeline import pipeline_counts
+from scorers.pipeline import in_pipeline, pipeline_counts
 from scorers.scoring import Scorecard, WindowInput, calendar_quota, quota_over, score
-from scorers.state import RepState
+from scorers.state import DealState, RepState
 from scorers.window_totals import WindowTotals, build
 
 
@@ -64,28 +64,48 @@ def rep_scorecards(
     state: RepState,
     totals: WindowTotals,
     version: int | None = None,
+    deals: Iterable[DealState] | None = None,
 ) -> list[tuple[WindowInput, Scorecard]]:
     """A rep's scorecard per window from its current window totals and its deals open on
     their last day, with the inputs used; ``version``: the definition's published version,
-    stamped on the cards."""
-    profile = state.rep_profile
-    monthly = profile.monthly_quota
-    if monthly is None:
-        monthly = definition.default_monthly_quota
-    pipeline = pipeline_counts(definition, state.deals.values(), totals.spans, totals.as_of)
+    stamped on the cards; ``deals``: as ``rep_inputs``."""
+    rep_id, team_id, as_of = state.rep_id, state.rep_profile.team_id, totals.as_of
     out = []
-    for window, span in totals.spans.items():
-        inp = WindowInput(
-            totals.totals[window] + pipeline[window],
-            span.days,
-            quota_over(monthly, span.days),
-            period_quota=calendar_quota(window, monthly),
-        )
+    for window, inp in rep_inputs(definition, state, totals, deals):
         card = score(
-            definition, inp, rep_id=state.rep_id, team_id=profile.team_id, window=window,
-            as_of=totals.as_of, version=version,
+            definition, inp, rep_id=rep_id, team_id=team_id, window=window, as_of=as_of,
+            version=version,
         )  # fmt: skip
         out.append((inp, card))
+    return out
+
+
+def rep_inputs(
+    definition: ScorecardDefinition,
+    state: RepState,
+    totals: WindowTotals,
+    deals: Iterable[DealState] | None = None,
+) -> list[tuple[str, WindowInput]]:
+    """A rep's input per window: its window totals and its deals open on their last day.
+    ``deals``: the rep's deals ``in_pipeline``, when the caller has them (from its state
+    when None)."""
+    monthly = state.rep_profile.monthly_quota
+    if monthly is None:
+        monthly = definition.default_monthly_quota
+    if deals is None:
+        deals = in_pipeline(state.deals.values())
+    pipeline = pipeline_counts(definition, deals, totals.spans, totals.as_of)
+    out = []
+    for window, span in totals.spans.items():
+        days = span.days
+        inp = WindowInput(
+            totals.totals[window] + pipeline[window],
+            days,
+            quota_over(monthly, days),
+            1,
+            calendar_quota(window, monthly),
+        )
+        out.append((window, inp))
     return out
 
 

@@ -8,7 +8,7 @@ keeps them between batches, so scoring a rep costs its changes, not its history.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers.alerts import (
@@ -20,10 +20,11 @@ from scorers.alerts import (
     rule_windows,
 )
 from scorers.calendar import Day
-from scorers.evaluate import rep_scorecards
+from scorers.evaluate import rep_inputs, rep_scorecards
 from scorers.fold import Change, Folder
-from scorers.scoring import Scorecard, WindowInput
-from scorers.state import RepProfile, RepState
+from scorers.pipeline import in_pipeline
+from scorers.scoring import Scorecard, WindowInput, score
+from scorers.state import DealState, RepProfile, RepState
 from scorers.window_totals import WindowTotals, build, moved, with_changes
 
 
@@ -64,6 +65,10 @@ class Layout:
         )
 
 
+_Scored = tuple[object, Scorecard]
+"""What a card was scored from (definition, version, rep, team, as-of day, input), and it."""
+
+
 @dataclass(frozen=True, slots=True)
 class RepTotals:
     """A rep's window totals as of a day, and as of each change rule's earlier day."""
@@ -71,6 +76,13 @@ class RepTotals:
     main: WindowTotals
     earlier: tuple[WindowTotals, ...]
     """One per ``Layout.lookbacks``, as of ``main.as_of`` minus its days."""
+    earlier_cards: dict[tuple[str, int], _Scored] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """Per look-back, the last earlier card ``score_rep`` made and what from: the days it
+    looks at are past, so batch after batch its input is the same and the card is reused,
+    not scored again. Handed on to the totals moved on from these (one card per look-back
+    per rep: it cannot grow)."""
 
 
 def totals_for(layout: Layout, state: RepState, as_of: Day, cached: RepTotals | None) -> RepTotals:
@@ -86,6 +98,7 @@ def totals_for(layout: Layout, state: RepState, as_of: Day, cached: RepTotals | 
             moved(t, state, as_of - days)
             for t, (_, days) in zip(cached.earlier, layout.lookbacks, strict=True)
         ),
+        cached.earlier_cards,
     )
 
 
@@ -94,7 +107,9 @@ def totals_with(totals: RepTotals, changes: Iterable[Change]) -> RepTotals:
     if not changes:
         return totals
     return RepTotals(
-        with_changes(totals.main, changes), tuple(with_changes(t, changes) for t in totals.earlier)
+        with_changes(totals.main, changes),
+        tuple(with_changes(t, changes) for t in totals.earlier),
+        totals.earlier_cards,
     )
 
 
@@ -121,22 +136,46 @@ class ScoredRep:
 
 def score_rep(layout: Layout, state: RepState, totals: RepTotals) -> ScoredRep:
     """The rep's cards from its window totals, and its deals for their pipeline."""
-    definition = layout.definition
-    scored = rep_scorecards(definition, state, totals.main, layout.version)
+    definition, version, main = layout.definition, layout.version, totals.main
+    deals = in_pipeline(state.deals.values())
+    scored = rep_scorecards(definition, state, main, version, deals)
     earlier = {
-        lookback: rep_scorecards(definition, state, back, layout.version)[0][1]
+        lookback: _earlier_card(layout, state, back, deals, totals.earlier_cards, lookback)
         for lookback, back in zip(layout.lookbacks, totals.earlier, strict=True)
     }
     own = set(layout.windows)
     return ScoredRep(
         rep_id=state.rep_id,
         profile=state.rep_profile,
-        as_of=totals.main.as_of,
+        as_of=main.as_of,
         cards=tuple(card for _, card in scored if card.window in own),
         rule_cards={card.window: card for _, card in scored},
         earlier=earlier,
         inputs={card.window: inp for inp, card in scored if card.window in own},
     )
+
+
+def _earlier_card(
+    layout: Layout,
+    state: RepState,
+    back: WindowTotals,
+    deals: list[DealState],
+    cards: dict[tuple[str, int], _Scored],
+    lookback: tuple[str, int],
+) -> Scorecard:
+    """A change rule's earlier card: the last one made if scored from the same input."""
+    ((window, inp),) = rep_inputs(layout.definition, state, back, deals)
+    team_id = state.rep_profile.team_id
+    made = (layout.definition, layout.version, state.rep_id, team_id, back.as_of, inp)
+    last = cards.get(lookback)
+    if last is not None and last[0] == made:
+        return last[1]
+    card = score(
+        layout.definition, inp, rep_id=state.rep_id, team_id=team_id, window=window,
+        as_of=back.as_of, version=layout.version,
+    )  # fmt: skip
+    cards[lookback] = (made, card)
+    return card
 
 
 def rep_facts(layout: Layout, state: RepState, scored: ScoredRep) -> RepFacts:
