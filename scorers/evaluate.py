@@ -17,7 +17,14 @@ from schemas.scorecard_definition import ScorecardDefinition
 from scorers import counters as c
 from scorers.calendar import Day
 from scorers.pipeline import in_pipeline, pipeline_counts
-from scorers.scoring import Scorecard, WindowInput, calendar_quota, quota_over, score
+from scorers.scoring import (
+    Scorecard,
+    WindowInput,
+    calendar_quota,
+    quota_over,
+    score,
+    scorer,
+)
 from scorers.state import DealState, RepState
 from scorers.window_totals import WindowTotals, build
 
@@ -69,15 +76,11 @@ def rep_scorecards(
     """A rep's scorecard per window from its current window totals and its deals open on
     their last day, with the inputs used; ``version``: the definition's published version,
     stamped on the cards; ``deals``: as ``rep_inputs``."""
-    rep_id, team_id, as_of = state.rep_id, state.rep_profile.team_id, totals.as_of
-    out = []
-    for window, inp in rep_inputs(definition, state, totals, deals):
-        card = score(
-            definition, inp, rep_id=rep_id, team_id=team_id, window=window, as_of=as_of,
-            version=version,
-        )  # fmt: skip
-        out.append((inp, card))
-    return out
+    card, rep_id, team_id = scorer(definition), state.rep_id, state.rep_profile.team_id
+    return [
+        (inp, card(inp, rep_id, team_id, window, totals.as_of, version))
+        for window, inp in rep_inputs(definition, state, totals, deals)
+    ]
 
 
 def rep_inputs(

@@ -22,7 +22,7 @@ from functools import lru_cache
 from schemas.scorecard_definition import ScorecardDefinition
 from schemas.windows import is_calendar
 from scorers.calendar import Day, WindowSpan, period_span
-from scorers.state import DealState
+from scorers.state import OPEN_KINDS, DealState
 
 PipelineCounts = tuple[int, int, int, int, int]
 """(OPEN_DEALS, PIPELINE, PERIOD_DEALS, PERIOD_PIPELINE, FORECAST), in counters' order."""
@@ -34,8 +34,9 @@ out once per (window, day), not per rep (bounded: a few windows x the days in pl
 
 def in_pipeline(deals: Iterable[DealState]) -> list[DealState]:
     """The deals open as of their day (and after); those open on a day T are these with a
-    day up to T. A rep's are filtered once when it is scored, not once per as-of day."""
-    return [d for d in deals if d.open]
+    day up to T. A rep's are filtered once when it is scored, not once per as-of day.
+    (``DealState.open``'s test, without a call per deal: a rep has dozens.)"""
+    return [d for d in deals if d.kind in OPEN_KINDS]
 
 
 def pipeline_counts(
@@ -47,18 +48,18 @@ def pipeline_counts(
     """Each window's pipeline counts as of ``as_of`` (its last day), from the rep's deals
     ``in_pipeline`` (of any day: those after ``as_of`` are left out)."""
     deals_open = [d for d in deals if d.day <= as_of]
+    total = 0
+    for deal in deals_open:
+        if deal.amount is not None:
+            total += deal.amount.value
     count = len(deals_open)
-    total = sum(d.amount.value for d in deals_open if d.amount is not None)
-    everything: PipelineCounts = (count, total, count, total, 0)
-    out: dict[str, PipelineCounts] = {}
+    out: dict[str, PipelineCounts] = dict.fromkeys(windows, (count, total, count, total, 0))
     rows: list[tuple[Day | None, int | None, int]] | None = None
-    for window in windows:
+    for window in out:
         if is_calendar(window):
             if rows is None:
                 rows = _rows(definition, deals_open)
             out[window] = (count, total, *_in_period(rows, _period_span(window, as_of)))
-        else:
-            out[window] = everything
     return out
 
 

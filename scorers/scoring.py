@@ -177,11 +177,8 @@ def uncapped_attainment(value: float, target: float, direction: Direction, cap: 
     return max(raw, 0.0)
 
 
-KpiCard = tuple[float | None, dict[str, float | None], dict[str, KpiScore], float | None]
-"""What a definition's scoring function returns: (overall, perspectives, kpis, uncapped)."""
-
-CardFunction = Callable[[Sequence[int], float, float | None, int, int], KpiCard]
-"""(totals, quota, period quota, days, members) -> the card's scores."""
+Scorer = Callable[[WindowInput, str | None, str | None, str, Day, int | None], Scorecard]
+"""``score`` for one definition: (input, rep_id, team_id, window, as_of, version) -> card."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,12 +190,14 @@ class _Plan:
     same operations in the same order, so every float is the one the rules define."""
 
     source: str
-    card: CardFunction
+    card: Scorer
 
     @classmethod
     def of(cls, definition: ScorecardDefinition) -> _Plan:
         source = _card_source(definition)
-        namespace: dict[str, Any] = {**NAMES, "KpiScore": KpiScore, "new": tuple.__new__}
+        namespace: dict[str, Any] = {
+            **NAMES, "KpiScore": KpiScore, "Scorecard": Scorecard, "new": tuple.__new__
+        }  # fmt: skip
         exec(compile(source, f"<scoring of {definition.name!r}>", "exec"), namespace)
         return cls(source, namespace["card"])
 
@@ -207,6 +206,13 @@ def _literal(number: float) -> str:
     """A definition's number as source: repr round-trips every float exactly."""
     assert type(number) in (int, float), number
     return repr(number) if math.isfinite(number) else f"float({str(number)!r})"
+
+
+def _is_positive_literal(code: str) -> bool:
+    try:
+        return float(code) > 0
+    except ValueError:  # an expression
+        return False
 
 
 def _target_code(kpi: KpiDef, additive: bool) -> str:
@@ -220,28 +226,38 @@ def _target_code(kpi: KpiDef, additive: bool) -> str:
 
 
 def _card_source(definition: ScorecardDefinition) -> str:
-    """The source of ``card(t, q, p, days, members)`` for ``definition``; see ``score``.
+    """The source of ``card``, ``definition``'s ``Scorer``; see ``score``.
     Names: per KPI i its value vi, samples ni, target gi, attainment ai, contribution xi;
     per perspective j its weights wj, weighted attainments waj, uncapped ones unj, raw mean
     rj, clamped cj, shrink sj and share of the overall bj."""
     perspectives = list(definition.perspectives)
     pw = [_literal(d.weight) for d in definition.perspectives.values()]
-    lines = ["def card(t, q, p, days, members):"]
+    weights = [d.weight for d in definition.perspectives.values()]
+    weights += [kpi.weight for kpi in definition.kpis.values()]
+    if not all(w > 0 for w in weights):
+        raise ValueError(f"a weight of {definition.name!r} is not positive: {weights}")
+    lines = [
+        "def card(inp, rep_id, team_id, window, as_of, version):",
+        "    t, q, p = inp.totals, inp.quota, inp.period_quota",
+        "    days, members = inp.days, inp.members",
+    ]
     lines += [f"    w{j} = wa{j} = un{j} = 0.0" for j in range(len(perspectives))]
     kpis = list(definition.kpis.items())
     for i, (name, kpi) in enumerate(kpis):
         formula, j = FORMULAS[name], perspectives.index(kpi.perspective)
         weight, cap = _literal(kpi.weight), _literal(kpi.cap)
-        raw = (
-            f"v{i} / g{i} if g{i} > 0 else {cap}"
-            if kpi.direction is Direction.HIGHER
-            else f"g{i} / v{i} if v{i} > 0 else {cap}"
-        )
+        target = _target_code(kpi, formula.additive)
+        if kpi.direction is Direction.LOWER:
+            raw = f"g{i} / v{i} if v{i} > 0 else {cap}"
+        elif _is_positive_literal(target):  # the test ``g > 0`` is known to pass
+            raw = f"v{i} / {target}"
+        else:
+            raw = f"v{i} / g{i} if g{i} > 0 else {cap}"
         lines += [
             f"    # {name.value}",
             f"    v{i} = {formula.value_code}",
             f"    n{i} = {formula.samples_code}",
-            f"    g{i} = {_target_code(kpi, formula.additive)}",
+            f"    g{i} = {target}",
             f"    a{i} = None",
             f"    if v{i} is not None and n{i} >= {_literal(kpi.min_samples)}:",
             f"        raw = {raw}",
@@ -275,13 +291,12 @@ def _card_source(definition: ScorecardDefinition) -> str:
             f"            s{j} = c{j} / r{j} if r{j} else 1.0",
             f"            b{j} = {pw[j]} / p_total",
         ]
+    # A KPI with an attainment makes its perspective's weight and the overall's positive:
+    # with one, its perspective's mean (and s, b) and the overall (and so) are there.
     for i, (_, kpi) in enumerate(kpis):
         j = perspectives.index(kpi.perspective)
-        lines += [
-            f"    x{i} = 0.0",
-            f"    if a{i} is not None and r{j} is not None and overall is not None:",
-            f"        x{i} = 100 * (b{j} * {_literal(kpi.weight)} / w{j}) * a{i} * s{j} * so",
-        ]
+        share = f"(b{j} * {_literal(kpi.weight)} / w{j})"
+        lines.append(f"    x{i} = 0.0 if a{i} is None else 100 * {share} * a{i} * s{j} * so")
     scores = ", ".join(
         f"{name.value!r}: new(KpiScore, (v{i}, g{i}, a{i}, n{i}, x{i}))"
         for i, (name, _) in enumerate(kpis)
@@ -291,11 +306,13 @@ def _card_source(definition: ScorecardDefinition) -> str:
         for j, name in enumerate(perspectives)
     )
     lines += [
-        "    return (",
+        "    return Scorecard(",
+        "        rep_id, team_id, window, as_of,",
         "        None if overall is None else 100 * overall,",
         f"        {{{cards}}},",
         f"        {{{scores}}},",
         "        None if uncapped is None else 100 * uncapped,",
+        "        version,",
         "    )",
     ]
     return "\n".join(lines) + "\n"
@@ -329,7 +346,9 @@ def score(
     The hot path of the worker: the definition's generated function (``_Plan``), sums kept
     per perspective in KPI order (so every float is the same as a weighted mean computed
     KPI by KPI)."""
-    overall, perspectives, kpis, uncapped = _plan(definition).card(
-        inp.totals, inp.quota, inp.period_quota, inp.days, inp.members
-    )
-    return Scorecard(rep_id, team_id, window, as_of, overall, perspectives, kpis, uncapped, version)
+    return _plan(definition).card(inp, rep_id, team_id, window, as_of, version)
+
+
+def scorer(definition: ScorecardDefinition) -> Scorer:
+    """``score`` for ``definition``, looked up once for the many cards of a rep."""
+    return _plan(definition).card
