@@ -16,7 +16,7 @@ from typing import Any
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers import counters as c
 from scorers.calendar import Day
-from scorers.pipeline import in_pipeline, pipeline_counts
+from scorers.pipeline import PipelineCounts, in_pipeline, pipeline_counts
 from scorers.scoring import (
     Scorecard,
     WindowInput,
@@ -25,7 +25,7 @@ from scorers.scoring import (
     score,
     scorer,
 )
-from scorers.state import DealState, RepState
+from scorers.state import RepState
 from scorers.window_totals import WindowTotals, build
 
 
@@ -71,15 +71,15 @@ def rep_scorecards(
     state: RepState,
     totals: WindowTotals,
     version: int | None = None,
-    deals: Iterable[DealState] | None = None,
+    pipeline: Mapping[str, PipelineCounts] | None = None,
 ) -> list[tuple[WindowInput, Scorecard]]:
     """A rep's scorecard per window from its current window totals and its deals open on
     their last day, with the inputs used; ``version``: the definition's published version,
-    stamped on the cards; ``deals``: as ``rep_inputs``."""
+    stamped on the cards; ``pipeline``: as ``rep_inputs``."""
     card, rep_id, team_id = scorer(definition), state.rep_id, state.rep_profile.team_id
     return [
         (inp, card(inp, rep_id, team_id, window, totals.as_of, version))
-        for window, inp in rep_inputs(definition, state, totals, deals)
+        for window, inp in rep_inputs(definition, state, totals, pipeline)
     ]
 
 
@@ -87,17 +87,16 @@ def rep_inputs(
     definition: ScorecardDefinition,
     state: RepState,
     totals: WindowTotals,
-    deals: Iterable[DealState] | None = None,
+    pipeline: Mapping[str, PipelineCounts] | None = None,
 ) -> list[tuple[str, WindowInput]]:
-    """A rep's input per window: its window totals and its deals open on their last day.
-    ``deals``: the rep's deals ``in_pipeline``, when the caller has them (from its state
-    when None)."""
+    """A rep's input per window: its window totals and its deals open on their last day
+    (``pipeline``: their counts per window when the caller has them, else counted here)."""
     monthly = state.rep_profile.monthly_quota
     if monthly is None:
         monthly = definition.default_monthly_quota
-    if deals is None:
+    if pipeline is None:
         deals = in_pipeline(state.deals.values())
-    pipeline = pipeline_counts(definition, deals, totals.spans, totals.as_of)
+        pipeline = pipeline_counts(definition, deals, totals.spans, totals.as_of)
     out = []
     for window, span in totals.spans.items():
         days = span.days

@@ -22,7 +22,7 @@ from scorers.alerts import (
 from scorers.calendar import Day
 from scorers.evaluate import rep_inputs, rep_scorecards
 from scorers.fold import Change, Folder
-from scorers.pipeline import in_pipeline
+from scorers.pipeline import PipelineCounts, in_pipeline, pipeline_counts
 from scorers.scoring import Scorecard, WindowInput, score
 from scorers.state import DealState, RepProfile, RepState
 from scorers.window_totals import WindowTotals, build, moved, with_changes
@@ -65,8 +65,21 @@ class Layout:
         )
 
 
-_Scored = tuple[object, Scorecard]
-"""What a card was scored from (definition, version, rep, team, as-of day, input), and it."""
+@dataclass(slots=True)
+class Memo:
+    """What scoring a rep last made, with what it was made from, for the next scoring of
+    the rep to reuse when that is the same. A rep's earlier days are past, and most of its
+    events are no deal's: batch after batch, a change rule's earlier card and the pipeline
+    were made again from the same input. One entry per as-of day scored (today and each
+    look-back), replaced, never added to: it cannot grow."""
+
+    pipelines: dict[tuple[str, int] | None, tuple[object, dict[str, PipelineCounts]]] = field(
+        default_factory=dict
+    )
+    """Look-back (None: today) -> (definition, as-of day, windows, deals in the pipeline),
+    and their counts."""
+    earlier: dict[tuple[str, int], tuple[object, Scorecard]] = field(default_factory=dict)
+    """Look-back -> (definition, version, rep, team, as-of day, input), and the card."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +89,8 @@ class RepTotals:
     main: WindowTotals
     earlier: tuple[WindowTotals, ...]
     """One per ``Layout.lookbacks``, as of ``main.as_of`` minus its days."""
-    earlier_cards: dict[tuple[str, int], _Scored] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-    """Per look-back, the last earlier card ``score_rep`` made and what from: the days it
-    looks at are past, so batch after batch its input is the same and the card is reused,
-    not scored again. Handed on to the totals moved on from these (one card per look-back
-    per rep: it cannot grow)."""
+    memo: Memo = field(default_factory=Memo, compare=False, repr=False)
+    """``score_rep``'s, handed on to the totals moved on from these."""
 
 
 def totals_for(layout: Layout, state: RepState, as_of: Day, cached: RepTotals | None) -> RepTotals:
@@ -98,7 +106,7 @@ def totals_for(layout: Layout, state: RepState, as_of: Day, cached: RepTotals | 
             moved(t, state, as_of - days)
             for t, (_, days) in zip(cached.earlier, layout.lookbacks, strict=True)
         ),
-        cached.earlier_cards,
+        cached.memo,
     )
 
 
@@ -109,7 +117,7 @@ def totals_with(totals: RepTotals, changes: Iterable[Change]) -> RepTotals:
     return RepTotals(
         with_changes(totals.main, changes),
         tuple(with_changes(t, changes) for t in totals.earlier),
-        totals.earlier_cards,
+        totals.memo,
     )
 
 
@@ -136,11 +144,12 @@ class ScoredRep:
 
 def score_rep(layout: Layout, state: RepState, totals: RepTotals) -> ScoredRep:
     """The rep's cards from its window totals, and its deals for their pipeline."""
-    definition, version, main = layout.definition, layout.version, totals.main
+    definition, version, main, memo = layout.definition, layout.version, totals.main, totals.memo
     deals = in_pipeline(state.deals.values())
-    scored = rep_scorecards(definition, state, main, version, deals)
+    pipeline = _pipeline(definition, deals, main, None, memo)
+    scored = rep_scorecards(definition, state, main, version, pipeline)
     earlier = {
-        lookback: _earlier_card(layout, state, back, deals, totals.earlier_cards, lookback)
+        lookback: _earlier_card(layout, state, back, deals, memo, lookback)
         for lookback, back in zip(layout.lookbacks, totals.earlier, strict=True)
     }
     own = set(layout.windows)
@@ -155,26 +164,45 @@ def score_rep(layout: Layout, state: RepState, totals: RepTotals) -> ScoredRep:
     )
 
 
+def _pipeline(
+    definition: ScorecardDefinition,
+    deals: list[DealState],
+    totals: WindowTotals,
+    lookback: tuple[str, int] | None,
+    memo: Memo,
+) -> dict[str, PipelineCounts]:
+    """``pipeline_counts``, or the last ones counted from the same deals (the same objects,
+    found by identity first: comparing costs a pointer per deal)."""
+    made = (definition, totals.as_of, tuple(totals.spans), deals)
+    last = memo.pipelines.get(lookback)
+    if last is not None and last[0] == made:
+        return last[1]
+    counts = pipeline_counts(definition, deals, totals.spans, totals.as_of)
+    memo.pipelines[lookback] = (made, counts)
+    return counts
+
+
 def _earlier_card(
     layout: Layout,
     state: RepState,
     back: WindowTotals,
     deals: list[DealState],
-    cards: dict[tuple[str, int], _Scored],
+    memo: Memo,
     lookback: tuple[str, int],
 ) -> Scorecard:
     """A change rule's earlier card: the last one made if scored from the same input."""
-    ((window, inp),) = rep_inputs(layout.definition, state, back, deals)
+    pipeline = _pipeline(layout.definition, deals, back, lookback, memo)
+    ((window, inp),) = rep_inputs(layout.definition, state, back, pipeline)
     team_id = state.rep_profile.team_id
     made = (layout.definition, layout.version, state.rep_id, team_id, back.as_of, inp)
-    last = cards.get(lookback)
+    last = memo.earlier.get(lookback)
     if last is not None and last[0] == made:
         return last[1]
     card = score(
         layout.definition, inp, rep_id=state.rep_id, team_id=team_id, window=window,
         as_of=back.as_of, version=layout.version,
     )  # fmt: skip
-    cards[lookback] = (made, card)
+    memo.earlier[lookback] = (made, card)
     return card
 
 

@@ -1,5 +1,6 @@
-"""A change rule's earlier card is reused while its input stays the same, and scored again,
-as a rep scored from scratch would be, as soon as a late event or a deal changes it."""
+"""What scoring a rep reuses from its last scoring (a change rule's earlier card, the counts of
+its pipeline) is reused while its input stays the same, and made again, as a rep scored from
+scratch would have it, as soon as a late event or a deal changes that input."""
 
 from __future__ import annotations
 
@@ -101,3 +102,23 @@ def test_another_definition_never_takes_the_card_of_the_last(
     again = score_rep(other, state, totals)
     assert again.earlier == fresh(other, state).earlier
     assert again.earlier != fresh(layout, state).earlier
+
+
+@pytest.mark.parametrize(
+    "deal",
+    [
+        opened("2026-03-20", "d2", 5_000, stage="proposal", expected_close="2026-03-30"),
+        staged("2026-03-20", "d1", "negotiation", expected_close="2026-03-25"),
+    ],
+    ids=["opened", "staged"],
+)
+def test_a_deal_event_counts_the_pipeline_again(
+    definition: ScorecardDefinition, deal: Event
+) -> None:
+    layout, state, totals = scored(definition, EVENTS)
+    first = score_rep(layout, state, totals)
+    totals = folded_in(definition, state, totals, deal)
+    again = score_rep(layout, state, totals)
+    assert again.inputs != first.inputs
+    assert again.cards == fresh(layout, state).cards
+    assert again.inputs == fresh(layout, state).inputs
