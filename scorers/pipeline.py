@@ -34,8 +34,7 @@ out once per (window, day), not per rep (bounded: a few windows x the days in pl
 
 def in_pipeline(deals: Iterable[DealState]) -> list[DealState]:
     """The deals open as of their day (and after); those open on a day T are these with a
-    day up to T. A rep's are filtered once when it is scored, not once per as-of day.
-    (``DealState.open``'s test, without a call per deal: a rep has dozens.)"""
+    day up to T. (``DealState.open``'s test, without a call per deal: a rep has dozens.)"""
     return [d for d in deals if d.kind in OPEN_KINDS]
 
 

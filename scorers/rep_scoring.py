@@ -76,10 +76,10 @@ class Memo:
     pipelines: dict[tuple[str, int] | None, tuple[object, dict[str, PipelineCounts]]] = field(
         default_factory=dict
     )
-    """Look-back (None: today) -> (definition, as-of day, windows, deals in the pipeline),
-    and their counts."""
+    """Look-back (None: today) -> (definition, as-of day, windows, the rep's deals), and
+    their counts."""
     earlier: dict[tuple[str, int], tuple[object, Scorecard]] = field(default_factory=dict)
-    """Look-back -> (definition, version, rep, team, as-of day, input), and the card."""
+    """Look-back -> (definition, version, rep, team, quota, totals, pipeline), and the card."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +145,7 @@ class ScoredRep:
 def score_rep(layout: Layout, state: RepState, totals: RepTotals) -> ScoredRep:
     """The rep's cards from its window totals, and its deals for their pipeline."""
     definition, version, main, memo = layout.definition, layout.version, totals.main, totals.memo
-    deals = in_pipeline(state.deals.values())
+    deals = list(state.deals.values())
     pipeline = _pipeline(definition, deals, main, None, memo)
     scored = rep_scorecards(definition, state, main, version, pipeline)
     earlier = {
@@ -171,13 +171,13 @@ def _pipeline(
     lookback: tuple[str, int] | None,
     memo: Memo,
 ) -> dict[str, PipelineCounts]:
-    """``pipeline_counts``, or the last ones counted from the same deals (the same objects,
-    found by identity first: comparing costs a pointer per deal)."""
+    """``pipeline_counts`` of the rep's ``deals``, or the last ones counted from the same
+    deals (the same objects, found by identity first: comparing costs a pointer a deal)."""
     made = (definition, totals.as_of, tuple(totals.spans), deals)
     last = memo.pipelines.get(lookback)
     if last is not None and last[0] == made:
         return last[1]
-    counts = pipeline_counts(definition, deals, totals.spans, totals.as_of)
+    counts = pipeline_counts(definition, in_pipeline(deals), totals.spans, totals.as_of)
     memo.pipelines[lookback] = (made, counts)
     return counts
 
@@ -190,16 +190,20 @@ def _earlier_card(
     memo: Memo,
     lookback: tuple[str, int],
 ) -> Scorecard:
-    """A change rule's earlier card: the last one made if scored from the same input."""
+    """A change rule's earlier card: the last one made if scored from the same totals,
+    pipeline and profile (its input is not even built again)."""
     pipeline = _pipeline(layout.definition, deals, back, lookback, memo)
-    ((window, inp),) = rep_inputs(layout.definition, state, back, pipeline)
-    team_id = state.rep_profile.team_id
-    made = (layout.definition, layout.version, state.rep_id, team_id, back.as_of, inp)
+    profile = state.rep_profile
+    made = (
+        layout.definition, layout.version, state.rep_id, profile.team_id,
+        profile.monthly_quota, back, pipeline,
+    )  # fmt: skip
     last = memo.earlier.get(lookback)
     if last is not None and last[0] == made:
         return last[1]
+    ((window, inp),) = rep_inputs(layout.definition, state, back, pipeline)
     card = score(
-        layout.definition, inp, rep_id=state.rep_id, team_id=team_id, window=window,
+        layout.definition, inp, rep_id=state.rep_id, team_id=profile.team_id, window=window,
         as_of=back.as_of, version=layout.version,
     )  # fmt: skip
     memo.earlier[lookback] = (made, card)

@@ -47,9 +47,13 @@ class KpiScore(NamedTuple):
     contribution: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Scorecard:
-    """One rep's (or, with ``rep_id`` None, one team's) scorecard for a window as of a day."""
+    """One rep's (or, with ``rep_id`` None, one team's) scorecard for a window as of a day.
+
+    A value: never assigned to once built. Not frozen all the same: five are built per rep
+    on the worker's hot path, and a frozen dataclass's ``__init__`` (an
+    ``object.__setattr__`` call per field) cost five times a plain one's."""
 
     rep_id: str | None
     team_id: str | None
@@ -119,9 +123,10 @@ class Scorecard:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class WindowInput:
-    """What scoring needs about one subject (rep or team) in one window."""
+    """What scoring needs about one subject (rep or team) in one window. A value, hashed as
+    one, but not frozen, as ``Scorecard`` is not: never assign to it."""
 
     totals: Sequence[int]
     days: int
