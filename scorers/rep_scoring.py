@@ -78,6 +78,8 @@ class Memo:
     )
     """Look-back (None: today) -> (definition, as-of day, windows, the rep's deals), and
     their counts."""
+    in_pipeline: tuple[list[DealState], list[DealState]] = field(default_factory=lambda: ([], []))
+    """The rep's deals, and those of them ``in_pipeline``."""
     earlier: dict[tuple[str, int], tuple[object, Scorecard]] = field(default_factory=dict)
     """Look-back -> (definition, version, rep, team, quota, totals, pipeline), and the card."""
 
@@ -177,7 +179,9 @@ def _pipeline(
     last = memo.pipelines.get(lookback)
     if last is not None and last[0] == made:
         return last[1]
-    counts = pipeline_counts(definition, in_pipeline(deals), totals.spans, totals.as_of)
+    if memo.in_pipeline[0] != deals:
+        memo.in_pipeline = (deals, in_pipeline(deals))
+    counts = pipeline_counts(definition, memo.in_pipeline[1], totals.spans, totals.as_of)
     memo.pipelines[lookback] = (made, counts)
     return counts
 

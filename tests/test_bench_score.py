@@ -15,3 +15,8 @@ from bench_score import score_us_per_rep
 def test_a_short_history_scores_every_rep_and_gives_a_figure() -> None:
     figure, reps = score_us_per_rep(days=7, rounds=2)
     assert reps == 200 and figure > 0
+
+
+def test_with_nothing_kept_it_scores_every_rep_too() -> None:
+    figure, reps = score_us_per_rep(days=7, rounds=2, cold=True)
+    assert reps == 200 and figure > 0

@@ -6,11 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.kpi_names import Direction, KpiName, Perspective
-from schemas.scorecard_definition import ScorecardDefinition, parse_definition
+from schemas.scorecard_definition import (
+    PerspectiveDef,
+    ScorecardDefinition,
+    load_definition,
+    parse_definition,
+)
 from scorers import counters as c
 from scorers.kpis import FORMULAS, NAMES
 from scorers.scoring import (
@@ -142,3 +148,18 @@ def test_a_formula_names_the_counters_at_their_indexes() -> None:
     """The formulas' names for counts are the counters' own constants."""
     assert (NAMES["WON"], NAMES["REVENUE"], NAMES["EVENTS"]) == (c.WON, c.REVENUE, c.EVENTS)
     assert (NAMES["OPEN_DEALS"], NAMES["FORECAST"]) == (c.OPEN_DEALS, c.FORECAST)
+
+
+INPUT = WindowInput(tuple(range(c.INPUT_WIDTH)), 30, 1000.0)
+
+
+def test_a_definition_with_a_weight_not_positive_is_refused_by_name() -> None:
+    """The generated function counts on positive weights (the schema's rule); a definition
+    built around the schema with a zero one fails loudly, never scores wrongly."""
+    definition = load_definition()
+    zero = PerspectiveDef.model_construct(weight=0.0)
+    broken = definition.model_copy(
+        update={"name": "broken", "perspectives": {**definition.perspectives, "financial": zero}}
+    )
+    with pytest.raises(ValueError, match="a weight of 'broken' is not positive"):
+        score(broken, INPUT, rep_id="r", team_id="t", window="w", as_of=1)
