@@ -179,9 +179,11 @@ def _pipeline(
     last = memo.pipelines.get(lookback)
     if last is not None and last[0] == made:
         return last[1]
-    if memo.in_pipeline[0] != deals:
-        memo.in_pipeline = (deals, in_pipeline(deals))
-    counts = pipeline_counts(definition, memo.in_pipeline[1], totals.spans, totals.as_of)
+    known, open_deals = memo.in_pipeline
+    if known != deals:
+        open_deals = in_pipeline(deals)
+        memo.in_pipeline = (deals, open_deals)
+    counts = pipeline_counts(definition, open_deals, totals.spans, totals.as_of)
     memo.pipelines[lookback] = (made, counts)
     return counts
 
