@@ -16,8 +16,15 @@ from typing import Any
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers import counters as c
 from scorers.calendar import Day
-from scorers.pipeline import pipeline_counts
-from scorers.scoring import Scorecard, WindowInput, calendar_quota, quota_over, score
+from scorers.pipeline import PipelineCounts, in_pipeline, pipeline_counts
+from scorers.scoring import (
+    Scorecard,
+    WindowInput,
+    calendar_quota,
+    quota_over,
+    score,
+    scorer,
+)
 from scorers.state import RepState
 from scorers.window_totals import WindowTotals, build
 
@@ -64,28 +71,43 @@ def rep_scorecards(
     state: RepState,
     totals: WindowTotals,
     version: int | None = None,
+    pipeline: Mapping[str, PipelineCounts] | None = None,
 ) -> list[tuple[WindowInput, Scorecard]]:
     """A rep's scorecard per window from its current window totals and its deals open on
     their last day, with the inputs used; ``version``: the definition's published version,
-    stamped on the cards."""
-    profile = state.rep_profile
-    monthly = profile.monthly_quota
+    stamped on the cards; ``pipeline``: as ``rep_inputs``."""
+    card, rep_id, team_id = scorer(definition), state.rep_id, state.rep_profile.team_id
+    return [
+        (inp, card(inp, rep_id, team_id, window, totals.as_of, version))
+        for window, inp in rep_inputs(definition, state, totals, pipeline)
+    ]
+
+
+def rep_inputs(
+    definition: ScorecardDefinition,
+    state: RepState,
+    totals: WindowTotals,
+    pipeline: Mapping[str, PipelineCounts] | None = None,
+) -> list[tuple[str, WindowInput]]:
+    """A rep's input per window: its window totals and its deals open on their last day
+    (``pipeline``: their counts per window when the caller has them, else counted here)."""
+    monthly = state.rep_profile.monthly_quota
     if monthly is None:
         monthly = definition.default_monthly_quota
-    pipeline = pipeline_counts(definition, state.deals.values(), totals.spans, totals.as_of)
+    if pipeline is None:
+        deals = in_pipeline(state.deals.values())
+        pipeline = pipeline_counts(definition, deals, totals.spans, totals.as_of)
     out = []
     for window, span in totals.spans.items():
+        days = span.days
         inp = WindowInput(
             totals.totals[window] + pipeline[window],
-            span.days,
-            quota_over(monthly, span.days),
-            period_quota=calendar_quota(window, monthly),
+            days,
+            quota_over(monthly, days),
+            1,
+            calendar_quota(window, monthly),
         )
-        card = score(
-            definition, inp, rep_id=state.rep_id, team_id=profile.team_id, window=window,
-            as_of=totals.as_of, version=version,
-        )  # fmt: skip
-        out.append((inp, card))
+        out.append((window, inp))
     return out
 
 

@@ -9,7 +9,7 @@ window's pipeline counts (``scorers.pipeline``) and the quota still to make.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from schemas.kpi_names import KpiName
 from scorers import counters as c
@@ -18,118 +18,106 @@ Value = Callable[[Sequence[int], float, float | None], float | None]
 """(window counts, quota over the window, quota of the window's calendar period or None for a
 rolling window; quotas in reporting currency) -> value."""
 
-
-@dataclass(frozen=True, slots=True)
-class KpiFormula:
-    value: Value
-    samples: Callable[[Sequence[int]], int]
-    additive: bool
-    deals: bool = False
-    """Counted from the rep's deals (won, lost, revenue, cycle), not its day buckets."""
+Samples = Callable[[Sequence[int]], int]
 
 
-def _ratio(num: float, den: float) -> float | None:
-    return num / den if den else None
-
-
-def _won(t: Sequence[int]) -> int:
-    return t[c.WON]
-
-
-def _decided(t: Sequence[int]) -> int:
-    return t[c.WON] + t[c.LOST]
-
-
-def _calls(t: Sequence[int]) -> int:
-    return t[c.CALLS]
-
-
-def _leads(t: Sequence[int]) -> int:
-    return t[c.CONVERTED] + t[c.DISQUALIFIED]
-
-
-def _nps(t: Sequence[int]) -> int:
-    return t[c.NPS_RESPONSES]
-
-
-def _accounts(t: Sequence[int]) -> int:
-    return t[c.RENEWED] + t[c.CHURNED]
-
-
-def _courses(t: Sequence[int]) -> int:
-    return t[c.COURSES]
-
-
-def _open_deals(t: Sequence[int]) -> int:
-    return t[c.OPEN_DEALS]
-
-
-def _period_deals(t: Sequence[int]) -> int:
-    return t[c.PERIOD_DEALS]
-
-
-def _coverage(t: Sequence[int], quota: float, period_quota: float | None) -> float | None:
+def coverage(t: Sequence[int], q: float, p: float | None) -> float | None:
     """Open pipeline over the quota still to make: a rolling window's quota; a calendar
     period's quota less the revenue won in it so far (pipeline expected to close in the
     period, or undated). None when nothing is left to make."""
-    to_make = quota if period_quota is None else period_quota - t[c.REVENUE] / c.MICRO
+    to_make = q if p is None else p - t[c.REVENUE] / c.MICRO
     return t[c.PERIOD_PIPELINE] / c.MICRO / to_make if to_make > 0 else None
 
 
-def _forecast(t: Sequence[int], quota: float, period_quota: float | None) -> float | None:
+def forecast(t: Sequence[int], p: float | None) -> float | None:
     """(Revenue won in the period + stage-weighted pipeline expected to close in it) over the
     period's quota; calendar periods only."""
-    if period_quota is None or period_quota <= 0:
+    if p is None or p <= 0:
         return None
-    return (t[c.REVENUE] + t[c.FORECAST]) / c.MICRO / period_quota
+    return (t[c.REVENUE] + t[c.FORECAST]) / c.MICRO / p
+
+
+NAMES: dict[str, object] = {
+    **{name.upper(): index for index, name in enumerate(c.FIELD_NAMES)},
+    "MICRO": c.MICRO,
+    "US_PER_DAY": c.US_PER_DAY,
+    "coverage": coverage,
+    "forecast": forecast,
+}
+"""What a formula's code may name besides ``t``, ``q`` and ``p``: the counters' indexes,
+their units and the two formulas too long for one expression."""
+
+
+@dataclass(frozen=True, slots=True)
+class KpiFormula:
+    """A KPI's value and sample count, each written once as a Python expression over ``t``
+    (the window's counts), ``q`` (quota over the window) and ``p`` (the period's quota,
+    None for a rolling window) with ``NAMES``. Source, not lambdas: ``scorers.scoring``
+    inlines it into each definition's scoring function (no call per KPI on the hot path);
+    ``value`` and ``samples`` are the same code compiled alone, for everyone else."""
+
+    value_code: str
+    samples_code: str
+    additive: bool
+    deals: bool = False
+    """Counted from the rep's deals (won, lost, revenue, cycle), not its day buckets."""
+    value: Value = field(init=False, repr=False, compare=False)
+    samples: Samples = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Frozen: set once here, as a frozen dataclass's own __init__ does.
+        object.__setattr__(self, "value", eval(f"lambda t, q, p: {self.value_code}", NAMES))
+        object.__setattr__(self, "samples", eval(f"lambda t: {self.samples_code}", NAMES))
+
+
+def _per_won(amount: str) -> str:
+    """An amount per won deal; None with none won."""
+    return f"{amount} / t[WON] if t[WON] else None"
 
 
 FORMULAS: dict[KpiName, KpiFormula] = {
-    KpiName.REVENUE_WON: KpiFormula(
-        lambda t, q, p: t[c.REVENUE] / c.MICRO, _won, additive=True, deals=True
-    ),
-    KpiName.DEALS_WON: KpiFormula(lambda t, q, p: float(t[c.WON]), _won, additive=True, deals=True),
+    KpiName.REVENUE_WON: KpiFormula("t[REVENUE] / MICRO", "t[WON]", additive=True, deals=True),
+    KpiName.DEALS_WON: KpiFormula("float(t[WON])", "t[WON]", additive=True, deals=True),
     KpiName.AVG_DEAL_SIZE: KpiFormula(
-        lambda t, q, p: _ratio(t[c.REVENUE] / c.MICRO, t[c.WON]), _won, additive=False, deals=True
+        _per_won("t[REVENUE] / MICRO"), "t[WON]", additive=False, deals=True
     ),
     KpiName.QUOTA_ATTAINMENT: KpiFormula(
-        lambda t, q, p: _ratio(t[c.REVENUE] / c.MICRO, q), _won, additive=False, deals=True
+        "t[REVENUE] / MICRO / q if q else None", "t[WON]", additive=False, deals=True
     ),
     KpiName.WIN_RATE: KpiFormula(
-        lambda t, q, p: _ratio(t[c.WON], _decided(t)), _decided, additive=False, deals=True
-    ),
-    KpiName.SALES_CYCLE_DAYS: KpiFormula(
-        lambda t, q, p: _ratio(t[c.CYCLE_US] / c.US_PER_DAY, t[c.WON]),
-        _won,
+        "t[WON] / (t[WON] + t[LOST]) if t[WON] + t[LOST] else None",
+        "t[WON] + t[LOST]",
         additive=False,
         deals=True,
     ),
-    KpiName.CALLS_LOGGED: KpiFormula(lambda t, q, p: float(t[c.CALLS]), _calls, additive=True),
+    KpiName.SALES_CYCLE_DAYS: KpiFormula(
+        _per_won("t[CYCLE_US] / US_PER_DAY"), "t[WON]", additive=False, deals=True
+    ),
+    KpiName.CALLS_LOGGED: KpiFormula("float(t[CALLS])", "t[CALLS]", additive=True),
     KpiName.CALL_TO_MEETING: KpiFormula(
-        lambda t, q, p: _ratio(t[c.MEETINGS], t[c.CALLS]), _calls, additive=False
+        "t[MEETINGS] / t[CALLS] if t[CALLS] else None", "t[CALLS]", additive=False
     ),
     KpiName.LEAD_CONVERSION: KpiFormula(
-        lambda t, q, p: _ratio(t[c.CONVERTED], _leads(t)), _leads, additive=False
+        "t[CONVERTED] / (t[CONVERTED] + t[DISQUALIFIED]) if t[CONVERTED] + t[DISQUALIFIED]"
+        " else None",
+        "t[CONVERTED] + t[DISQUALIFIED]",
+        additive=False,
     ),
     KpiName.NPS: KpiFormula(
-        lambda t, q, p: _ratio(100 * (t[c.PROMOTERS] - t[c.DETRACTORS]), t[c.NPS_RESPONSES]),
-        _nps,
+        "100 * (t[PROMOTERS] - t[DETRACTORS]) / t[NPS_RESPONSES] if t[NPS_RESPONSES] else None",
+        "t[NPS_RESPONSES]",
         additive=False,
     ),
     KpiName.RETENTION_RATE: KpiFormula(
-        lambda t, q, p: _ratio(t[c.RENEWED], _accounts(t)), _accounts, additive=False
+        "t[RENEWED] / (t[RENEWED] + t[CHURNED]) if t[RENEWED] + t[CHURNED] else None",
+        "t[RENEWED] + t[CHURNED]",
+        additive=False,
     ),
-    KpiName.COURSES_COMPLETED: KpiFormula(
-        lambda t, q, p: float(t[c.COURSES]), _courses, additive=True
-    ),
-    KpiName.TRAINING_HOURS: KpiFormula(
-        lambda t, q, p: t[c.TRAINING] / c.MICRO, _courses, additive=True
-    ),
-    KpiName.OPEN_PIPELINE: KpiFormula(
-        lambda t, q, p: t[c.PIPELINE] / c.MICRO, _open_deals, additive=True
-    ),
-    KpiName.PIPELINE_COVERAGE: KpiFormula(_coverage, _period_deals, additive=False),
+    KpiName.COURSES_COMPLETED: KpiFormula("float(t[COURSES])", "t[COURSES]", additive=True),
+    KpiName.TRAINING_HOURS: KpiFormula("t[TRAINING] / MICRO", "t[COURSES]", additive=True),
+    KpiName.OPEN_PIPELINE: KpiFormula("t[PIPELINE] / MICRO", "t[OPEN_DEALS]", additive=True),
+    KpiName.PIPELINE_COVERAGE: KpiFormula("coverage(t, q, p)", "t[PERIOD_DEALS]", additive=False),
     KpiName.FORECAST_ATTAINMENT: KpiFormula(
-        _forecast, lambda t: t[c.WON] + t[c.PERIOD_DEALS], additive=False
+        "forecast(t, p)", "t[WON] + t[PERIOD_DEALS]", additive=False
     ),
 }

@@ -15,6 +15,7 @@ caps nor 100): it tells apart reps who all reached 100, so rankings break ties b
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -25,12 +26,11 @@ from schemas.scorecard_definition import (
     AbsoluteTarget,
     KpiDef,
     PerDayTarget,
-    QuotaTarget,
     ScorecardDefinition,
 )
 from schemas.windows import is_calendar, most_days
 from scorers.calendar import Day, to_date
-from scorers.kpis import FORMULAS, Value
+from scorers.kpis import FORMULAS, NAMES
 
 DAYS_PER_MONTH = 365 / 12
 """Quota per day = monthly quota x 12 / 365, for any window length."""
@@ -47,9 +47,13 @@ class KpiScore(NamedTuple):
     contribution: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Scorecard:
-    """One rep's (or, with ``rep_id`` None, one team's) scorecard for a window as of a day."""
+    """One rep's (or, with ``rep_id`` None, one team's) scorecard for a window as of a day.
+
+    A value: never assigned to once built. Not frozen all the same: five are built per rep
+    on the worker's hot path, and a frozen dataclass's ``__init__`` (an
+    ``object.__setattr__`` call per field) cost five times a plain one's."""
 
     rep_id: str | None
     team_id: str | None
@@ -119,9 +123,10 @@ class Scorecard:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class WindowInput:
-    """What scoring needs about one subject (rep or team) in one window."""
+    """What scoring needs about one subject (rep or team) in one window. A value, hashed as
+    one, but not frozen, as ``Scorecard`` is not: never assign to it."""
 
     totals: Sequence[int]
     days: int
@@ -177,59 +182,145 @@ def uncapped_attainment(value: float, target: float, direction: Direction, cap: 
     return max(raw, 0.0)
 
 
-@dataclass(frozen=True, slots=True)
-class _Kpi:
-    """One KPI of a definition, laid out for ``score``'s inner loop."""
-
-    name: str
-    value: Value
-    samples: Callable[[Sequence[int]], int]
-    per_day: float | None
-    absolute: float | None
-    quota_share: float | None
-    additive: bool
-    higher: bool
-    cap: float
-    min_samples: int
-    weight: float
-    perspective: int
-    """Index of its perspective in ``_Plan.perspectives``."""
+Scorer = Callable[[WindowInput, str | None, str | None, str, Day, int | None], Scorecard]
+"""``score`` for one definition: (input, rep_id, team_id, window, as_of, version) -> card."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """A definition's KPIs and perspectives laid out once for ``score``, which runs for
-    every rep, window and batch: no lookups by name, no scans per KPI, no isinstance."""
+    """A definition's scoring function, generated once as Python source and compiled, as
+    dataclasses write ``__init__``: ``score`` runs for every rep, window and batch, and a loop
+    over the KPIs paid a call per formula, a lookup per field and a branch per target kind
+    for every KPI of every card. The source (``source``, readable) is the loop unrolled: the
+    same operations in the same order, so every float is the one the rules define."""
 
-    kpis: tuple[_Kpi, ...]
-    perspectives: tuple[tuple[str, float], ...]
-    """(perspective, weight) in definition order."""
+    source: str
+    card: Scorer
 
     @classmethod
     def of(cls, definition: ScorecardDefinition) -> _Plan:
-        perspectives = list(definition.perspectives)
-        kpis = []
-        for name, kpi in definition.kpis.items():
-            target, formula = kpi.target, FORMULAS[name]
-            kpis.append(
-                _Kpi(
-                    name=name.value,
-                    value=formula.value,
-                    samples=formula.samples,
-                    per_day=target.per_day if isinstance(target, PerDayTarget) else None,
-                    absolute=target.absolute if isinstance(target, AbsoluteTarget) else None,
-                    quota_share=target.quota if isinstance(target, QuotaTarget) else None,
-                    additive=formula.additive,
-                    higher=kpi.direction is Direction.HIGHER,
-                    cap=kpi.cap,
-                    min_samples=kpi.min_samples,
-                    weight=kpi.weight,
-                    perspective=perspectives.index(kpi.perspective),
-                )
-            )
-        return cls(
-            tuple(kpis), tuple((str(p), d.weight) for p, d in definition.perspectives.items())
-        )
+        source = _card_source(definition)
+        namespace: dict[str, Any] = {
+            **NAMES, "KpiScore": KpiScore, "Scorecard": Scorecard, "new": tuple.__new__
+        }  # fmt: skip
+        exec(compile(source, f"<scoring of {definition.name!r}>", "exec"), namespace)
+        return cls(source, namespace["card"])
+
+
+def _literal(number: float) -> str:
+    """A definition's number as source: repr round-trips every float exactly."""
+    assert type(number) in (int, float), number
+    return repr(number) if math.isfinite(number) else f"float({str(number)!r})"
+
+
+def _is_positive_literal(code: str) -> bool:
+    try:
+        return float(code) > 0
+    except ValueError:  # an expression
+        return False
+
+
+def _target_code(kpi: KpiDef, additive: bool) -> str:
+    """``target_for``'s arithmetic for one KPI (x * 1 is x, so a non-additive one's is)."""
+    members = " * members" if additive else ""
+    if isinstance(kpi.target, PerDayTarget):
+        return f"{_literal(kpi.target.per_day)} * days{members}"
+    if isinstance(kpi.target, AbsoluteTarget):
+        return f"{_literal(kpi.target.absolute)}{members}"
+    return f"{_literal(kpi.target.quota)} * q"
+
+
+def _card_source(definition: ScorecardDefinition) -> str:
+    """The source of ``card``, ``definition``'s ``Scorer``; see ``score``.
+    Names: per KPI i its value vi, samples ni, target gi, attainment ai, contribution xi;
+    per perspective j its weights wj, weighted attainments waj, uncapped ones unj, raw mean
+    rj, clamped cj, shrink sj and share of the overall bj."""
+    perspectives = list(definition.perspectives)
+    pw = [_literal(d.weight) for d in definition.perspectives.values()]
+    weights = [d.weight for d in definition.perspectives.values()]
+    weights += [kpi.weight for kpi in definition.kpis.values()]
+    if not all(w > 0 for w in weights):
+        raise ValueError(f"a weight of {definition.name!r} is not positive: {weights}")
+    lines = [
+        "def card(inp, rep_id, team_id, window, as_of, version):",
+        "    t, q, p = inp.totals, inp.quota, inp.period_quota",
+        "    days, members = inp.days, inp.members",
+    ]
+    lines += [f"    w{j} = wa{j} = un{j} = 0.0" for j in range(len(perspectives))]
+    kpis = list(definition.kpis.items())
+    for i, (name, kpi) in enumerate(kpis):
+        formula, j = FORMULAS[name], perspectives.index(kpi.perspective)
+        weight, cap = _literal(kpi.weight), _literal(kpi.cap)
+        target = _target_code(kpi, formula.additive)
+        if kpi.direction is Direction.LOWER:
+            raw = f"g{i} / v{i} if v{i} > 0 else {cap}"
+        elif _is_positive_literal(target):  # the test ``g > 0`` is known to pass
+            raw = f"v{i} / {target}"
+        else:
+            raw = f"v{i} / g{i} if g{i} > 0 else {cap}"
+        lines += [
+            f"    # {name.value}",
+            f"    v{i} = {formula.value_code}",
+            f"    n{i} = {formula.samples_code}",
+            f"    g{i} = {target}",
+            f"    a{i} = None",
+            f"    if v{i} is not None and n{i} >= {_literal(kpi.min_samples)}:",
+            f"        raw = {raw}",
+            "        raw = 0.0 if 0.0 > raw else raw  # max(raw, 0.0)",
+            f"        a{i} = {cap} if {cap} < raw else raw  # min(raw, cap)",
+            f"        w{j} += {weight}",
+            f"        wa{j} += {weight} * a{i}",
+            f"        un{j} += {weight} * raw",
+        ]
+    lines += ["    p_total = p_weighted = 0.0", "    terms = []"]
+    for j in range(len(perspectives)):
+        lines += [
+            f"    r{j} = wa{j} / w{j} if w{j} else None",
+            f"    c{j} = None if r{j} is None else 1.0 if 1.0 < r{j} else r{j}",
+            f"    if c{j} is not None:",
+            f"        p_total += {pw[j]}",
+            f"        p_weighted += {pw[j]} * c{j}",
+            f"    if w{j}:",
+            f"        terms.append({pw[j]} * un{j} / w{j})",
+        ]
+    lines += [
+        "    overall_raw = p_weighted / p_total if p_total else None",
+        "    overall = None if overall_raw is None else 1.0 if 1.0 < overall_raw else overall_raw",
+        "    uncapped = sum(terms) / p_total if p_total else None",
+        "    if overall is not None:",
+        "        so = overall / overall_raw if overall_raw else 1.0",
+    ]
+    for j in range(len(perspectives)):
+        lines += [
+            f"        if r{j} is not None:",
+            f"            s{j} = c{j} / r{j} if r{j} else 1.0",
+            f"            b{j} = {pw[j]} / p_total",
+        ]
+    # A KPI with an attainment makes its perspective's weight and the overall's positive:
+    # with one, its perspective's mean (and s, b) and the overall (and so) are there.
+    for i, (_, kpi) in enumerate(kpis):
+        j = perspectives.index(kpi.perspective)
+        share = f"(b{j} * {_literal(kpi.weight)} / w{j})"
+        lines.append(f"    x{i} = 0.0 if a{i} is None else 100 * {share} * a{i} * s{j} * so")
+    scores = ", ".join(
+        f"{name.value!r}: new(KpiScore, (v{i}, g{i}, a{i}, n{i}, x{i}))"
+        for i, (name, _) in enumerate(kpis)
+    )
+    cards = ", ".join(
+        f"{str(name)!r}: None if c{j} is None else 100 * c{j}"
+        for j, name in enumerate(perspectives)
+    )
+    lines += [
+        "    return Scorecard(",
+        "        rep_id, team_id, window, as_of,",
+        "        None if overall is None else 100 * overall,",
+        f"        {{{cards}}},",
+        f"        {{{scores}}},",
+        "        None if uncapped is None else 100 * uncapped,",
+        "        version,",
+        "    )",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 _PLANS: dict[int, tuple[ScorecardDefinition, _Plan]] = {}
@@ -257,85 +348,12 @@ def score(
     """The scorecard of one subject and window (see the module's docstring for the rules);
     ``version`` is the definition's published version, stamped on the card.
 
-    The hot path of the worker: one loop over the KPIs, sums kept per perspective in KPI
-    order (so every float is the same as a weighted mean computed KPI by KPI)."""
-    plan = _plan(definition)
-    totals, quota, days, members = inp.totals, inp.quota, inp.days, inp.members
-    period = inp.period_quota
-    weights = [0.0] * len(plan.perspectives)
-    weighted = [0.0] * len(plan.perspectives)
-    uncapped = [0.0] * len(plan.perspectives)
-    rows: list[tuple[float | None, float, float | None, int]] = []
-    for k in plan.kpis:
-        value = k.value(totals, quota, period)
-        samples = k.samples(totals)
-        scale = members if k.additive else 1
-        if k.per_day is not None:
-            target = k.per_day * days * scale
-        elif k.absolute is not None:
-            target = k.absolute * scale
-        else:
-            target = k.quota_share * quota  # type: ignore[operator]
-        att: float | None = None
-        if value is not None and samples >= k.min_samples:
-            if k.higher:
-                raw = value / target if target > 0 else k.cap
-            else:
-                raw = target / value if value > 0 else k.cap
-            att = min(max(raw, 0.0), k.cap)
-            weights[k.perspective] += k.weight
-            weighted[k.perspective] += k.weight * att
-            uncapped[k.perspective] += k.weight * max(raw, 0.0)
-        rows.append((value, target, att, samples))
-
-    # Raw weighted means first; then clamp to 1 and scale contributions to match.
-    raws = [wa / w if w else None for w, wa in zip(weights, weighted, strict=True)]
-    clamped = [None if r is None else min(r, 1.0) for r in raws]
-    p_total = 0.0
-    p_weighted = 0.0
-    for (_, p_weight), p in zip(plan.perspectives, clamped, strict=True):
-        if p is not None:
-            p_total += p_weight
-            p_weighted += p_weight * p
-    overall_raw = p_weighted / p_total if p_total else None
-    overall = None if overall_raw is None else min(overall_raw, 1.0)
-    overall_uncapped = (
-        sum(
-            pw * un / w
-            for (_, pw), un, w in zip(plan.perspectives, uncapped, weights, strict=True)
-            if w
-        )
-        / p_total
-        if p_total
-        else None
-    )
-
-    kpis: dict[str, KpiScore] = {}
-    for k, (value, target, att, samples) in zip(plan.kpis, rows, strict=True):
-        contribution = 0.0
-        j = k.perspective
-        p_raw, p_score = raws[j], clamped[j]
-        if att is not None and p_raw is not None and p_score is not None and overall is not None:
-            share = plan.perspectives[j][1] / p_total * k.weight / weights[j]
-            contribution = (
-                100 * share * att * _shrink(p_score, p_raw) * _shrink(overall, overall_raw)
-            )
-        kpis[k.name] = KpiScore(value, target, att, samples, contribution)
-    return Scorecard(
-        rep_id=rep_id,
-        team_id=team_id,
-        window=window,
-        as_of=as_of,
-        overall=None if overall is None else 100 * overall,
-        perspectives={
-            name: None if p is None else 100 * p
-            for (name, _), p in zip(plan.perspectives, clamped, strict=True)
-        },
-        kpis=kpis,
-        overall_uncapped=None if overall_uncapped is None else 100 * overall_uncapped,
-        definition_version=version,
-    )
+    The hot path of the worker: the definition's generated function (``_Plan``), sums kept
+    per perspective in KPI order (so every float is the same as a weighted mean computed
+    KPI by KPI)."""
+    return _plan(definition).card(inp, rep_id, team_id, window, as_of, version)
 
 
-def _shrink(clamped: float, raw: float | None) -> float:
-    return clamped / raw if raw else 1.0
+def scorer(definition: ScorecardDefinition) -> Scorer:
+    """``score`` for ``definition``, looked up once for the many cards of a rep."""
+    return _plan(definition).card

@@ -7,6 +7,11 @@ scores every rep R times as the worker does (``scorers.rep_scoring.score_rep``: 
 of the scorecard and of its rules, and each change rule's earlier card) and reports the
 median round. It isolates what issue 24 calls ``score_us_per_rep``: `make bench` measures the
 worker as a whole. The last line is machine-readable.
+
+Each round scores from the totals the worker keeps, so what ``score_rep`` may reuse from the
+last round (a change rule's earlier card, the pipeline counts: ``RepTotals.memo``) is reused,
+as for a rep whose new events are none of a deal's and none before the rule's earlier day.
+``score_cold_us_per_rep`` is the same with nothing to reuse (a rep with a deal event).
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from bench_common import machine, progress
 
 from schemas.scorecard_definition import load_definition
-from scorers.rep_scoring import Layout, score_rep, totals_for
+from scorers.rep_scoring import Layout, Memo, score_rep, totals_for
 from scorers.replay import Replay
 from streams.runtime.gc_tuning import quiet_gc
 from streams.sources.org import SimulationConfig
@@ -28,8 +34,9 @@ from streams.sources.simulator import Simulator
 END = datetime(2026, 3, 6, tzinfo=UTC)
 
 
-def score_us_per_rep(days: int, rounds: int) -> tuple[float, int]:
-    """The median round's CPU µs per rep, and the number of reps."""
+def score_us_per_rep(days: int, rounds: int) -> tuple[float, float, int]:
+    """The median round's CPU µs per rep, the same with nothing kept from the last round
+    (cold: a new ``RepTotals.memo`` each round), and the number of reps."""
     definition = load_definition()
     replay = Replay(definition, now=END)
     simulator = Simulator(SimulationConfig(seed=1, teams=4, reps_per_team=50))
@@ -39,15 +46,20 @@ def score_us_per_rep(days: int, rounds: int) -> tuple[float, int]:
     assert as_of is not None, "the simulated history is empty"
     states = list(replay.stores.values())
     totals = {s.rep_id: totals_for(layout, s, as_of, None) for s in states}
-    progress(f"folded {days} days for {len(states)} reps; scoring them {rounds} times")
+    progress(f"folded {days} days for {len(states)} reps; scoring them 2 x {rounds} times")
     quiet_gc()  # as the worker runs
-    per_round = []
-    for _ in range(rounds):
-        start = time.process_time()
-        for state in states:
-            score_rep(layout, state, totals[state.rep_id])
-        per_round.append((time.process_time() - start) / len(states) * 1e6)
-    return statistics.median(per_round), len(states)
+    figures = []
+    for cold in (False, True):
+        per_round = []
+        for _ in range(rounds):
+            if cold:
+                totals = {rep: replace(t, memo=Memo()) for rep, t in totals.items()}
+            start = time.process_time()
+            for state in states:
+                score_rep(layout, state, totals[state.rep_id])
+            per_round.append((time.process_time() - start) / len(states) * 1e6)
+        figures.append(statistics.median(per_round))
+    return figures[0], figures[1], len(states)
 
 
 def main() -> None:
@@ -55,9 +67,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
-    figure, reps = score_us_per_rep(args.days, args.rounds)
+    figure, cold, reps = score_us_per_rep(args.days, args.rounds)
     print(f"machine: {machine()}")
     print(f"scoring: {reps} reps, {args.days} days of history, median of {args.rounds} rounds")
+    print(f"score_cold_us_per_rep={cold:.1f}")
     print(f"score_us_per_rep={figure:.1f}")
 
 
