@@ -4,7 +4,7 @@ events, team updates and coaching alerts (``scorers.planner`` puts them in the p
 from __future__ import annotations
 
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,11 +40,15 @@ class Scoring:
         *,
         rules: bool,
         new_definition: bool,
+        cpu: Callable[[], float] | None = None,
     ) -> None:
         self.layout, self.folding, self.previous, self.now = layout, folding, previous, now
         self.carried, self.rules, self.new_definition = carried, rules, new_definition
+        self.cpu = cpu
         self.all = False
         self.cpu_s = 0.0
+        self.score_s = 0.0
+        """Of ``cpu_s``, the CPU seconds in ``score_rep`` alone (every window's card)."""
         self.scored: list[str] = []
         self.totals: dict[str, RepTotals] = {}
         self.cards: list[CardUpdate] = []
@@ -65,6 +69,7 @@ class Scoring:
             "alerts": self.alerts,
             "failures": tuple(self.failures),
             "scoring_s": self.cpu_s,
+            "score_s": self.score_s,
         }
 
     def score(self, rep_id: str, as_of: Day, cached: RepTotals | None) -> None:
@@ -91,7 +96,10 @@ class Scoring:
                     work.writes.deals.update(evicted.deals)
             if not state.rep_profile.has_activity(as_of):
                 return
+            started = self.cpu() if self.cpu else 0.0
             scored = score_rep(layout, state, rep_totals)
+            if self.cpu:
+                self.score_s += self.cpu() - started
             fired = self._rules(state, scored) if self.rules else ()
         except Exception:  # a bug in scoring one rep must not stop the others
             self.failures.append((rep_id, traceback.format_exc()))

@@ -111,7 +111,10 @@ class BatchPlan:
     failures: tuple[tuple[str, str], ...] = ()
     """(rep, traceback) of reps whose scoring raised: logged, their cards left as they were."""
     scoring_s: float = 0.0
-    """CPU seconds spent scoring (by ``BatchInput.cpu``; 0 without it)."""
+    """CPU seconds spent on the reps scored: totals, scores, rules, cards and score events
+    (by ``BatchInput.cpu``; 0 without it)."""
+    score_s: float = 0.0
+    """Of ``scoring_s``, the seconds in ``score_rep``: scoring a rep, every window."""
 
 
 def plan_batch(
@@ -140,7 +143,7 @@ def plan_batch(
     folding = fold_all(layout, decoded, states, inp.now, floor)
     scoring = Scoring(
         layout, folding, previous, inp.now, inp.carried,
-        rules=inp.rules, new_definition=inp.new_definition,
+        rules=inp.rules, new_definition=inp.new_definition, cpu=inp.cpu,
     )  # fmt: skip
     if as_of is not None and inp.score:
         scoring.all = inp.rescore_all or as_of != inp.scored_as_of

@@ -31,7 +31,9 @@ class Scrape:
     duplicates: float = 0.0
     scorecards: float = 0.0
     scoring_cpu: float = 0.0
-    """CPU seconds spent scoring reps."""
+    """CPU seconds spent scoring reps (``score_rep``, every window)."""
+    planning_cpu: float = 0.0
+    """CPU seconds spent on the reps scored, their rules, card changes and score events too."""
     histograms: dict[str, dict[float, float]] = field(default_factory=dict)
     """Histogram name (without _bucket) -> le -> cumulative count."""
     sums: dict[str, float] = field(default_factory=dict)
@@ -52,6 +54,7 @@ class Scrape:
             duplicates=self.duplicates + other.duplicates,
             scorecards=self.scorecards + other.scorecards,
             scoring_cpu=self.scoring_cpu + other.scoring_cpu,
+            planning_cpu=self.planning_cpu + other.planning_cpu,
         )
         for reason in self.dead_letters.keys() | other.dead_letters.keys():
             out.dead_letters[reason] = self.dead_letters.get(reason, 0.0) + other.dead_letters.get(
@@ -100,6 +103,8 @@ def parse(text: str) -> Scrape:
                 out.scorecards = value
             elif name == "scorestream_scoring_cpu_seconds_total":
                 out.scoring_cpu = value
+            elif name == "scorestream_rep_planning_cpu_seconds_total":
+                out.planning_cpu = value
     return out
 
 
@@ -113,12 +118,16 @@ def reps_scored(before: Scrape, after: Scrape) -> float:
     return after.sums.get(BATCH_REPS, 0.0) - before.sums.get(BATCH_REPS, 0.0)
 
 
-def us_per_rep(spans: Iterable[tuple[Scrape, Scrape]]) -> float:
+def us_per_rep(spans: Iterable[tuple[Scrape, Scrape]], *, planning: bool = False) -> float:
     """CPU microseconds to score one rep over the (before, after) ``spans``: the scoring CPU
-    they add up to over the reps they scored; nan when they scored none."""
+    they add up to over the reps they scored; nan when they scored none. ``planning``: the
+    whole of a rep's planning (rules, card changes, score events) instead."""
     cpu = reps = 0.0
     for before, after in spans:
-        cpu += after.scoring_cpu - before.scoring_cpu
+        if planning:
+            cpu += after.planning_cpu - before.planning_cpu
+        else:
+            cpu += after.scoring_cpu - before.scoring_cpu
         reps += reps_scored(before, after)
     return cpu / reps * 1e6 if reps > 0 else math.nan
 

@@ -229,7 +229,9 @@ def live_phase(workers: Workers, settings: Settings, rate: float, seconds: float
     )
     buckets = per_bucket(delta(live.before, live.after, LATENCY))
     print(f"  histogram (upper bound s: events): {buckets}")
-    print(f"  scoring: {us_per_rep([(live.before, live.after)]):,.1f} µs CPU a rep over"
+    span = [(live.before, live.after)]
+    print(f"  scoring: {us_per_rep(span):,.1f} µs CPU a rep ({us_per_rep(span, planning=True):,.1f}"
+          f" with its rules, card changes and score events) over"
           f" {reps_scored(live.before, live.after):,.0f} reps scored")  # fmt: skip
     for name, what, unit in (
         ("scorestream_arrival_seconds", "record timestamp -> worker holds it", "ms"),

@@ -46,10 +46,12 @@ def scraped(*workers: WorkerMetrics) -> Scrape:
 
 
 def score(metrics: WorkerMetrics, reps: list[int], cpu_s: float) -> None:
-    """Batches of ``reps`` reps scored in ``cpu_s`` CPU seconds, as the shell counts them."""
+    """Batches of ``reps`` reps scored in ``cpu_s`` CPU seconds, as the shell counts them (and
+    planned in three times as much, with their rules and outputs)."""
     for n in reps:
         metrics.batch_reps.observe(n)
     metrics.scoring_cpu.inc(cpu_s)
+    metrics.planning_cpu.inc(3 * cpu_s)
 
 
 def test_score_us_per_rep_is_the_scoring_cpu_over_the_reps_of_every_phase_and_worker() -> None:
@@ -70,6 +72,7 @@ def test_score_us_per_rep_is_the_scoring_cpu_over_the_reps_of_every_phase_and_wo
     assert math.isclose(us_per_rep([(middle, end)]), 200.0)
     assert math.isclose(us_per_rep([(start, middle), (middle, end)]), 175.0)
     assert math.isnan(us_per_rep([(end, end)]))  # no rep scored: no figure, not 0
+    assert math.isclose(us_per_rep([(start, middle), (middle, end)], planning=True), 525.0)
 
 
 def test_a_phase_p99_comes_from_the_worker_latency_histogram_between_its_scrapes() -> None:

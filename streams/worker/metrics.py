@@ -71,8 +71,14 @@ class WorkerMetrics:
         )
         self.scoring_cpu = Counter(
             "scorestream_scoring_cpu_seconds",
-            "CPU time spent scoring reps (all windows, their cards and rules); divided by"
+            "CPU time spent scoring reps (score_rep: every window's card); divided by"
             " scorestream_batch_reps_sum it is the CPU cost of scoring one rep",
+            registry=self.registry,
+        )
+        self.planning_cpu = Counter(
+            "scorestream_rep_planning_cpu_seconds",
+            "CPU time spent planning the reps scored: their totals, scores, rules, card"
+            " changes and score events (scoring_cpu is part of it)",
             registry=self.registry,
         )
         self.batch_seconds = Histogram(

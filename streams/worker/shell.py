@@ -130,7 +130,8 @@ class Shell:
         await self.outputs.scores(plan.score_events, plan.team_updates)
         if plan.scored:
             metrics.batch_reps.observe(len(plan.scored))
-            metrics.scoring_cpu.inc(plan.scoring_s)
+            metrics.scoring_cpu.inc(plan.score_s)
+            metrics.planning_cpu.inc(plan.scoring_s)
         done_s = time.time()
         for arrived_s in self.memory.absorb(plan):
             metrics.latency.observe(max(0.0, done_s - arrived_s))

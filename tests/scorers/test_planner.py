@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -241,3 +242,15 @@ def test_the_latest_rep_upserted_of_a_batch_goes_to_the_people_directory() -> No
     assert (entry.team_id, entry.email, entry.manager_email) == ("north", "ana@x.com", "mia@x.com")
     assert p.directory["ana"].key[1] == newer.event_id
     assert plan([msg(newer)], p.states).directory["ana"].entry == entry  # a redelivery
+
+
+def test_the_scoring_is_timed_by_the_clock_given_score_rep_apart() -> None:
+    """A clock that ticks once a call: each rep's ``score_rep`` is one tick of ``score_s``,
+    inside ``scoring_s`` (totals, rules, cards); without a clock both are 0."""
+    ticks = itertools.count()
+    events = [msg(call("2026-06-18", rep=rep)) for rep in ("ana", "bob")]
+    timed = plan(events, cpu=lambda: float(next(ticks)))
+    assert len(timed.scored) == 2
+    assert timed.score_s == 2.0 and timed.scoring_s > timed.score_s
+    untimed = plan(events)
+    assert untimed.score_s == untimed.scoring_s == 0.0
