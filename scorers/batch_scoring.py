@@ -6,7 +6,6 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from schemas.outputs import CoachingAlert
 from scorers.alerts import run_rules
@@ -56,21 +55,6 @@ class Scoring:
         self.team_updates: list[TeamUpdate] = []
         self.alerts: dict[str, tuple[CoachingAlert, ...]] = {}
         self.failures: list[tuple[str, str]] = []
-
-    def effects(self) -> dict[str, Any]:
-        """The scoring's part of the plan (``BatchPlan``'s fields)."""
-        return {
-            "scored_all": self.all,
-            "scored": tuple(self.scored),
-            "totals": self.totals,
-            "cards": tuple(self.cards),
-            "score_events": tuple(self.score_events),
-            "team_updates": tuple(self.team_updates),
-            "alerts": self.alerts,
-            "failures": tuple(self.failures),
-            "scoring_s": self.cpu_s,
-            "score_s": self.score_s,
-        }
 
     def score(self, rep_id: str, as_of: Day, cached: RepTotals | None) -> None:
         layout, folding = self.layout, self.folding

@@ -51,3 +51,19 @@ def advanced(
     if clock.as_of is not None:
         as_of = max(as_of, clock.as_of)  # never back, even if today's zone moved
     return EventClock(latest, as_of)
+
+
+def as_of_day(
+    mode: ClockMode,
+    clock: EventClock,
+    seen: Mapping[str, Day],
+    lagging: Collection[str],
+    today: Day,
+) -> tuple[EventClock, Day | None]:
+    """The clock once ``seen`` is read, and the as-of day to score for: today on the wall
+    clock (the event clock then stays as it is), else the event clock's watermark (None
+    before any event)."""
+    if mode is ClockMode.WALL:
+        return clock, today
+    moved = advanced(clock, seen, lagging, today)
+    return moved, moved.as_of

@@ -22,7 +22,7 @@ from schemas.outputs import CoachingAlert
 from scorers.batch_fold import Folding, fold_all
 from scorers.batch_scoring import Scoring
 from scorers.calendar import Day, epoch_us
-from scorers.clock import AS_OF_SOURCE, ClockMode, EventClock, advanced
+from scorers.clock import AS_OF_SOURCE, ClockMode, EventClock, as_of_day
 from scorers.effects import (
     CardKey,
     CardUpdate,
@@ -134,11 +134,7 @@ def plan_batch(
             source = ok.message.source
             seen[source] = max(ok.day, seen.get(source, ok.day))
             sources[source] = ok.message.partition
-    as_of: Day | None = inp.today
-    clock = inp.clock
-    if inp.mode is ClockMode.EVENT:
-        clock = advanced(inp.clock, seen, inp.lagging, inp.today)
-        as_of = clock.as_of
+    clock, as_of = as_of_day(inp.mode, inp.clock, seen, inp.lagging, inp.today)
     floor = None if as_of is None else layout.folder.first_kept_day(as_of)
     folding = fold_all(layout, decoded, states, inp.now, floor)
     scoring = Scoring(
@@ -161,7 +157,7 @@ def plan_batch(
     ]
     if clock.as_of is not None and clock.as_of != inp.clock.as_of:
         clock_writes += [ClockWrite(p, AS_OF_SOURCE, clock.as_of) for p in sorted(inp.partitions)]
-    return _plan(folding, as_of, clock, inp.partition_of, tuple(clock_writes), scoring)
+    return _plan(folding, scoring, as_of, clock, inp.partition_of, tuple(clock_writes))
 
 
 def plan_fold(
@@ -174,7 +170,9 @@ def plan_fold(
     """``decoded`` folded, in order, into copies of ``states``: the new states, the dead
     letters and the duplicates; no clock, no scoring. ``floor``: the first day kept (None
     keeps everything, as the replay does)."""
-    return _plan(fold_all(layout, decoded, states, now, floor), None, EventClock(), {}, (), None)
+    folding = fold_all(layout, decoded, states, now, floor)
+    unscored = Scoring(layout, folding, {}, now, {}, rules=False, new_definition=False)
+    return _plan(folding, unscored, None, EventClock(), {}, ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,11 +207,11 @@ def sent(state: RepState, alert_ids: Collection[str]) -> RepWrites | None:
 
 def _plan(
     folding: Folding,
+    scoring: Scoring,
     as_of: Day | None,
     clock: EventClock,
     partition_of: Mapping[str, int],
     clock_writes: tuple[ClockWrite, ...],
-    scoring: Scoring | None,
 ) -> BatchPlan:
     """The plan: every rep worked on with its new state, and its writes if any."""
     reps = folding.reps.items()
@@ -237,5 +235,14 @@ def _plan(
         arrivals={rep_id: tuple(w.arrivals) for rep_id, w in reps if w.arrivals},
         directory=folding.directory,
         latest_day=folding.latest_day,
-        **({} if scoring is None else scoring.effects()),
+        scored_all=scoring.all,
+        scored=tuple(scoring.scored),
+        totals=scoring.totals,
+        cards=tuple(scoring.cards),
+        score_events=tuple(scoring.score_events),
+        team_updates=tuple(scoring.team_updates),
+        alerts=scoring.alerts,
+        failures=tuple(scoring.failures),
+        scoring_s=scoring.cpu_s,
+        score_s=scoring.score_s,
     )

@@ -244,8 +244,9 @@ def live_phase(workers: Workers, settings: Settings, rate: float, seconds: float
     return live
 
 
-def backlog_session(session: Path) -> Path:
-    return session.with_name(session.stem + "-backlog.pyisession")
+def phase_session(session: Path, phase: str) -> Path:
+    """Where a phase's profile is kept (the profiled worker always writes ``session``)."""
+    return session.with_name(f"{session.stem}-{phase}.pyisession")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -296,7 +297,7 @@ def run(args: argparse.Namespace) -> None:
         worker_eps = produced / max(drained.done_s - first, 1e-9)
         backlog = drained.scrape
         if session is not None:
-            save_profile(workers, session, backlog_session(session))
+            save_profile(workers, session, phase_session(session, "backlog"))
         print(f"workers, backlog: {produced:,} messages = {worker_eps:,.0f} msg/s from the"
               f" first handled to the last card written ({first:.1f} s of start-up before;"
               f" {produced / drained.done_s:,.0f} msg/s from process start)"
@@ -324,11 +325,8 @@ def run(args: argparse.Namespace) -> None:
         else:
             progress(f"no live phase at {FLOOR_SHARE:.0%} of the faust floor: it failed")
         phases = [high, low] if tenth is None else [high, low, tenth]
-        live_session = (
-            None if session is None else session.with_name(session.stem + "-live.pyisession")
-        )
-        if session is not None and live_session is not None:
-            save_profile(workers, session, live_session)
+        if session is not None:
+            save_profile(workers, session, phase_session(session, "live"))
 
         progress("6/6 memory and state")
         peaks = workers.peak_rss_mb()
@@ -347,10 +345,10 @@ def run(args: argparse.Namespace) -> None:
     records = sum(h - lo for lo, h in watermarks(settings, changelogs).values())
     print(f"changelog records: {records:,} = {records / max(total_in, 1):.2f} per input message")
 
-    if session is not None and live_session is not None:
+    if session is not None:
         live_profile = args.profile.with_name(args.profile.name + "-live")
-        render_profile(backlog_session(session), args.profile)
-        render_profile(live_session, live_profile)
+        render_profile(phase_session(session, "backlog"), args.profile)
+        render_profile(phase_session(session, "live"), live_profile)
         progress(f"profiles: {args.profile}, {live_profile} and their .flat.txt")
     p99_10pct = math.nan if tenth is None else tenth.p99_ms()
     score_us = us_per_rep((phase.before, phase.after) for phase in phases)

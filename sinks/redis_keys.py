@@ -112,10 +112,13 @@ ALERTS_MAXLEN: Final = 1000
 """Approximate cap of the alert stream: weeks of alerts for a mid-sized org's pages."""
 
 
+# Cached: every card names the same few dozen metrics, spelled once each, not once a card.
+@functools.cache
 def perspective_metric(name: str) -> str:
     return f"{PERSPECTIVE_METRIC}{name}"
 
 
+@functools.cache
 def kpi_metric(name: str) -> str:
     return f"{KPI_METRIC}{name}"
 
@@ -234,13 +237,7 @@ def card_metrics(card: Scorecard) -> dict[str, float | None]:
     """A card's score in each of its leaderboards, keyed by METRIC; None means "leave it out"."""
     metrics: dict[str, float | None] = {OVERALL: card.overall, UNCAPPED: card.overall_uncapped}
     for name, score in card.perspectives.items():
-        metrics[_metric(PERSPECTIVE_METRIC, name)] = score
+        metrics[perspective_metric(name)] = score
     for name, kpi in card.kpis.items():
-        metrics[_metric(KPI_METRIC, name)] = kpi.value
+        metrics[kpi_metric(name)] = kpi.value
     return metrics
-
-
-@functools.cache
-def _metric(kind: str, name: str) -> str:
-    # Every card names the same few dozen metrics: spelled once each, not once a card.
-    return f"{kind}{name}"

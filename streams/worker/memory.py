@@ -55,11 +55,12 @@ class Memory:
         self.scored_as_of = None
         self.rescore_all = True
 
-    def lost_redis(self) -> None:
-        """Redis lost what the worker wrote: the next batch writes every card again, in full,
-        with nothing to diff against."""
-        self.previous.clear()
-        self.redis_lost, self.rescore_all = False, True
+    def forget_cards_if_redis_lost(self) -> None:
+        """At a batch's start (never during one): if Redis lost what the worker wrote, this
+        batch writes every card again, in full, with nothing to diff against."""
+        if self.redis_lost:
+            self.previous.clear()
+            self.redis_lost, self.rescore_all = False, True
 
     def definition_changed(self, windows: Collection[str], windows_moved: bool) -> None:
         """A new definition version is in force: every rep is scored again at the next chance,

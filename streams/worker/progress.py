@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from scorers.calendar import Day, day_of
-from scorers.clock import ClockMode, advanced
+from scorers.clock import ClockMode, as_of_day
 from scorers.intake import Message
 from scorers.planner import BatchInput
 from scorers.rep_scoring import Layout
@@ -179,9 +179,7 @@ class Pace:
     ) -> Day | None:
         """The as-of day a batch with no message would score for now."""
         today = day_of(now, layout.folder.zone)
-        if self.mode is ClockMode.WALL:
-            return today
-        return advanced(memory.clock, {}, behind, today).as_of
+        return as_of_day(self.mode, memory.clock, {}, behind, today)[1]
 
     def _scoring_due(self) -> bool:
         return time.monotonic() - self._last_scored_s >= SCORE_BEHIND_S

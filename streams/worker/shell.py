@@ -101,8 +101,7 @@ class Shell:
         """One batch (no messages: a tick); see the module's docstring."""
         await self.load(self.pace.assigned())
         memory = self.memory
-        if memory.redis_lost:
-            memory.lost_redis()
+        memory.forget_cards_if_redis_lost()
         now = self.now()
         inp = self.pace.batch(messages, memory, self.layout, now)
         plan = plan_batch(self.layout, inp, memory.states, memory.totals, memory.previous)
