@@ -11,10 +11,10 @@ contract (``schemas.outputs``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -136,19 +136,43 @@ class TeamUpdate:
     as_of: Day
     inputs: Mapping[str, WindowInput] | None = None
 
-    def to_json(self) -> bytes:
-        out: dict[str, Any] = {"team_id": self.team_id, "rep_id": self.rep_id, "as_of": self.as_of}
-        if self.inputs is not None:
-            out["inputs"] = _wire(self.inputs)
-        return orjson.dumps(out)
 
-    @classmethod
-    def from_json(cls, value: bytes) -> TeamUpdate:
-        data = orjson.loads(value)
-        raw = data.get("inputs")
-        return cls(
-            data["team_id"], data["rep_id"], data["as_of"], None if raw is None else _unwire(raw)
+TEAM_UPDATES_PER_MESSAGE: Final = 50
+"""A team's updates of a batch go in messages of at most this many members: one send and
+one read per team, not per member, and well under Kafka's 1 MB per message."""
+
+
+def team_messages(updates: Sequence[TeamUpdate]) -> list[tuple[str, bytes]]:
+    """(team_id, message) for the team topic: each team's updates, in order, grouped."""
+    by_team: dict[str, list[dict[str, Any]]] = {}
+    for u in updates:
+        member: dict[str, Any] = {"rep_id": u.rep_id, "as_of": u.as_of}
+        if u.inputs is not None:
+            member["inputs"] = _wire(u.inputs)
+        by_team.setdefault(u.team_id, []).append(member)
+    size = TEAM_UPDATES_PER_MESSAGE
+    return [
+        (team, orjson.dumps({"team_id": team, "updates": members[i : i + size]}))
+        for team, members in by_team.items()
+        for i in range(0, len(members), size)
+    ]
+
+
+def team_updates_from_json(value: bytes) -> list[TeamUpdate]:
+    """The updates of a ``team_messages`` message, or of a single member's (the shape
+    workers sent before updates were grouped, which may still be on the topic)."""
+    data = orjson.loads(value)
+    team = data["team_id"]
+    members = data.get("updates", [data])
+    return [
+        TeamUpdate(
+            team,
+            m["rep_id"],
+            m["as_of"],
+            None if m.get("inputs") is None else _unwire(m["inputs"]),
         )
+        for m in members
+    ]
 
 
 def inputs_to_json(inputs: Mapping[str, WindowInput]) -> bytes:

@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 
 from schemas.outputs import CoachingAlert
-from scorers.effects import DeadLettered, ScoreEvent, TeamUpdate
+from scorers.effects import DeadLettered, ScoreEvent, TeamUpdate, team_messages
 from streams.worker.metrics import WorkerMetrics
 
 log = structlog.get_logger()
@@ -55,8 +55,8 @@ class Outputs:
     async def scores(self, events: Sequence[ScoreEvent], teams: Sequence[TeamUpdate]) -> None:
         for event in events:
             await self.send(self.topics.updates, event.rep_id.encode(), event.value)
-        for update in teams:
-            await self.send(self.topics.teams, update.team_id.encode(), update.to_json())
+        for team, message in team_messages(teams):
+            await self.send(self.topics.teams, team.encode(), message)
 
     async def alerts(self, rep_id: str, alerts: Sequence[CoachingAlert]) -> None:
         """Send a rep's alerts and wait until Kafka has them all."""

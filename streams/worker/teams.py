@@ -25,7 +25,13 @@ import structlog
 
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers.calendar import Day
-from scorers.effects import CardKey, TeamUpdate, inputs_from_json, inputs_to_json
+from scorers.effects import (
+    CardKey,
+    TeamUpdate,
+    inputs_from_json,
+    inputs_to_json,
+    team_updates_from_json,
+)
 from scorers.scoring import Scorecard
 from scorers.team_plan import Inputs, plan_teams
 from sinks.redis_scorecards import RedisScorecardSink
@@ -78,8 +84,11 @@ class TeamHandler:
         self._previous.clear()
 
     def handle(self, value: bytes) -> None:
-        """Record a member's inputs (or its leaving) and mark the team for scoring."""
-        update = TeamUpdate.from_json(value)
+        """Record the members' inputs (or their leaving) and mark the team for scoring."""
+        for update in team_updates_from_json(value):
+            self._take(update)
+
+    def _take(self, update: TeamUpdate) -> None:
         team, rep = update.team_id, update.rep_id
         members = self._members(team)
         if update.inputs is not None:

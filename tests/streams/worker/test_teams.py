@@ -10,6 +10,13 @@ import pytest
 import redis.asyncio
 
 from schemas.scorecard_definition import load_definition
+from scorers.effects import (
+    TEAM_UPDATES_PER_MESSAGE,
+    TeamUpdate,
+    inputs_from_json,
+    team_messages,
+    team_updates_from_json,
+)
 from sinks.redis_calls import RedisCalls
 from sinks.redis_keys import RedisKeys
 from sinks.redis_scorecards import RedisScorecardSink
@@ -83,3 +90,41 @@ async def test_a_worker_started_again_scores_the_teams_whose_marks_a_kill_lost(
     # A rebalance loses marks too: the teams owned then are scored again.
     started.forget()
     assert await started.score_marked(AT) == 1
+
+
+def test_a_batch_sends_each_teams_updates_grouped_in_order_and_in_bounded_messages() -> None:
+    """One message per team (not per member), members in the order planned, split past
+    ``TEAM_UPDATES_PER_MESSAGE``; read back, they are the updates sent."""
+    inputs = inputs_from_json(orjson.dumps({"7d": [[1] * 20, 7, 1_000.0]}))
+    north = [TeamUpdate("north", f"rep-{n:03d}", 740_000, inputs) for n in range(120)]
+    updates = [*north[:60], TeamUpdate("south", "ana", 740_001), *north[60:]]
+    messages = team_messages(updates)
+    assert [team for team, _ in messages] == ["north", "north", "north", "south"]
+    assert max(len(team_updates_from_json(m)) for _, m in messages) == TEAM_UPDATES_PER_MESSAGE
+    read = [u for _, m in messages for u in team_updates_from_json(m)]
+    assert read == [*north, TeamUpdate("south", "ana", 740_001)]
+
+
+async def test_a_grouped_message_records_what_one_message_per_member_does(
+    redis_client: redis.asyncio.Redis, prefix: str
+) -> None:
+    """A worker before grouping sent one member per message, which may still be on the topic
+    after an upgrade: both shapes leave the same tables and team cards."""
+    sink = RedisScorecardSink(RedisCalls(redis_client), prefix)
+    ref = f"{prefix}ref:"
+    single: tuple[dict[str, bytes], dict[str, bytes], dict[str, bytes]] = ({}, {}, {})
+    grouped: tuple[dict[str, bytes], dict[str, bytes], dict[str, bytes]] = ({}, {}, {})
+    old = TeamHandler(OLD, 1, *single, RedisScorecardSink(RedisCalls(redis_client), ref))
+    new = TeamHandler(OLD, 1, *grouped, sink)
+    members = [member_update("ana", list(OLD.windows)), member_update("bob", ["7d"], 740_001)]
+    for value in members:
+        old.handle(value)
+    new.handle(
+        orjson.dumps({"team_id": "north", "updates": [{**orjson.loads(v)} for v in members]})
+    )
+    assert grouped == single
+    assert await old.score_marked(AT) == await new.score_marked(AT) == 1
+    for window in OLD.windows:
+        got = await stored_json(redis_client, RedisKeys(prefix).team_card("north", window))
+        want = await stored_json(redis_client, RedisKeys(ref).team_card("north", window))
+        assert got == want
