@@ -1,13 +1,14 @@
 """Every use of faust's internals, in one place, pinned by a contract test.
 
-faust has no public API for what the worker needs in five places, so it reaches inside here
+faust has no public API for what the worker needs in six places, so it reaches inside here
 and nowhere else. ``tests/streams/worker/test_faust_adapter.py`` fails if an upgrade renames
 or reshapes any of them, and ``pyproject.toml`` bounds faust to the versions it passed on:
 
 - the consumer's committed offsets (``Consumer._committed_offset``), to tell a partition the
   group never committed, and how far behind a worker is;
 - the seek after a rebalance (``Consumer.perform_seek``), made to lose no message (below);
-- the app's transport (``App._new_transport``), to install that consumer;
+- the app's transport (``App._new_transport``), to install that consumer, and its sensors
+  (``App.on_init_dependencies``), to leave out faust's Monitor;
 - a table partition's RocksDB (``Store._dbs``, ``Store._db_for_partition``), read whole on
   assignment and written per batch (``state_table``);
 - the worker's stop (``Worker._schedule_shutdown``), given a deadline.
@@ -76,6 +77,13 @@ class App(faust.App):
 
     def _new_transport(self) -> Any:
         return RewindingTransport(self.conf.broker_consumer, self)
+
+    def on_init_dependencies(self) -> Any:
+        services = super().on_init_dependencies()
+        # faust's Monitor keeps per-message statistics for its stats pages, which the worker
+        # does not serve: in the live profile (issue 24) it was 2% of the worker's CPU.
+        self.sensors.remove(self.monitor)
+        return services
 
 
 def committed_offset(consumer: Any, tp: TP) -> int | None:

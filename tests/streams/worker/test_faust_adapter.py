@@ -36,6 +36,11 @@ def test_the_app_consumes_with_the_rewinding_consumer(app: faust.App) -> None:
     assert isinstance(app.consumer, faust_adapter.RewindingConsumer)
 
 
+def test_the_app_keeps_no_monitor_statistics_per_message(app: faust.App) -> None:
+    list(app.on_init_dependencies())
+    assert list(app.sensors) == []
+
+
 def test_the_overridden_methods_exist_on_fausts_classes_with_our_signatures() -> None:
     def parameters(method: Any) -> list[str]:
         return list(inspect.signature(method).parameters)
@@ -43,6 +48,7 @@ def test_the_overridden_methods_exist_on_fausts_classes_with_our_signatures() ->
     seek = aiokafka.Consumer.perform_seek
     assert inspect.iscoroutinefunction(seek) and parameters(seek) == ["self"]
     assert parameters(faust.App._new_transport) == ["self"]
+    assert parameters(faust.App.on_init_dependencies) == ["self"]
     assert parameters(Worker._schedule_shutdown) == ["self", "signal"]
     assert faust_adapter.RewindingTransport.Consumer is faust_adapter.RewindingConsumer
 
