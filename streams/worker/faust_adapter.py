@@ -1,6 +1,6 @@
 """Every use of faust's internals, in one place, pinned by a contract test.
 
-faust has no public API for what the worker needs in six places, so it reaches inside here
+faust has no public API for what the worker needs in seven places, so it reaches inside here
 and nowhere else. ``tests/streams/worker/test_faust_adapter.py`` fails if an upgrade renames
 or reshapes any of them, and ``pyproject.toml`` bounds faust to the versions it passed on:
 
@@ -11,7 +11,9 @@ or reshapes any of them, and ``pyproject.toml`` bounds faust to the versions it 
   (``App.on_init_dependencies``), to leave out faust's Monitor;
 - a table partition's RocksDB (``Store._dbs``, ``Store._db_for_partition``), read whole on
   assignment and written per batch (``state_table``);
-- the worker's stop (``Worker._schedule_shutdown``), given a deadline.
+- the worker's stop (``Worker._schedule_shutdown``), given a deadline;
+- the fetch loop's hand-over of each message (``Service.wait_first`` as
+  ``Consumer._drain_messages`` calls it), made to cost no task when nothing waits.
 
 The consumer, made to lose no message when partitions move between workers. faust drops
 messages it has fetched in a rebalance: those in the streams' buffers, which it clears when
@@ -37,9 +39,10 @@ recognises a redelivered event.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Generator, Iterator
 from contextlib import suppress
 from typing import Any, Final
 
@@ -49,6 +52,7 @@ from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka
 from faust.types import TP
 from faust.worker import Worker
+from mode.services import WaitResults
 
 log = structlog.get_logger()
 
@@ -66,6 +70,50 @@ class RewindingConsumer(aiokafka.Consumer):
                 # retention removed offset 0, the fetch resets to the earliest (the default).
                 with suppress(IllegalStateError):  # a new rebalance took it; its recovery seeks
                     await self.seek(tp, 0)
+
+
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
+        """faust's fetch loop hands every message to its callback as
+        ``wait_first(callback(message), suspend_flow.wait())``: four tasks and an
+        ``asyncio.wait`` per message, though the callback nearly always returns at once (it
+        puts the message in a stream's buffer). The callback's first step runs here instead;
+        one that does wait (the producer's buffer is full) is finished by faust's
+        ``wait_first``, which the flow's suspension or the consumer's stop can cut short."""
+        first = coros[0] if coros else None
+        if not asyncio.iscoroutine(first) or self._stopped.is_set() or self._crashed.is_set():
+            return await super().wait_first(*coros, timeout=timeout)
+        try:
+            waiting_on = first.send(None)
+        except StopIteration as done:
+            for other in coros[1:]:
+                if asyncio.iscoroutine(other):
+                    other.close()  # never to run: no "never awaited" warning
+            return WaitResults([first], [done.value], False)
+        resumed = Resumed(first, waiting_on)
+        return await super().wait_first(resumed, *coros[1:], timeout=timeout)
+
+
+class Resumed:
+    """A coroutine run up to its first wait, awaited from there on like any other."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
+        self.coro, self.waiting_on = coro, waiting_on
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        coro, step = self.coro, self.waiting_on
+        while True:
+            try:
+                yield step  # to the task that awaits this, as the coroutine yielded it
+            except BaseException as exc:  # cancelled while waiting: the coroutine is told
+                try:
+                    step = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    step = coro.send(None)
+                except StopIteration as done:
+                    return done.value
 
 
 class RewindingTransport(aiokafka.Transport):

@@ -5,7 +5,10 @@ versions this passed on)."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import inspect
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,9 @@ def test_the_overridden_methods_exist_on_fausts_classes_with_our_signatures() ->
     assert inspect.iscoroutinefunction(seek) and parameters(seek) == ["self"]
     assert parameters(faust.App._new_transport) == ["self"]
     assert parameters(faust.App.on_init_dependencies) == ["self"]
+    fetch_loop = inspect.getsource(faust.transport.consumer.Consumer._drain_messages)
+    assert "self.wait_first(" in fetch_loop
+    assert "callback(message), self.suspend_flow.wait()" in fetch_loop
     assert parameters(Worker._schedule_shutdown) == ["self", "signal"]
     assert faust_adapter.RewindingTransport.Consumer is faust_adapter.RewindingConsumer
 
@@ -99,3 +105,80 @@ def test_an_app_not_started_is_not_ready(app: faust.App) -> None:
     assert faust_adapter.ready(app) is False
     app.tables.recovery.completed.set()  # type: ignore[attr-defined]
     assert faust_adapter.ready(app) is True
+
+
+async def test_a_message_the_callback_takes_at_once_costs_the_fetch_loop_no_task(
+    app: faust.App,
+) -> None:
+    """faust's fetch loop calls ``wait_first(callback(message), suspend_flow.wait())`` per
+    message: a callback that returns without waiting is run here, with no task, and the
+    unused wait is closed rather than left never awaited."""
+    tasks: list[object] = []
+    loop = asyncio.get_running_loop()
+
+    def counted(loop: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> asyncio.Task[Any]:
+        tasks.append(coro)
+        return asyncio.Task(coro, loop=loop, **kw)
+
+    loop.set_task_factory(counted)
+    try:
+        suspended = asyncio.Event()
+        handled: list[int] = []
+
+        async def callback(message: int) -> int:
+            handled.append(message)
+            return message * 2
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = await _consumer(app).wait_first(callback(21), suspended.wait())
+            gc.collect()
+    finally:
+        loop.set_task_factory(None)
+    assert (handled, result.results, result.stopped) == ([21], [42], False)
+    assert tasks == []
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+
+
+async def test_a_callback_that_waits_is_finished_or_cut_short_as_faust_does(
+    app: faust.App,
+) -> None:
+    """A callback that waits (the producer's buffer full) finishes with its own result, or,
+    if the flow is suspended first (a rebalance), is cancelled where it waits."""
+    loop = asyncio.get_running_loop()
+    suspended = asyncio.Event()
+    gate: asyncio.Future[int] = loop.create_future()
+
+    async def callback() -> int:
+        return 2 * await gate
+
+    waiting = asyncio.ensure_future(_consumer(app).wait_first(callback(), suspended.wait()))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    gate.set_result(21)
+    assert (await waiting).results == [42]
+
+    cancelled: list[str] = []
+    gate = loop.create_future()
+
+    async def stuck() -> None:
+        try:
+            await gate
+        except asyncio.CancelledError:
+            cancelled.append("where it waited")
+            raise
+
+    suspension = suspended.wait()
+    waiting = asyncio.ensure_future(_consumer(app).wait_first(stuck(), suspension))
+    await asyncio.sleep(0.01)
+    suspended.set()
+    result = await waiting
+    assert (result.done, result.stopped) == ([suspension], False)
+    await asyncio.sleep(0.01)
+    assert cancelled == ["where it waited"]
+
+
+def _consumer(app: faust.App) -> faust_adapter.RewindingConsumer:
+    consumer = app.consumer
+    assert isinstance(consumer, faust_adapter.RewindingConsumer)
+    return consumer
