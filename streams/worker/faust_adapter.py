@@ -71,7 +71,6 @@ class RewindingConsumer(aiokafka.Consumer):
                 with suppress(IllegalStateError):  # a new rebalance took it; its recovery seeks
                     await self.seek(tp, 0)
 
-
     async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
         """faust's fetch loop hands every message to its callback as
         ``wait_first(callback(message), suspend_flow.wait())``: four tasks and an
