@@ -17,7 +17,7 @@ from schemas.events import RepUpserted
 from scorers.calendar import Day
 from scorers.effects import DeadLettered
 from scorers.exceptions import RejectedEvent
-from scorers.fold import Change, order_key, take
+from scorers.fold import Change, Folded, order_key, take
 from scorers.intake import Accepted, Rejected
 from scorers.rep_scoring import Layout
 from scorers.state import RepState, RepWrites
@@ -29,8 +29,10 @@ def fold_all(
     states: Mapping[str, RepState],
     now: datetime,
     floor: Day | None,
+    *,
+    record: bool = True,
 ) -> Folding:
-    folding = Folding(layout, states, now)
+    folding = Folding(layout, states, now, record=record)
     for bad in decoded:
         if isinstance(bad, Rejected):
             folding.reject(bad)
@@ -55,10 +57,16 @@ class Folding:
     """The batch's messages folded into copies of the reps' states (and what the scoring
     then changes in them: evictions, rule books)."""
 
-    def __init__(self, layout: Layout, states: Mapping[str, RepState], now: datetime) -> None:
+    def __init__(
+        self, layout: Layout, states: Mapping[str, RepState], now: datetime, *, record: bool = True
+    ) -> None:
         self.layout = layout
         self.states = states
         self.now = now
+        self.record = record
+        """Keep, per rep, what the stream writes and scores from the events folded (the
+        writes, changes, event ids, arrivals, partitions, directory); the replay needs only
+        the states."""
         self.reps: dict[str, WorkRep] = {}
         """Reps the batch works on, in the order first touched."""
         self.dead_letters: list[DeadLettered] = []
@@ -96,6 +104,15 @@ class Folding:
             return
         work = self.rep(event.rep_id)
         take(work.state, folded)
+        if folded.duplicate:
+            self.duplicates += 1
+        elif self.latest_day is None or folded.day > self.latest_day:
+            self.latest_day = folded.day
+        if self.record:
+            self._record(work, item, folded)
+
+    def _record(self, work: WorkRep, item: Accepted, folded: Folded) -> None:
+        event, message = item.event, item.message
         writes = work.writes  # every key it touched, changed or not
         writes.buckets[folded.day] = folded.bucket
         if folded.deal is not None:
@@ -109,9 +126,5 @@ class Folding:
             known = self.directory.get(event.rep_id)
             if known is None or order_key(event) > known.key:
                 self.directory[event.rep_id] = DirectoryUpdate.of(event, order_key(event))
-        if folded.duplicate:
-            self.duplicates += 1
-        else:
+        if not folded.duplicate:
             work.event_ids.append(event.event_id)
-            if self.latest_day is None or folded.day > self.latest_day:
-                self.latest_day = folded.day

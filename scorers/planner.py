@@ -168,9 +168,9 @@ def plan_fold(
     floor: Day | None = None,
 ) -> BatchPlan:
     """``decoded`` folded, in order, into copies of ``states``: the new states, the dead
-    letters and the duplicates; no clock, no scoring. ``floor``: the first day kept (None
-    keeps everything, as the replay does)."""
-    folding = fold_all(layout, decoded, states, now, floor)
+    letters and the duplicates; no clock, no scoring, nothing to write. ``floor``: the first
+    day kept (None keeps everything, as the replay does)."""
+    folding = fold_all(layout, decoded, states, now, floor, record=False)
     unscored = Scoring(layout, folding, {}, now, {}, rules=False, new_definition=False)
     return _plan(folding, unscored, None, EventClock(), {}, ())
 

@@ -119,6 +119,7 @@ def test_plan_fold_folds_what_plan_batch_folds_and_changes_nothing_it_was_given(
     decoded = [decode(LAYOUT.folder, m, epoch_us(NOW)) for m in events]
     folded = plan_fold(LAYOUT, decoded, {}, NOW)
     assert folded.states == batch.states and not folded.cards and folded.scored == ()
+    assert (folded.state_writes, folded.touched, folded.directory) == ((), {}, {})  # unused
     assert [d.rejected.reason for d in folded.dead_letters] == [
         d.rejected.reason for d in batch.dead_letters
     ]
