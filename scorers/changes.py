@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TypedDict
 
 from scorers.scoring import Scorecard
 
 
-class KpiChange(NamedTuple):
-    """A named tuple, as ``KpiScore``: sixteen a card, on the worker's hot path."""
+class KpiChange(TypedDict):
+    """A KPI's move in its published shape (a card's ``change`` in Redis, a score event's
+    ``*_change``): a plain dict, as sixteen are built a card on the worker's hot path."""
 
     value: float | None
     attainment: float | None
@@ -26,8 +27,14 @@ class ScorecardChange:
 
     def top_movers(self, count: int = 2) -> list[tuple[str, float]]:
         """KPIs whose contribution to the overall score moved most, largest first."""
-        moved = [(n, k.contribution) for n, k in self.kpis.items() if abs(k.contribution) > 1e-9]
+        moved = [
+            (n, k["contribution"]) for n, k in self.kpis.items() if abs(k["contribution"]) > 1e-9
+        ]
         return sorted(moved, key=lambda item: (-abs(item[1]), item[0]))[:count]
+
+    def to_dict(self) -> dict[str, object]:
+        """The published shape (shares its dicts: serialise it, never change it)."""
+        return {"overall": self.overall, "perspectives": self.perspectives, "kpis": self.kpis}
 
 
 def _diff(new: float | None, old: float | None) -> float | None:
@@ -36,29 +43,28 @@ def _diff(new: float | None, old: float | None) -> float | None:
 
 def change(previous: Scorecard | None, new: Scorecard) -> ScorecardChange:
     """The change since ``previous``; with no previous scorecard, everything is new (from 0)."""
-    if previous is None:
-        return ScorecardChange(
-            overall=new.overall,
-            perspectives=dict(new.perspectives),
-            kpis={n: KpiChange(k.value, k.attainment, k.contribution) for n, k in new.kpis.items()},
-        )
-    before_p, before_k = previous.perspectives, previous.kpis
     kpis: dict[str, KpiChange] = {}
+    if previous is None:
+        for name, k in new.kpis.items():
+            kpis[name] = {"value": k.value, "attainment": k.attainment,
+                          "contribution": k.contribution}  # fmt: skip
+        return ScorecardChange(new.overall, dict(new.perspectives), kpis)
+    before_p, before_k = previous.perspectives, previous.kpis
     for name, k in new.kpis.items():
         old = before_k.get(name)
         if old is None:
-            kpis[name] = KpiChange(None, None, k.contribution)
+            kpis[name] = {"value": None, "attainment": None, "contribution": k.contribution}
             continue
         # _diff inlined: sixteen KPIs a card, five cards a rep, every batch.
         value, was = k.value, old.value
         att, had = k.attainment, old.attainment
-        kpis[name] = KpiChange(
-            None if value is None or was is None else value - was,
-            None if att is None or had is None else att - had,
-            k.contribution - old.contribution,
-        )
+        kpis[name] = {
+            "value": None if value is None or was is None else value - was,
+            "attainment": None if att is None or had is None else att - had,
+            "contribution": k.contribution - old.contribution,
+        }
     return ScorecardChange(
-        overall=_diff(new.overall, previous.overall),
-        perspectives={p: _diff(v, before_p.get(p)) for p, v in new.perspectives.items()},
-        kpis=kpis,
+        _diff(new.overall, previous.overall),
+        {p: _diff(v, before_p.get(p)) for p, v in new.perspectives.items()},
+        kpis,
     )

@@ -107,8 +107,8 @@ class ScoreEvent:
                 "attainment": attainment,
                 "samples": samples,
                 "contribution": contribution,
-                "value_change": moved_kpi.value,
-                "contribution_change": moved_kpi.contribution,
+                "value_change": moved_kpi["value"],
+                "contribution_change": moved_kpi["contribution"],
             }
             for (name, (value, target, attainment, samples, contribution)), moved_kpi in zip(
                 card.kpis.items(), moved.kpis.values(), strict=True

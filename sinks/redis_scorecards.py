@@ -161,7 +161,7 @@ class RedisScorecardSink:
 
     def _card(self, commands: _Commands, update: CardUpdate, updated_at: str) -> None:
         card, before = update.card, update.previous
-        body = {**update.body, "updated_at": updated_at, "change": _change_dict(update.change)}
+        body = {**update.body, "updated_at": updated_at, "change": update.change.to_dict()}
         metrics = card_metrics(card)
         # A KPI or perspective the card replaced had and this one has not (a new definition
         # version dropped it) leaves its board.
@@ -242,8 +242,8 @@ class _Commands:
 
     async def execute(self, client: redis.asyncio.Redis) -> None:
         async with client.pipeline(transaction=False) as pipe:
-            for key, value in self._sets.items():
-                pipe.set(key, value)
+            for values in _by_slot(self._sets).values():
+                pipe.mset(values)  # a rep's windows share its slot: one MSET, not a SET each
             for board, scores in self._scores.items():
                 if scores:
                     pipe.zadd(board, scores)
@@ -263,15 +263,16 @@ class _Commands:
             await pipe.execute()
 
 
-def _change_dict(moved: ScorecardChange) -> dict[str, object]:
-    return {
-        "overall": moved.overall,
-        "perspectives": moved.perspectives,
-        "kpis": {
-            name: {"value": k.value, "attainment": k.attainment, "contribution": k.contribution}
-            for name, k in moved.kpis.items()
-        },
-    }
+def _by_slot(values: dict[str, bytes]) -> dict[str, dict[str, bytes]]:
+    """``values`` grouped by their keys' hash tag (``sinks.redis_keys``): the keys of a group
+    share a Redis Cluster slot, so one multi-key command may write them."""
+    groups: dict[str, dict[str, bytes]] = {}
+    for key, value in values.items():
+        start = key.find("{")
+        end = key.find("}", start + 1)
+        tag = key[start + 1 : end] if 0 <= start < end - 1 else key  # Redis Cluster's rule
+        groups.setdefault(tag, {})[key] = value
+    return groups
 
 
 def _change_entry(card: Scorecard, moved: ScorecardChange) -> dict[str, object]:

@@ -114,6 +114,28 @@ def test_the_hash_tags_put_a_rep_and_a_window_in_one_slot() -> None:
     assert key_slot(k.leaderboard("7d", "overall").encode()) != key_slot(boards[0].encode())
 
 
+async def test_a_reps_cards_go_in_one_command_whatever_its_windows(
+    sink: RedisScorecardSink, redis_client: redis.asyncio.Redis, prefix: str
+) -> None:
+    """Redis's cost is per command: a rep's cards (one slot) are one MSET, a team's too."""
+    windows = ["7d", "30d", "quarter"]
+    cards = [card(who, "north", 60.0, window=w) for who in ("ana", "bob", None) for w in windows]
+    before = await redis_client.info("commandstats")
+    await sink.write([update(c) for c in cards], AT)
+    after = await redis_client.info("commandstats")
+
+    def calls(command: str) -> int:
+        return int(after.get(f"cmdstat_{command}", {}).get("calls", 0)) - int(
+            before.get(f"cmdstat_{command}", {}).get("calls", 0)
+        )
+
+    assert (calls("mset"), calls("set")) == (4, 0)  # two reps, the team, the worker's marker
+    k = RedisKeys(prefix)
+    for w in windows:
+        assert (await stored_json(redis_client, k.rep_card("bob", w)))["window"] == w
+        assert (await stored_json(redis_client, k.team_card("north", w)))["window"] == w
+
+
 async def test_writing_the_same_batch_twice_leaves_the_same_keys(
     sink: RedisScorecardSink, redis_client: redis.asyncio.Redis, prefix: str
 ) -> None:
