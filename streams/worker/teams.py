@@ -85,8 +85,16 @@ class TeamHandler:
 
     def handle(self, value: bytes) -> None:
         """Record the members' inputs (or their leaving) and mark the team for scoring."""
-        for update in team_updates_from_json(value):
+        updates = team_updates_from_json(value)
+        for update in updates:
             self._take(update)
+        if not updates:
+            return
+        team, as_of = updates[0].team_id, max(u.as_of for u in updates)  # a message: one team
+        self._marked[team] = max(as_of, self._marked.get(team, as_of))
+        latest = self.as_of.get(team)  # once a message, not once a member: a table read
+        if latest is None or orjson.loads(latest) < as_of:
+            self.as_of[team] = orjson.dumps(as_of)
 
     def _take(self, update: TeamUpdate) -> None:
         team, rep = update.team_id, update.rep_id
@@ -101,11 +109,6 @@ class TeamHandler:
             del members[rep]
             self.index[team] = orjson.dumps(sorted(members))
             log.info("team_member_left", team_id=team, rep_id=rep)
-        as_of = update.as_of
-        self._marked[team] = max(as_of, self._marked.get(team, as_of))
-        latest = self.as_of.get(team)
-        if latest is None or orjson.loads(latest) < as_of:
-            self.as_of[team] = orjson.dumps(as_of)
 
     async def score_marked(self, updated_at: str) -> int:
         """Score every marked team once and write the cards that changed, in one pipeline;
