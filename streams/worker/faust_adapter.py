@@ -83,11 +83,13 @@ class RewindingConsumer(aiokafka.Consumer):
             return await super().wait_first(*coros, timeout=timeout)
         try:
             waiting_on = first.send(None)
-        except StopIteration as done:
+        except BaseException as ended:
             for other in coros[1:]:
                 if asyncio.iscoroutine(other):
                     other.close()  # never to run: no "never awaited" warning
-            return WaitResults([first], [done.value], False)
+            if isinstance(ended, StopIteration):
+                return WaitResults([first], [ended.value], False)
+            raise  # as faust's wait_first raises the callback's error
         resumed = Resumed(first, waiting_on)
         return await super().wait_first(resumed, *coros[1:], timeout=timeout)
 

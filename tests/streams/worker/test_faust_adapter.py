@@ -182,3 +182,17 @@ def _consumer(app: faust.App) -> faust_adapter.RewindingConsumer:
     consumer = app.consumer
     assert isinstance(consumer, faust_adapter.RewindingConsumer)
     return consumer
+
+
+async def test_a_callback_that_fails_at_once_raises_in_the_fetch_loop(app: faust.App) -> None:
+    """As faust's own ``wait_first`` would: the callback's error, the unused wait closed."""
+
+    async def callback() -> None:
+        raise ValueError("undecodable")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match="undecodable"):
+            await _consumer(app).wait_first(callback(), asyncio.Event().wait())
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
