@@ -3,8 +3,8 @@
 The worker hands over a batch's changed cards, each with the card it replaces
 (``scorers.effects.CardUpdate``), and ``write`` turns them into one pipeline. The
 worker runs at least once, so a batch may be written again after a crash or a
-retry: every write is absolute (SET the card, ZADD its new score, ZREM a null
-score, SADD) and writing a batch twice leaves the same state. Only the change
+retry: every write is absolute (MSET a rep's cards, ZADD their new scores, ZREM a
+null score, SADD) and writing a batch twice leaves the same state. Only the change
 stream is appended to; it notifies live pages, the cards are the truth.
 
 Redis being away makes ``write`` wait and retry (``sinks.redis_calls``); errors
