@@ -231,8 +231,11 @@ def test_missing_fields_are_question_marks_never_errors() -> None:
 # --- helpers -----------------------------------------------------------------------------
 
 _TAIL_SCRIPT = """
-import os, sys
+import os, signal, sys
 import typer
+# As from a terminal: a test run started in the background (a shell's `&`, nohup) ignores
+# SIGINT, and a Python started so never turns Ctrl-C into KeyboardInterrupt.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from streams.cli import tail as tail_cli
 if "PRIVATE_TOPIC" in os.environ:
     tail_cli.TOPIC_OF_STREAM[tail_cli.Stream.DLQ] = os.environ["PRIVATE_TOPIC"]
