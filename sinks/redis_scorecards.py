@@ -20,6 +20,7 @@ from typing import Any, Final
 import orjson
 import redis.asyncio
 import structlog
+from redis.crc import key_slot
 from redis.typing import EncodableT, FieldT
 
 from schemas.access import DirectoryUpdate
@@ -263,15 +264,12 @@ class _Commands:
             await pipe.execute()
 
 
-def _by_slot(values: dict[str, bytes]) -> dict[str, dict[str, bytes]]:
-    """``values`` grouped by their keys' hash tag (``sinks.redis_keys``): the keys of a group
-    share a Redis Cluster slot, so one multi-key command may write them."""
-    groups: dict[str, dict[str, bytes]] = {}
+def _by_slot(values: dict[str, bytes]) -> dict[int, dict[str, bytes]]:
+    """``values`` grouped by their keys' Redis Cluster slot (hash tags as ``sinks.redis_keys``
+    spells them), so one multi-key command may write each group."""
+    groups: dict[int, dict[str, bytes]] = {}
     for key, value in values.items():
-        start = key.find("{")
-        end = key.find("}", start + 1)
-        tag = key[start + 1 : end] if 0 <= start < end - 1 else key  # Redis Cluster's rule
-        groups.setdefault(tag, {})[key] = value
+        groups.setdefault(key_slot(key.encode()), {})[key] = value
     return groups
 
 
