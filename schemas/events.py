@@ -12,7 +12,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -29,6 +29,8 @@ from pydantic_core import PydanticCustomError, core_schema
 
 from schemas import topics
 from schemas.exceptions import EventError
+
+T = TypeVar("T")
 
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=256)]
 """Ids and names: never empty, and short enough that a hostile one cannot bloat state."""
@@ -334,8 +336,13 @@ def validation_errors(exc: ValidationError) -> list[str]:
 
 def parse_event(raw: bytes | str) -> Event:
     """Decode and validate one message; raise EventError naming the field on failure."""
+    return validate_json(_EVENT_ADAPTER, raw)
+
+
+def validate_json(adapter: TypeAdapter[T], raw: bytes | str) -> T:
+    """``adapter.validate_json``, raising EventError naming each field that fails."""
     try:
-        return _EVENT_ADAPTER.validate_json(raw)
+        return adapter.validate_json(raw)
     except ValidationError as exc:
         not_json = any(err["type"] == "json_invalid" for err in exc.errors(include_url=False))
         errors = validation_errors(exc)

@@ -20,6 +20,7 @@ import orjson
 
 from schemas.dead_letter import DeadLetter
 from schemas.outputs import CoachingAlert
+from schemas.team_updates import parse_team_message
 from scorers.alerts import Alert
 from scorers.calendar import Day, to_date
 from scorers.changes import ScorecardChange, change
@@ -160,18 +161,17 @@ def team_messages(updates: Sequence[TeamUpdate]) -> list[tuple[str, bytes]]:
 
 def team_updates_from_json(value: bytes) -> list[TeamUpdate]:
     """The updates of a ``team_messages`` message, or of a single member's (the shape
-    workers sent before updates were grouped, which may still be on the topic)."""
-    data = orjson.loads(value)
-    team = data["team_id"]
-    members = data.get("updates", [data])
+    workers sent before updates were grouped, which may still be on the topic); raise
+    ``EventError`` naming the field if ``value`` is neither."""
+    message = parse_team_message(value)
     return [
         TeamUpdate(
-            team,
-            m["rep_id"],
-            m["as_of"],
-            None if m.get("inputs") is None else _unwire(m["inputs"]),
+            message.team_id,
+            m.rep_id,
+            m.as_of,
+            None if m.inputs is None else {w: input_from_wire(i) for w, i in m.inputs.items()},
         )
-        for m in members
+        for m in message.updates
     ]
 
 

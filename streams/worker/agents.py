@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from schemas.definition_version import DefinitionVersion
+from scorers.effects import DeadLettered
 from scorers.intake import Message
 from scorers.rep_scoring import Layout
 from sinks.redis_scorecards import RedisScorecardSink
@@ -68,8 +69,13 @@ class Agents:
             timer.cancel()
 
     async def team_updates(self, stream: Any) -> None:
-        async for value in stream:
-            self.teams.handle(value)
+        async for event in stream.events():
+            m = event.message
+            message = Message(event.key, event.value, m.topic, m.partition, m.offset, m.timestamp)
+            rejected = self.teams.handle(message)
+            if rejected is not None:
+                now = datetime.now(UTC)
+                await self.shell.outputs.dead_letters([DeadLettered.of(rejected, now)])
 
     async def write_teams(self) -> None:
         if self.ready():

@@ -23,6 +23,8 @@ from typing import Any
 import orjson
 import structlog
 
+from schemas.dead_letter import Reason
+from schemas.exceptions import EventError
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers.calendar import Day
 from scorers.effects import (
@@ -32,6 +34,7 @@ from scorers.effects import (
     inputs_to_json,
     team_updates_from_json,
 )
+from scorers.intake import Message, Rejected
 from scorers.scoring import Scorecard
 from scorers.team_plan import Inputs, plan_teams
 from sinks.redis_scorecards import RedisScorecardSink
@@ -83,18 +86,22 @@ class TeamHandler:
         team is, as its members' cards are all written again)."""
         self._previous.clear()
 
-    def handle(self, value: bytes) -> None:
-        """Record the members' inputs (or their leaving) and mark the team for scoring."""
-        updates = team_updates_from_json(value)
+    def handle(self, message: Message) -> Rejected | None:
+        """Record the members' inputs (or their leaving) and mark the team for scoring; a
+        message that is not a team message is refused, whatever its bytes."""
+        try:
+            updates = team_updates_from_json(message.value or b"")
+        except EventError as exc:
+            reason = Reason.INVALID_JSON if exc.not_json else Reason.INVALID_EVENT
+            return Rejected(message, reason, str(exc))
         for update in updates:
             self._take(update)
-        if not updates:
-            return
         team, as_of = updates[0].team_id, max(u.as_of for u in updates)  # a message: one team
         self._marked[team] = max(as_of, self._marked.get(team, as_of))
         latest = self.as_of.get(team)  # once a message, not once a member: a table read
         if latest is None or orjson.loads(latest) < as_of:
             self.as_of[team] = orjson.dumps(as_of)
+        return None
 
     def _take(self, update: TeamUpdate) -> None:
         team, rep = update.team_id, update.rep_id

@@ -22,6 +22,7 @@ from schemas import topics
 from schemas.settings import Settings
 from tests.integration.test_worker_end_to_end import assert_same, expected_cards, simulated_log
 from tests.integration.worker_harness import System, produce_lines, wait_until
+from tests.streams.worker.test_teams import hostile_team_messages
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
@@ -126,20 +127,29 @@ def test_hostile_input_never_stops_the_worker_and_changes_no_valid_score(
     settings: Settings, tmp_path: Path
 ) -> None:
     """Garbage, truncation, deep nesting, wrong types, NaN and 1e400, missing offsets, dates
-    in 2099 and 9999, numeric timestamps, keys that are not the rep, empty ids, bad UTF-8:
-    each is a dead letter with its reason, and the valid events score as the replay does."""
+    in 2099 and 9999, numeric timestamps, keys that are not the rep, empty ids, bad UTF-8,
+    on the CRM topics and on the worker's own team topic: each is a dead letter with its
+    reason, and the valid events score as the replay does, rep and team cards."""
     system = System.fresh(settings, tmp_path)
     valid = simulated_log(tmp_path, days=30, seed=3, malformed=0.0)
     want, rejected = expected_cards(valid)
     assert rejected == 0
     hostile = hostile_messages(valid, random.Random(5))
+    on_team_topic = hostile_team_messages()
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
     produce_lines(settings.kafka_bootstrap, valid[: len(valid) // 2])
     for topic, key, value, _ in hostile:
         producer.produce(topic, value=value, key=key)
     assert producer.flush(30) == 0
-    produce_lines(settings.kafka_bootstrap, valid[len(valid) // 2 :])
     with system.worker() as worker:
+        # The team topic is the worker's own (made as it starts): hostile bytes there too.
+        wait_until(system.ready, 120, "the worker to be ready", system.worker_logs)
+        team_topic = topics.team_updates(system.app_id)
+        for value, _ in on_team_topic:
+            producer.produce(team_topic, value=value, key=b"north")
+        assert producer.flush(30) == 0
+        hostile += [(team_topic, b"north", value, reason) for value, reason in on_team_topic]
+        produce_lines(settings.kafka_bootstrap, valid[len(valid) // 2 :])
         wait_until(lambda: assert_same(system.cards(), want), 180,
                    "the valid events to score as the replay", system.worker_logs)  # fmt: skip
         assert worker.poll() is None, "the worker stopped"
