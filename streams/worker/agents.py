@@ -25,10 +25,13 @@ from streams.worker.metrics import WorkerMetrics
 from streams.worker.shell import Shell
 from streams.worker.teams import TeamHandler
 
-LIMITS: Final = BatchLimits(max_messages=2000, max_age_s=0.05, catch_up_age_s=1.0, behind_s=5.0)
-"""A batch is written once its first message is 50 ms old (the latency a message may pay
-so that the reps of a busy stream are scored once for several events) or 2,000 long; a
-worker whose newest message is over 5 s old is catching up and lets batches grow to 1 s."""
+LIMITS: Final = BatchLimits(max_messages=2000, max_age_s=0.05, catch_up_age_s=1.0)
+"""A batch is written once its first message is 50 ms old and no message waits beyond it
+(the latency a message may pay so that the reps of a busy stream are scored once for
+several events), else at 1 s or 2,000 messages."""
+BEHIND_S: Final = 5.0
+"""A worker whose newest message handled is over 5 s old while messages wait is catching
+up (``progress.Progress``): it folds, and scores now and then."""
 TICK_S: Final = 1.0
 """How often the worker checks, between batches, whether the as-of day moved, it caught up
 or scoring is due."""
@@ -48,10 +51,10 @@ class Agents:
         # NOTE: no `yield`; concurrency=1 keeps offset commits in order. Acked by the
         # batcher, by hand, once a message's batch is written.
         acked = stream.noack()
-        batches = Batcher(self.shell.handle, acked.ack, LIMITS, self.metrics)
+        batches = Batcher(self.shell.handle, acked.ack, LIMITS, self.metrics, self.shell.waiting)
         chore = Chore(TICK_S, lambda: self.ready() and self.shell.needs_tick(),
                       lambda: self.shell.handle(()))  # fmt: skip
-        timer = batches.start_timer(LIMITS.max_age_s / 2, chore)
+        timer = batches.start_timer(LIMITS.max_age_s / 5, chore)
         following = asyncio.create_task(
             self.follower.run(lambda v, k: batches.between_batches(lambda: self._use(v, k))),
             context=contextvars.Context(),

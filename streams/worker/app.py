@@ -22,7 +22,7 @@ from sinks.redis_scorecards import RedisScorecardSink
 from streams.admin.definitions_topic import Read
 from streams.runtime import connections
 from streams.worker import faust_adapter
-from streams.worker.agents import LIMITS, Agents
+from streams.worker.agents import BEHIND_S, Agents
 from streams.worker.definitions import DefinitionFollower
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.outputs import Topics
@@ -86,7 +86,7 @@ def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> fa
         Layout.of(in_force.definition, in_force.version, versions.versions.kept_days),
         options.clock,
         StateTable(app, settings.partitions, _produce(app)), sink, _send(app), outputs,
-        consumer, metrics, behind_s=LIMITS.behind_s,
+        consumer, metrics, behind_s=BEHIND_S,
     )  # fmt: skip
     members, index, as_of = (declare_table(app, name, str) for name in TEAM_TABLES)
     agents = Agents(

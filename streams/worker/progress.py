@@ -129,6 +129,19 @@ class Pace:
         c = self.consumer
         return lag_of(self.inputs, c.assigned(), handled, c.end, c.committed)
 
+    def waiting(self, next_offsets: Mapping[TopicPartition, int]) -> bool:
+        """Whether an input message waits beyond those handled and ``next_offsets`` (an open
+        batch's): the consumer has seen a later offset of an assigned partition."""
+        c, handled = self.consumer, self.progress.handled
+        for tp in c.assigned():
+            if tp[0] not in self.inputs:
+                continue
+            high = c.end(tp)
+            done = next_offsets.get(tp) or handled.get(tp) or c.committed(tp) or 0
+            if high is not None and high > done:
+                return True
+        return False
+
     def needs_tick(self, memory: Memory, layout: Layout, now: datetime) -> bool:
         """Whether a batch with no message has anything to do (cheap: no lock, no I/O)."""
         if memory.redis_lost:

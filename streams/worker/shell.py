@@ -76,6 +76,9 @@ class Shell:
     def lag(self) -> Lag:
         return self.pace.lag()
 
+    def waiting(self, next_offsets: Mapping[tuple[str, int], int]) -> bool:
+        return self.pace.waiting(next_offsets)
+
     def needs_tick(self) -> bool:
         return self.pace.needs_tick(self.memory, self.layout, self.now())
 

@@ -7,7 +7,7 @@ a sleep took on a busy machine; only the timer task's own test waits, for an eve
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scorers.intake import Message
@@ -46,11 +46,22 @@ def message(offset: int, sent: float | None = None) -> Message:
 
 
 def batcher(
-    recorder: Recorder, clock: Clock, *, max_messages: int = 3, max_age_s: float = 60.0
+    recorder: Recorder,
+    clock: Clock,
+    *,
+    max_messages: int = 3,
+    max_age_s: float = 60.0,
+    waiting: set[tuple[str, int, int]] | None = None,
 ) -> Batcher:
-    limits = BatchLimits(max_messages, max_age_s, catch_up_age_s=max_age_s * 10, behind_s=1.0)
+    """``waiting``: the (topic, partition, offset)s the consumer has seen and not handed over."""
+    limits = BatchLimits(max_messages, max_age_s, catch_up_age_s=max_age_s * 10)
+    unread = waiting if waiting is not None else set()
+
+    def waits(next_offsets: Mapping[tuple[str, int], int]) -> bool:
+        return any(offset >= next_offsets.get((t, p), 0) for t, p, offset in unread)
+
     return Batcher(
-        recorder.handle, recorder.ack, limits, WorkerMetrics(), monotonic=clock, wall=clock
+        recorder.handle, recorder.ack, limits, WorkerMetrics(), waits, monotonic=clock, wall=clock
     )
 
 
@@ -78,35 +89,57 @@ async def test_a_batch_no_message_follows_is_ended_by_a_tick_once_old_enough() -
     assert rec.log == ["write [7]", "ack 7"]
 
 
-async def test_a_worker_behind_lets_its_batch_grow_older() -> None:
-    """Messages sent 5 s ago: the batch waits for the catch-up age, not the usual one."""
+async def test_an_old_batch_takes_in_what_waits_before_it_is_written() -> None:
+    """Under load messages wait (in Kafka, in faust's buffers) while a batch is written: the
+    next batch takes them all in before it ends, so a rep is scored once for all its events
+    of that time, and it ends as soon as none waits."""
     clock = Clock()
     rec = Recorder(clock)
-    batches = batcher(rec, clock, max_age_s=0.02)
-    await batches.add(1, message(1, sent=clock.now - 5))
-    clock.now += 0.03
+    waiting = {("crm.calls", 0, 2), ("crm.calls", 0, 3)}
+    batches = batcher(rec, clock, max_messages=100, max_age_s=0.05, waiting=waiting)
+    await batches.add(1, message(1, sent=clock.now))
+    clock.now += 0.06
     await batches.tick()
-    assert rec.log == [], "behind: 0.03 s is young for a batch"
-    await batches.add(2, message(2, sent=clock.now))  # caught up again
+    assert rec.log == [], "old enough, but offsets 2 and 3 wait"
+    clock.now += 0.002  # it asks again after a millisecond at most
+    await batches.add(2, message(2, sent=clock.now))
+    assert rec.log == [], "offset 3 still waits"
+    clock.now += 0.002
+    await batches.add(3, message(3, sent=clock.now))
+    assert rec.log == ["write [1, 2, 3]", "ack 1", "ack 2", "ack 3"]
+
+
+async def test_a_young_batch_waits_for_its_age_even_when_nothing_waits() -> None:
+    clock = Clock()
+    rec = Recorder(clock)
+    batches = batcher(rec, clock, max_messages=100, max_age_s=0.05)
+    await batches.add(1, message(1, sent=clock.now))
+    clock.now += 0.04
+    await batches.add(2, message(2, sent=clock.now))
+    assert rec.log == []
+    clock.now += 0.02
+    await batches.tick()
     assert rec.log == ["write [1, 2]", "ack 1", "ack 2"]
 
 
-async def test_a_batch_gathers_for_as_long_as_the_last_one_took_to_write() -> None:
-    """Under load batches grow: the next one waits as long as the last write took."""
+async def test_a_batch_ends_at_the_catch_up_age_however_much_waits() -> None:
+    """A worker far behind always has messages waiting: its batches end at the catch-up age
+    (ten times the usual here) or when full, never later."""
     clock = Clock()
-    rec = Recorder(clock, write_s=0.1)
-    batches = batcher(rec, clock, max_age_s=0.01)
+    rec = Recorder(clock)
+    waiting = {("crm.calls", 0, 10**9)}
+    batches = batcher(rec, clock, max_messages=100, max_age_s=0.05, waiting=waiting)
     await batches.add(1, message(1, sent=clock.now))
+    clock.now += 0.49
+    await batches.tick()
+    assert rec.log == []
     clock.now += 0.02
-    await batches.tick()  # 0.02 s > max_age_s: ends, and takes 0.1 s
-    assert rec.log[-2:] == ["write [1]", "ack 1"]
-    await batches.add(2, message(2, sent=clock.now))
-    clock.now += 0.03
     await batches.tick()
-    assert rec.log[-1] == "ack 1", "0.03 s is young next to a 0.1 s write"
-    clock.now += 0.08
-    await batches.tick()
-    assert rec.log[-1] == "ack 2"
+    assert rec.log == ["write [1]", "ack 1"]
+    for offset in range(2, 102):
+        await batches.add(offset, message(offset, sent=clock.now))
+    assert rec.log[2] == f"write {list(range(2, 102))}", "full before it was old"
+    assert rec.log[3:] == [f"ack {offset}" for offset in range(2, 102)]
 
 
 async def test_work_between_batches_runs_after_the_open_batch_is_written() -> None:

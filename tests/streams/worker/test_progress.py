@@ -1,0 +1,30 @@
+"""What pacing knows of the consumer: whether messages wait beyond an open batch."""
+
+from __future__ import annotations
+
+from scorers.clock import ClockMode
+from streams.worker.progress import Consumer, Pace
+
+CALLS, DEALS, TEAMS = "crm.calls", "crm.deals", "scorestream-team-updates"
+
+
+def pace(ends: dict[tuple[str, int], int | None], committed: dict[tuple[str, int], int]) -> Pace:
+    consumer = Consumer(lambda: set(ends), ends.__getitem__, committed.get)
+    return Pace(ClockMode.EVENT, (CALLS, DEALS), consumer, behind_s=5.0)
+
+
+def test_messages_wait_when_the_consumer_has_seen_offsets_past_the_open_batch() -> None:
+    ends: dict[tuple[str, int], int | None] = {(CALLS, 0): 10, (DEALS, 1): 4, (TEAMS, 0): 99}
+    p = pace(ends, committed={(DEALS, 1): 4})
+    assert p.waiting({(CALLS, 0): 9}), "offset 9 of crm.calls/0 is not in the batch"
+    assert not p.waiting({(CALLS, 0): 10}), "the batch holds up to the end; deals committed"
+    ends[(DEALS, 1)] = 5
+    assert p.waiting({(CALLS, 0): 10}), "a deal came after the committed offset"
+
+
+def test_handled_batches_count_and_an_unknown_end_or_other_topic_holds_nothing() -> None:
+    ends: dict[tuple[str, int], int | None] = {(CALLS, 0): 10, (DEALS, 1): None, (TEAMS, 0): 9}
+    p = pace(ends, committed={})
+    assert p.waiting({})
+    p.progress.handled[(CALLS, 0)] = 10
+    assert not p.waiting({}), "handled to the end; the team topic is not an input"
