@@ -79,7 +79,7 @@ def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> fa
     outputs = Topics(topics.CRM_INPUTS, topics.DLQ, topics.UPDATES, topics.ALERTS,
                      teams_topic.get_topic_name())  # fmt: skip
     consumer = Consumer(
-        lambda: _assigned(app), lambda tp: app.consumer.highwater(TP(*tp)),
+        lambda: _assigned(app), lambda tp: _highwater(app, tp),
         lambda tp: faust_adapter.committed_offset(app.consumer, TP(*tp)),
     )  # fmt: skip
     shell = Shell(
@@ -172,6 +172,13 @@ def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
 
 def _assigned(app: faust.App) -> set[tuple[str, int]]:
     return {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+
+
+def _highwater(app: faust.App, tp: tuple[str, int]) -> int | None:
+    try:
+        return app.consumer.highwater(TP(*tp))
+    except AssertionError:  # aiokafka's "Partition is not assigned": a rebalance moved it
+        return None
 
 
 def _produce(app: faust.App) -> Any:

@@ -43,7 +43,7 @@ T = TypeVar("T")
 
 log = structlog.get_logger()
 
-WAITING_RECHECK_S: Final = 0.001
+WAITING_RECHECK_S: Final = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +150,7 @@ class Batcher:
             return False
         if age >= self.limits.catch_up_age_s or not self.waiting(self._next):
             return True
-        # A worker reading a backlog would ask at every message: once a millisecond will do.
+        # A worker reading a backlog would ask at every message: every 5 ms will do.
         self._ask_again = now + WAITING_RECHECK_S
         return False
 

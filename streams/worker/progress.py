@@ -118,6 +118,15 @@ class Pace:
         self.mode, self.inputs, self.consumer = mode, inputs, consumer
         self.progress = Progress(behind_s)
         self._last_scored_s = 0.0
+        self._input_tps: tuple[TopicPartition, ...] | None = None
+        """The assigned input partitions as ``lag`` last read them: ``waiting`` runs for
+        many messages of a batch, and reading the assignment from faust costs more than
+        the rest of it (a rebalance's ``reset`` drops it)."""
+
+    def reset(self) -> None:
+        """Partitions moved."""
+        self.progress.reset()
+        self._input_tps = None
 
     def assigned(self) -> set[int]:
         """The input partitions assigned (so the state partitions to load)."""
@@ -127,15 +136,17 @@ class Pace:
         """Unhandled messages per assigned input partition, counting ``batch`` as handled."""
         handled = self.progress.after(((m.topic, m.partition), m.offset) for m in batch)
         c = self.consumer
-        return lag_of(self.inputs, c.assigned(), handled, c.end, c.committed)
+        lag = lag_of(self.inputs, c.assigned(), handled, c.end, c.committed)
+        self._input_tps = tuple(lag)
+        return lag
 
     def waiting(self, next_offsets: Mapping[TopicPartition, int]) -> bool:
         """Whether an input message waits beyond those handled and ``next_offsets`` (an open
         batch's): the consumer has seen a later offset of an assigned partition."""
         c, handled = self.consumer, self.progress.handled
-        for tp in c.assigned():
-            if tp[0] not in self.inputs:
-                continue
+        if self._input_tps is None:
+            self._input_tps = tuple(tp for tp in c.assigned() if tp[0] in self.inputs)
+        for tp in self._input_tps:
             high = c.end(tp)
             done = next_offsets.get(tp) or handled.get(tp) or c.committed(tp) or 0
             if high is not None and high > done:

@@ -67,7 +67,7 @@ class Shell:
     def forget(self) -> None:
         """Partitions moved: drop what belonged to them; they are read again."""
         self.memory.clear()
-        self.pace.progress.reset()
+        self.pace.reset()
 
     def redis_lost(self) -> None:
         log.warning("redis_lost_data", reps=len(self.memory.states), fix="rewriting every card")

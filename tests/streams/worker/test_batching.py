@@ -101,10 +101,10 @@ async def test_an_old_batch_takes_in_what_waits_before_it_is_written() -> None:
     clock.now += 0.06
     await batches.tick()
     assert rec.log == [], "old enough, but offsets 2 and 3 wait"
-    clock.now += 0.002  # it asks again after a millisecond at most
+    clock.now += 0.006  # it asks again after 5 ms at most
     await batches.add(2, message(2, sent=clock.now))
     assert rec.log == [], "offset 3 still waits"
-    clock.now += 0.002
+    clock.now += 0.006
     await batches.add(3, message(3, sent=clock.now))
     assert rec.log == ["write [1, 2, 3]", "ack 1", "ack 2", "ack 3"]
 

@@ -28,3 +28,15 @@ def test_handled_batches_count_and_an_unknown_end_or_other_topic_holds_nothing()
     assert p.waiting({})
     p.progress.handled[(CALLS, 0)] = 10
     assert not p.waiting({}), "handled to the end; the team topic is not an input"
+
+
+def test_the_assignment_is_read_again_after_a_rebalance() -> None:
+    """``waiting`` keeps the input partitions ``lag`` read (faust's assignment is costly to
+    read per message); a rebalance's ``reset`` makes it read them again."""
+    ends: dict[tuple[str, int], int | None] = {(CALLS, 0): 10}
+    p = pace(ends, committed={(CALLS, 0): 10})
+    assert p.lag() == {(CALLS, 0): 0}
+    ends[(DEALS, 2)] = 3  # newly assigned, with three deals unread
+    assert not p.waiting({}), "the assignment as read before"
+    p.reset()
+    assert p.waiting({})
