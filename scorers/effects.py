@@ -19,13 +19,14 @@ from typing import Any, Final
 import orjson
 
 from schemas.dead_letter import DeadLetter
+from schemas.exceptions import EventError
 from schemas.outputs import CoachingAlert
 from schemas.team_updates import parse_team_message
 from scorers.alerts import Alert
 from scorers.calendar import Day, to_date
 from scorers.changes import ScorecardChange, change
 from scorers.evaluate import input_from_wire, input_to_wire
-from scorers.intake import Rejected
+from scorers.intake import Message, Rejected
 from scorers.scoring import Scorecard, WindowInput
 from scorers.state import RepWrites
 
@@ -169,10 +170,19 @@ def team_updates_from_json(value: bytes) -> list[TeamUpdate]:
             message.team_id,
             m.rep_id,
             m.as_of,
-            None if m.inputs is None else {w: input_from_wire(i) for w, i in m.inputs.items()},
+            None if m.inputs is None else _unwire(m.inputs),
         )
         for m in message.updates
     ]
+
+
+def read_team_message(message: Message) -> list[TeamUpdate] | Rejected:
+    """A team topic's message as its updates, or refused with the reason, whatever its
+    bytes."""
+    try:
+        return team_updates_from_json(message.value or b"")
+    except EventError as exc:
+        return Rejected.of_error(message, exc)
 
 
 def inputs_to_json(inputs: Mapping[str, WindowInput]) -> bytes:

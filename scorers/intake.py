@@ -51,6 +51,11 @@ class Rejected:
     trace: str | None = None
     """The traceback of an ``internal_error``, for the log."""
 
+    @classmethod
+    def of_error(cls, message: Message, exc: EventError) -> Rejected:
+        """A message that does not decode or validate: not JSON, or not the contract."""
+        return cls(message, Reason.INVALID_JSON if exc.not_json else Reason.INVALID_EVENT, str(exc))
+
 
 def decode(
     folder: Folder, message: Message, now_us: int, *, keyed: bool = True
@@ -69,9 +74,7 @@ def _decode(folder: Folder, message: Message, now_us: int, keyed: bool) -> Accep
     try:
         event = parse_event(message.value or b"")
     except EventError as exc:
-        return Rejected(
-            message, Reason.INVALID_JSON if exc.not_json else Reason.INVALID_EVENT, str(exc)
-        )
+        return Rejected.of_error(message, exc)
     if keyed and message.key != event.rep_id.encode():
         # Keyed otherwise, it lands on another rep's partition: its state would split.
         detail = f"key {message.key!r} is not the event's rep_id {event.rep_id!r}"

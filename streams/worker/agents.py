@@ -61,11 +61,7 @@ class Agents:
         )
         try:
             async for event in acked.events():
-                m = event.message
-                message = Message(
-                    event.key, event.value, m.topic, m.partition, m.offset, m.timestamp
-                )
-                await batches.add(event, message)
+                await batches.add(event, _message(event))
         finally:  # stopping: write and ack the open batch, or faust waits for its acks
             following.cancel()
             await batches.end_open()
@@ -73,9 +69,7 @@ class Agents:
 
     async def team_updates(self, stream: Any) -> None:
         async for event in stream.events():
-            m = event.message
-            message = Message(event.key, event.value, m.topic, m.partition, m.offset, m.timestamp)
-            rejected = self.teams.handle(message)
+            rejected = self.teams.handle(_message(event))
             if rejected is not None:
                 now = datetime.now(UTC)
                 await self.shell.outputs.dead_letters([DeadLettered.of(rejected, now)])
@@ -100,3 +94,9 @@ class Agents:
         self.teams.use(version.definition, version.version)
         if self.ready():
             await self.shell.handle(())
+
+
+def _message(event: Any) -> Message:
+    """A faust event as the worker's ``Message``."""
+    m = event.message
+    return Message(event.key, event.value, m.topic, m.partition, m.offset, m.timestamp)

@@ -143,15 +143,10 @@ class Pace:
     def waiting(self, next_offsets: Mapping[TopicPartition, int]) -> bool:
         """Whether an input message waits beyond those handled and ``next_offsets`` (an open
         batch's): the consumer has seen a later offset of an assigned partition."""
-        c, handled = self.consumer, self.progress.handled
-        if self._input_tps is None:
-            self._input_tps = tuple(tp for tp in c.assigned() if tp[0] in self.inputs)
-        for tp in self._input_tps:
-            high = c.end(tp)
-            done = next_offsets.get(tp) or handled.get(tp) or c.committed(tp) or 0
-            if high is not None and high > done:
-                return True
-        return False
+        c = self.consumer
+        tps = self._input_tps if self._input_tps is not None else c.assigned()
+        handled = {**self.progress.handled, **next_offsets}
+        return any(lag_of(self.inputs, tps, handled, c.end, c.committed).values())
 
     def needs_tick(self, memory: Memory, layout: Layout, now: datetime) -> bool:
         """Whether a batch with no message has anything to do (cheap: no lock, no I/O)."""

@@ -23,8 +23,6 @@ from typing import Any
 import orjson
 import structlog
 
-from schemas.dead_letter import Reason
-from schemas.exceptions import EventError
 from schemas.scorecard_definition import ScorecardDefinition
 from scorers.calendar import Day
 from scorers.effects import (
@@ -32,7 +30,7 @@ from scorers.effects import (
     TeamUpdate,
     inputs_from_json,
     inputs_to_json,
-    team_updates_from_json,
+    read_team_message,
 )
 from scorers.intake import Message, Rejected
 from scorers.scoring import Scorecard
@@ -89,11 +87,9 @@ class TeamHandler:
     def handle(self, message: Message) -> Rejected | None:
         """Record the members' inputs (or their leaving) and mark the team for scoring; a
         message that is not a team message is refused, whatever its bytes."""
-        try:
-            updates = team_updates_from_json(message.value or b"")
-        except EventError as exc:
-            reason = Reason.INVALID_JSON if exc.not_json else Reason.INVALID_EVENT
-            return Rejected(message, reason, str(exc))
+        updates = read_team_message(message)
+        if isinstance(updates, Rejected):
+            return updates
         for update in updates:
             self._take(update)
         team, as_of = updates[0].team_id, max(u.as_of for u in updates)  # a message: one team
