@@ -73,12 +73,19 @@ class Progress:
         """Whether the worker is caught up, given ``lag``; True once, when it just caught up."""
         now_s = time.time() if now_s is None else now_s
         was = self.caught_up
+        self.caught_up = self.caught_up_given(lag, now_s)
         if all(n == 0 for n in lag.values()):
-            self.caught_up = True
             self.newest_s = now_s  # nothing unread: as current as can be
-        elif self.newest_s is not None and now_s - self.newest_s > self.behind_s:
-            self.caught_up = False
         return self.caught_up and not was
+
+    def caught_up_given(self, lag: Lag, now_s: float) -> bool:
+        """What ``observe`` would decide, deciding nothing: caught up once nothing is unread,
+        behind once the newest message handled is over ``behind_s`` old while some is."""
+        if all(n == 0 for n in lag.values()):
+            return True
+        if self.newest_s is not None and now_s - self.newest_s > self.behind_s:
+            return False
+        return self.caught_up
 
 
 def lag_of(
@@ -153,7 +160,7 @@ class Pace:
         if memory.redis_lost:
             return True
         lag = self.lag()
-        if self.progress.caught_up != all(n == 0 for n in lag.values()):
+        if self.progress.caught_up != self.progress.caught_up_given(lag, time.time()):
             return True  # catching up just ended (or began)
         if not (self.progress.caught_up or self._scoring_due()):
             return False

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
+from schemas.scorecard_definition import load_definition
 from scorers.clock import ClockMode
+from scorers.rep_scoring import Layout
+from streams.worker.memory import Memory
 from streams.worker.progress import Consumer, Pace
 
 CALLS, DEALS, TEAMS = "crm.calls", "crm.deals", "scorestream-team-updates"
@@ -40,3 +46,24 @@ def test_the_assignment_is_read_again_after_a_rebalance() -> None:
     assert not p.waiting({}), "the assignment as read before"
     p.reset()
     assert p.waiting({})
+
+
+def test_a_caught_up_worker_needs_no_tick_while_messages_arrive_until_it_falls_behind() -> None:
+    """Messages waiting for the next batch are how a live stream looks: a tick then would
+    only end the open batch early. Once the newest message handled is ``behind_s`` old
+    while some wait, the worker is behind, and a tick is what says so."""
+    ends: dict[tuple[str, int], int | None] = {(CALLS, 0): 10}
+    p = pace(ends, committed={})
+    p.progress.handled[(CALLS, 0)] = 10
+    start = time.time()
+    assert p.progress.observe(p.lag(), start), "nothing unread: just caught up"
+    memory = Memory(rescore_all=False)
+    layout = Layout.of(load_definition())
+    ends[(CALLS, 0)] = 12  # two more, not in a batch yet
+    assert not p.needs_tick(memory, layout, datetime.now(UTC))
+    assert p.progress.caught_up_given(p.lag(), start + 4.9)
+    assert not p.progress.caught_up_given(p.lag(), start + 5.1), "behind after behind_s"
+    p.progress.newest_s = start - 6
+    assert p.needs_tick(memory, layout, datetime.now(UTC)), "falling behind needs a tick"
+    p.progress.handled[(CALLS, 0)] = 12
+    assert p.progress.caught_up_given(p.lag(), start + 60), "nothing unread: caught up"
