@@ -79,8 +79,9 @@ def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> fa
     outputs = Topics(topics.CRM_INPUTS, topics.DLQ, topics.UPDATES, topics.ALERTS,
                      teams_topic.get_topic_name())  # fmt: skip
     consumer = Consumer(
-        lambda: _assigned(app), lambda tp: _highwater(app, tp),
+        lambda: _assigned(app), lambda tp: _stable_end(app, tp),
         lambda tp: faust_adapter.committed_offset(app.consumer, TP(*tp)),
+        lambda tp: _rewinding(app).fetched(TP(*tp)),
     )  # fmt: skip
     shell = Shell(
         Layout.of(in_force.definition, in_force.version, versions.versions.kept_days),
@@ -174,11 +175,14 @@ def _assigned(app: faust.App) -> set[tuple[str, int]]:
     return {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
 
 
-def _highwater(app: faust.App, tp: tuple[str, int]) -> int | None:
-    try:
-        return app.consumer.highwater(TP(*tp))
-    except AssertionError:  # aiokafka's "Partition is not assigned": a rebalance moved it
-        return None
+def _rewinding(app: faust.App) -> faust_adapter.RewindingConsumer:
+    consumer = app.consumer
+    assert isinstance(consumer, faust_adapter.RewindingConsumer)
+    return consumer
+
+
+def _stable_end(app: faust.App, tp: tuple[str, int]) -> int | None:
+    return _rewinding(app).stable_end(TP(*tp))
 
 
 def _produce(app: faust.App) -> Any:

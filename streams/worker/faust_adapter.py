@@ -1,6 +1,6 @@
 """Every use of faust's internals, in one place, pinned by a contract test.
 
-faust has no public API for what the worker needs in seven places, so it reaches inside here
+faust has no public API for what the worker needs in nine places, so it reaches inside here
 and nowhere else. ``tests/streams/worker/test_faust_adapter.py`` fails if an upgrade renames
 or reshapes any of them, and ``pyproject.toml`` bounds faust to the versions it passed on:
 
@@ -13,7 +13,20 @@ or reshapes any of them, and ``pyproject.toml`` bounds faust to the versions it 
   assignment and written per batch (``state_table``);
 - the worker's stop (``Worker._schedule_shutdown``), given a deadline;
 - the fetch loop's hand-over of each message (``Service.wait_first`` as
-  ``Consumer._drain_messages`` calls it), made to cost no task when nothing waits.
+  ``Consumer._drain_messages`` calls it), made to cost no task when nothing waits;
+- the consumer's creation (``AIOKafkaConsumerThread._create_worker_consumer``), to read
+  committed records only, and its fetches (``Consumer._getmany``) with the positions
+  aiokafka keeps (``SubscriptionState``), to see past transaction markers (below).
+
+A CRM that writes in Kafka transactions leaves a marker after each commit or abort: an
+offset no consumer is given. Counted as a message, it made a caught-up worker look one
+message behind forever, so every batch waited its longest and the worker soon thought
+itself behind (no alerts, scoring every few seconds). And faust reads uncommitted
+records unless it runs its own transactions, so an aborted transaction's events were
+scored. This consumer reads committed records only, and notes after each fetch where
+aiokafka's position stands (past any marker or aborted record) and where the records it
+returned end (``Fetched``): once every record returned is handled, the rest up to the
+position holds nothing to handle.
 
 The consumer, made to lose no message when partitions move between workers. faust drops
 messages it has fetched in a rebalance: those in the streams' buffers, which it clears when
@@ -44,11 +57,12 @@ import os
 import threading
 from collections.abc import Coroutine, Generator, Iterator
 from contextlib import suppress
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import faust
 import structlog
 from aiokafka.errors import IllegalStateError
+from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka
 from faust.types import TP
 from faust.worker import Worker
@@ -57,9 +71,65 @@ from mode.services import WaitResults
 log = structlog.get_logger()
 
 
+class Fetched(NamedTuple):
+    """Where a partition's fetches stand, as of the last one."""
+
+    position: int
+    """aiokafka's next offset to return: past every record returned and every marker or
+    aborted record it passed over."""
+    records_end: int
+    """One past the last record returned since the last seek (0: none)."""
+
+
+class CommittedReadingThread(aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # faust asks for read_committed only when it runs its own transactions; read before
+        # start(), which hands it to the fetcher.
+        consumer._isolation_level = "read_committed"
+        return consumer
+
+
 class RewindingConsumer(aiokafka.Consumer):
+    _fetched: dict[TP, Fetched] | None = None
+
+    def _new_consumer_thread(self) -> aiokafka.AIOKafkaConsumerThread:
+        return CommittedReadingThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> RecordMap:
+        records = await super()._getmany(active_partitions, timeout)
+        # Read here, in the fetch loop's turn: the consumer thread moves positions only while
+        # a fetch is asked of it, and none is until this one's records are handed on.
+        fetched = self._fetched = self._fetched or {}
+        assignment = _aiokafka_assignment(self)
+        if assignment is not None:
+            for tp in assignment.tps if active_partitions is None else active_partitions:
+                state = assignment.state_value(tp)
+                if state is None or not state.has_valid_position:
+                    continue
+                batch = records.get(tp)
+                before = fetched.get(tp)
+                end = batch[-1].offset + 1 if batch else (before.records_end if before else 0)
+                fetched[tp] = Fetched(state.position, end)
+        return records
+
+    def fetched(self, tp: TP) -> Fetched | None:
+        """Where ``tp``'s fetches stand (None: no fetch since it was assigned or sought)."""
+        return None if self._fetched is None else self._fetched.get(tp)
+
+    def stable_end(self, tp: TP) -> int | None:
+        """The partition's last stable offset as last fetched: the end of what reading
+        committed records can reach (None: not fetched yet, or not assigned now)."""
+        assignment = _aiokafka_assignment(self)
+        state = None if assignment is None else assignment.state_value(tp)
+        if state is None:
+            return None
+        lso: int | None = state.lso
+        return lso if lso is not None and lso >= 0 else state.highwater
+
     async def perform_seek(self) -> None:
         self.stop_flow()  # nothing more reaches the buffers; faust resumes after clearing them
+        self._fetched = None  # positions move back; records returned are fetched again
         await super().perform_seek()
         changelogs = self.app.tables.changelog_topics
         for tp in self.assignment():
@@ -133,6 +203,14 @@ class App(faust.App):
         # does not serve: in the live profile (issue 24) it was 2% of the worker's CPU.
         self.sensors.remove(self.monitor)
         return services
+
+
+def _aiokafka_assignment(consumer: Any) -> Any | None:
+    """aiokafka's per-partition state of the assignment (None: not started, or between
+    assignments)."""
+    kafka = consumer._thread._consumer
+    subscription = None if kafka is None else kafka._subscription.subscription
+    return None if subscription is None else subscription.assignment
 
 
 def committed_offset(consumer: Any, tp: TP) -> int | None:

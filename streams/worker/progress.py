@@ -30,13 +30,22 @@ SCORE_BEHIND_S = 5.0
 would be stale before anyone read them, and scoring is most of a batch's cost."""
 
 
+Fetched = tuple[int, int]
+"""A partition's fetches as of the last: (the consumer's position, past every record returned
+and every transaction marker or aborted record passed over; one past the last record
+returned)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Consumer:
-    """What pacing asks of the consumer: its assignment, partitions' ends, the commits."""
+    """What pacing asks of the consumer: its assignment, partitions' ends, the commits, and
+    where its fetches stand."""
 
     assigned: Callable[[], set[TopicPartition]]
     end: Callable[[TopicPartition], int | None]
+    """The end of what the consumer can read: the last stable offset, reading committed."""
     committed: Callable[[TopicPartition], int | None]
+    fetched: Callable[[TopicPartition], Fetched | None] = lambda _: None
 
 
 @dataclass(slots=True)
@@ -89,23 +98,25 @@ class Progress:
 
 
 def lag_of(
-    inputs: Collection[str],
-    assigned: Iterable[TopicPartition],
-    handled: Mapping[TopicPartition, int],
-    end: Callable[[TopicPartition], int | None],
-    committed: Callable[[TopicPartition], int | None],
-) -> Lag:
-    """Unhandled messages per assigned input partition. ``end`` is the partition's high
-    watermark as the consumer last saw it; ``committed`` where the group left a partition
-    not handled since this worker got it."""
+    inputs: Collection[str], assigned: Iterable[TopicPartition],
+    handled: Mapping[TopicPartition, int], consumer: Consumer,
+) -> Lag:  # fmt: skip
+    """Unhandled messages per assigned input partition: from the offset after the last
+    handled (or where the group left a partition not handled since this worker got it) to
+    the end the consumer last saw. Once every record fetched is handled, what lies between
+    that offset and the consumer's position is transaction markers and aborted records: no
+    message, and not counted."""
     out: Lag = {}
     for tp in assigned:
         if tp[0] not in inputs:
             continue
-        high = end(tp)
+        high = consumer.end(tp)
         done = handled.get(tp)
         if done is None:
-            done = committed(tp) or 0
+            done = consumer.committed(tp) or 0
+        fetched = consumer.fetched(tp)
+        if fetched is not None and done >= fetched[1]:
+            done = max(done, fetched[0])
         out[tp] = None if high is None else max(0, high - done)
     return out
 
@@ -142,8 +153,7 @@ class Pace:
     def lag(self, batch: Sequence[Message] = ()) -> Lag:
         """Unhandled messages per assigned input partition, counting ``batch`` as handled."""
         handled = self.progress.after(((m.topic, m.partition), m.offset) for m in batch)
-        c = self.consumer
-        lag = lag_of(self.inputs, c.assigned(), handled, c.end, c.committed)
+        lag = lag_of(self.inputs, self.consumer.assigned(), handled, self.consumer)
         self._input_tps = tuple(lag)
         return lag
 
@@ -153,7 +163,7 @@ class Pace:
         c = self.consumer
         tps = self._input_tps if self._input_tps is not None else c.assigned()
         handled = {**self.progress.handled, **next_offsets}
-        return any(lag_of(self.inputs, tps, handled, c.end, c.committed).values())
+        return any(lag_of(self.inputs, tps, handled, c).values())
 
     def needs_tick(self, memory: Memory, layout: Layout, now: datetime) -> bool:
         """Whether a batch with no message has anything to do (cheap: no lock, no I/O)."""

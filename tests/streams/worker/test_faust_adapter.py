@@ -57,6 +57,62 @@ def test_the_overridden_methods_exist_on_fausts_classes_with_our_signatures() ->
     assert "callback(message), self.suspend_flow.wait()" in fetch_loop
     assert parameters(Worker._schedule_shutdown) == ["self", "signal"]
     assert faust_adapter.RewindingTransport.Consumer is faust_adapter.RewindingConsumer
+    getmany = aiokafka.Consumer._getmany
+    assert parameters(getmany) == ["self", "active_partitions", "timeout"]
+    create = aiokafka.AIOKafkaConsumerThread._create_worker_consumer
+    assert parameters(create) == ["self", "transport"]
+    assert parameters(aiokafka.Consumer._new_consumer_thread) == ["self"]
+
+
+async def test_the_consumer_reads_committed_records_only(app: faust.App) -> None:
+    """faust asks for read_committed only under its own transactions: the worker's consumer is
+    made with it all the same, and aiokafka's fetcher takes it from there at start."""
+    thread = _consumer(app)._new_consumer_thread()
+    assert isinstance(thread, faust_adapter.CommittedReadingThread)
+    kafka = thread._create_worker_consumer(app.transport)
+    assert kafka._isolation_level == "read_committed"
+    assert "isolation_level=self._isolation_level" in inspect.getsource(type(kafka).start)
+
+
+async def test_each_fetch_notes_the_position_and_where_its_records_end(app: faust.App) -> None:
+    """After a fetch, ``fetched`` holds aiokafka's position (past markers it passed over) and
+    one past the last record returned; a partition whose fetch returned none keeps where
+    the records ended before; a seek forgets both."""
+    consumer = _consumer(app)
+    calls, deals = TP("crm.calls", 0), TP("crm.deals", 1)
+
+    class State:
+        has_valid_position = True
+
+        def __init__(self, position: int) -> None:
+            self.position = position
+
+    class Record:
+        def __init__(self, offset: int) -> None:
+            self.offset = offset
+
+    positions = {calls: State(11), deals: State(4)}
+    assignment = type("Assignment", (), {"state_value": staticmethod(positions.get),
+                                          "tps": set(positions)})()  # fmt: skip
+    kafka = type("Kafka", (), {})()
+    kafka._subscription = type("Sub", (), {"subscription": type("S", (), {})()})()
+    kafka._subscription.subscription.assignment = assignment
+    thread: Any = type("Thread", (), {})()
+    thread._consumer = kafka
+    fetches = [{calls: [Record(8), Record(9)]}, {}]
+
+    async def getmany(active: Any, timeout: float) -> Any:
+        return fetches.pop(0)
+
+    thread.getmany = getmany
+    consumer._thread = thread
+    records = await consumer._getmany({calls, deals}, 1.0)
+    assert [r.offset for r in records[calls]] == [8, 9], "handed on as fetched"
+    assert consumer.fetched(calls) == (11, 10)
+    assert consumer.fetched(deals) == (4, 0)
+    positions[calls].position = 12  # a fetch that passed over a marker only
+    await consumer._getmany(None, 1.0)
+    assert consumer.fetched(calls) == (12, 10)
 
 
 async def test_the_seek_after_a_rebalance_rewinds_what_the_group_never_committed(

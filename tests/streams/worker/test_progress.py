@@ -67,3 +67,26 @@ def test_a_caught_up_worker_needs_no_tick_while_messages_arrive_until_it_falls_b
     assert p.needs_tick(memory, layout, datetime.now(UTC)), "falling behind needs a tick"
     p.progress.handled[(CALLS, 0)] = 12
     assert p.progress.caught_up_given(p.lag(), start + 60), "nothing unread: caught up"
+
+
+def test_transaction_markers_after_the_last_record_handled_are_no_lag() -> None:
+    """A transactional producer's commit marker takes an offset no consumer is given: once
+    every record fetched is handled, nothing up to the consumer's position waits."""
+    tp = (CALLS, 0)
+    ends: dict[tuple[str, int], int | None] = {tp: 11}  # records 0-9, the marker at 10
+    fetched: dict[tuple[str, int], tuple[int, int]] = {tp: (11, 10)}
+    p = Pace(ClockMode.EVENT, (CALLS,), Consumer(lambda: set(ends), ends.__getitem__,
+             {}.get, fetched.get), behind_s=5.0)  # fmt: skip
+    p.progress.handled[tp] = 10
+    assert p.lag() == {tp: 0}
+    assert not p.waiting({})
+    ends[tp], fetched[tp] = 13, (13, 12)  # record 11 fetched, not handled; its marker at 12
+    assert p.lag() == {tp: 3}, "a record waits: the lag counts from the last handled"
+    assert p.waiting({})
+    assert not p.waiting({tp: 12}), "the open batch holds it"
+    p.progress.handled[tp] = 12
+    assert p.lag() == {tp: 0}
+    ends[tp] = 15  # more written, not fetched yet: they count
+    assert p.lag() == {tp: 2}
+    p.progress.handled[tp] = 4  # handled less than was fetched (seeks back): as before
+    assert p.lag() == {tp: 11}
