@@ -4,8 +4,10 @@ The worker's state has already moved on when it writes to Redis, so a dropped wr
 would leave a card stale until the rep's next event, and a failed read would stop a
 batch. Every Redis call of the worker goes through ``RedisCalls.run``: a connection
 or timeout error waits (capped exponential backoff, logged at each attempt) and
-tries again, for as long as it takes; errors that waiting cannot fix (bad
-credentials, a wrong type, out of memory) raise ``RedisStoreError``.
+tries again, for as long as it takes, and so does a server that refuses for now: out of
+memory (``maxmemory`` reached), read-only (a replica since a failover), a cluster
+resharding or down. Errors that waiting cannot fix (bad credentials, a wrong type) raise
+``RedisStoreError``.
 """
 
 from __future__ import annotations
@@ -20,13 +22,29 @@ import redis.asyncio
 import structlog
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, AuthorizationError, RedisError
+from redis.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    ClusterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    TryAgainError,
+)
 
 from sinks.exceptions import RedisStoreError, RedisUnavailableError
 
 T = TypeVar("T")
 
 log = structlog.get_logger(__name__)
+
+_WAITED_FOR = (
+    redis.ConnectionError, redis.TimeoutError, OSError,
+    OutOfMemoryError, ReadOnlyError, TryAgainError, ClusterDownError,
+)  # fmt: skip
+"""Redis away, or refusing until memory is freed or a failover or resharding ends. Raising
+instead would leave the worker's batch unwritten and unacked while it read on: its events
+unscored until a restart."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +83,7 @@ class RedisCalls:
             except (AuthenticationError, AuthorizationError) as exc:
                 # Subclasses of ConnectionError, but waiting will not fix credentials.
                 raise RedisStoreError(f"Redis rejected our credentials ({what}): {exc}") from exc
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            except _WAITED_FOR as exc:
                 self.available = False
                 delay = self.retry.delay(attempt)
                 log.warning(

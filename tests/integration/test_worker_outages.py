@@ -1,6 +1,7 @@
 """The worker through outages, on the real servers: Redis stopped while events stream in
-and back empty, Redis restarted empty with no new events, a slow Redis, and Kafka stopped
-mid-stream. Afterwards the stream equals the replay, KPI for KPI, and nothing valid is lost.
+and back empty, Redis full (refusing writes), Redis restarted empty with no new events, a
+slow Redis, and Kafka stopped mid-stream. Afterwards the stream equals the replay, KPI for
+KPI, and nothing valid is lost.
 
 Each test runs the worker against a server of its own, so it can stop, restart and slow it
 without disturbing anyone else.
@@ -85,6 +86,34 @@ def test_redis_stopped_while_events_stream_in_then_back_empty(
                    "the worker to notice Redis came back empty")  # fmt: skip
         wait_until(lambda: assert_same(system.cards(), want), 60, "every card after the rewrite")
     assert "redis.retry" in system.worker_logs(tail=None)
+
+
+def test_a_full_redis_is_waited_for_and_loses_nothing(
+    settings: Settings, tmp_path: Path, own_redis: ThrowawayRedis
+) -> None:
+    """Redis reaches ``maxmemory`` (no eviction) mid-stream, so it refuses every write, for
+    30 s: the worker waits (degraded, never exits), and once memory is freed the cards equal
+    the replay. (A refusal that raised left the batch in hand unwritten and unacked while the
+    worker read on: its events were missing from the cards until a restart.)"""
+    system = System.fresh(settings.model_copy(update={"redis_url": own_redis.url}), tmp_path)
+    lines = simulated_log(tmp_path, days=30, seed=12)
+    half = len(lines) // 2
+    want, _ = expected_cards(lines)
+    admin = own_redis.client()
+    produce_lines(settings.kafka_bootstrap, lines[:half])
+    with system.worker() as worker:
+        wait_until(lambda: system.cards() != {}, 120, "the first cards", system.worker_logs)
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", 1)
+        produce_lines(settings.kafka_bootstrap, lines[half:])
+        wait_until(lambda: health(system)[0] == 503, 30, "/health to say degraded")
+        time.sleep(OUTAGE_S)
+        assert worker.poll() is None, "the worker exited while Redis was full"
+        admin.config_set("maxmemory", 0)
+        wait_until(lambda: assert_same(system.cards(), want), 120,
+                   "every card equal to the replay", system.worker_logs)  # fmt: skip
+        wait_until(lambda: health(system)[0] == 200, 30, "/health to say ready again")
+    assert "maxmemory" in system.worker_logs(tail=None)
 
 
 def test_redis_restarted_empty_is_written_again_without_new_events(

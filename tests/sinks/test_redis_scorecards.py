@@ -307,6 +307,33 @@ async def test_a_write_waits_through_an_outage_and_loses_nothing(
         await check.aclose()
 
 
+async def test_a_full_redis_is_waited_for_like_an_outage(throwaway: ThrowawayRedis) -> None:
+    """``maxmemory`` reached (no eviction): Redis refuses writes with OOM until memory is
+    freed. The write waits (degraded, logged) instead of raising, then completes."""
+    throwaway.start()
+    admin = throwaway.client()
+    with capture_logs() as logs:
+        sink = scorecard_sink(Settings(redis_url=throwaway.url, redis_prefix="ss"), retry=FAST)
+        try:
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", 1)  # below what an empty server uses: every write OOM
+            write = asyncio.create_task(sink.write([update(card("ana", overall=40.0))], AT))
+            await asyncio.sleep(1.0)
+            assert not write.done()
+            assert not sink.calls.available
+            retries = [e for e in logs if e["event"] == "redis.retry"]
+            assert len(retries) >= 2
+            assert "maxmemory" in retries[0]["error"]
+            admin.config_set("maxmemory", 0)
+            assert await asyncio.wait_for(write, timeout=15) == 1
+            assert sink.calls.available
+            read = await sink.read_cards([("ana", "30d")])
+            assert read[("ana", "30d")].overall == 40.0
+        finally:
+            await sink.aclose()
+            admin.close()
+
+
 async def test_lost_data_tells_a_restart_empty_from_an_outage(throwaway: ThrowawayRedis) -> None:
     """The marker goes with the first cards: nothing lost before them; a server that comes
     back empty (even after cards were written to it again) is noticed once; a flush too."""
