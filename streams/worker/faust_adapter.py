@@ -57,7 +57,7 @@ import os
 import threading
 from collections.abc import Coroutine, Generator, Iterator
 from contextlib import suppress
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import faust
 import structlog
@@ -68,17 +68,9 @@ from faust.types import TP
 from faust.worker import Worker
 from mode.services import WaitResults
 
+from streams.worker.progress import Fetched
+
 log = structlog.get_logger()
-
-
-class Fetched(NamedTuple):
-    """Where a partition's fetches stand, as of the last one."""
-
-    position: int
-    """aiokafka's next offset to return: past every record returned and every marker or
-    aborted record it passed over."""
-    records_end: int
-    """One past the last record returned since the last seek (0: none)."""
 
 
 class CommittedReadingThread(aiokafka.AIOKafkaConsumerThread):

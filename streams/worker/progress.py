@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from scorers.calendar import Day, day_of
 from scorers.clock import ClockMode, as_of_day
@@ -30,10 +31,14 @@ SCORE_BEHIND_S = 5.0
 would be stale before anyone read them, and scoring is most of a batch's cost."""
 
 
-Fetched = tuple[int, int]
-"""A partition's fetches as of the last: (the consumer's position, past every record returned
-and every transaction marker or aborted record passed over; one past the last record
-returned)."""
+class Fetched(NamedTuple):
+    """Where a partition's fetches stand, as of the last one."""
+
+    position: int
+    """The consumer's next offset to return: past every record returned and every
+    transaction marker or aborted record it passed over."""
+    records_end: int
+    """One past the last record returned since the last seek (0: none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +120,8 @@ def lag_of(
         if done is None:
             done = consumer.committed(tp) or 0
         fetched = consumer.fetched(tp)
-        if fetched is not None and done >= fetched[1]:
-            done = max(done, fetched[0])
+        if fetched is not None and done >= fetched.records_end:
+            done = max(done, fetched.position)
         out[tp] = None if high is None else max(0, high - done)
     return out
 

@@ -9,7 +9,7 @@ from schemas.scorecard_definition import load_definition
 from scorers.clock import ClockMode
 from scorers.rep_scoring import Layout
 from streams.worker.memory import Memory
-from streams.worker.progress import Consumer, Pace
+from streams.worker.progress import Consumer, Fetched, Pace
 
 CALLS, DEALS, TEAMS = "crm.calls", "crm.deals", "scorestream-team-updates"
 
@@ -74,13 +74,13 @@ def test_transaction_markers_after_the_last_record_handled_are_no_lag() -> None:
     every record fetched is handled, nothing up to the consumer's position waits."""
     tp = (CALLS, 0)
     ends: dict[tuple[str, int], int | None] = {tp: 11}  # records 0-9, the marker at 10
-    fetched: dict[tuple[str, int], tuple[int, int]] = {tp: (11, 10)}
+    fetched: dict[tuple[str, int], Fetched] = {tp: Fetched(11, 10)}
     p = Pace(ClockMode.EVENT, (CALLS,), Consumer(lambda: set(ends), ends.__getitem__,
              {}.get, fetched.get), behind_s=5.0)  # fmt: skip
     p.progress.handled[tp] = 10
     assert p.lag() == {tp: 0}
     assert not p.waiting({})
-    ends[tp], fetched[tp] = 13, (13, 12)  # record 11 fetched, not handled; its marker at 12
+    ends[tp], fetched[tp] = 13, Fetched(13, 12)  # record 11 fetched, not handled; its marker at 12
     assert p.lag() == {tp: 3}, "a record waits: the lag counts from the last handled"
     assert p.waiting({})
     assert not p.waiting({tp: 12}), "the open batch holds it"
