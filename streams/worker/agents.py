@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Concatenate, Final, ParamSpec
+
+import structlog
 
 from schemas.definition_version import DefinitionVersion
 from scorers.effects import DeadLettered
 from scorers.intake import Message
 from scorers.rep_scoring import Layout
 from sinks.redis_scorecards import RedisScorecardSink
-from streams.worker.batching import Batcher, BatchLimits, Chore
+from streams.worker.batching import Batcher, BatchLimits, Chore, Crash
 from streams.worker.definitions import DefinitionFollower
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.shell import Shell
@@ -37,6 +40,28 @@ TICK_S: Final = 1.0
 or scoring is due."""
 
 
+log = structlog.get_logger()
+P = ParamSpec("P")
+
+
+def _stops_the_worker(
+    work: Callable[Concatenate[Agents, P], Coroutine[Any, Any, None]],
+) -> Callable[Concatenate[Agents, P], Coroutine[Any, Any, None]]:
+    """An error in ``work`` ends the worker (``Agents.crash``). faust would restart the agent,
+    which reads on past the messages it held, unacked, leaving them out until a restart."""
+
+    @functools.wraps(work)
+    async def run(self: Agents, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            await work(self, *args, **kwargs)
+        except Exception as exc:
+            log.exception("agent_failed", agent=work.__name__)
+            self.crash(exc)
+            raise
+
+    return run
+
+
 @dataclass(frozen=True, slots=True)
 class Agents:
     shell: Shell
@@ -46,7 +71,11 @@ class Agents:
     metrics: WorkerMetrics
     ready: Callable[[], bool]
     """Tables recovered and no rebalance under way: state can be read and scored."""
+    crash: Crash
+    """Ends the worker (a batch that cannot be written: a restart redelivers it, as after a
+    kill -9)."""
 
+    @_stops_the_worker
     async def crm_events(self, stream: Any) -> None:
         # NOTE: no `yield`; concurrency=1 keeps offset commits in order. Acked by the
         # batcher, by hand, once a message's batch is written.
@@ -54,7 +83,7 @@ class Agents:
         batches = Batcher(self.shell.handle, acked.ack, LIMITS, self.metrics, self.shell.waiting)
         chore = Chore(TICK_S, lambda: self.ready() and self.shell.needs_tick(),
                       lambda: self.shell.handle(()))  # fmt: skip
-        timer = batches.start_timer(LIMITS.max_age_s / 5, chore)
+        timer = batches.start_timer(LIMITS.max_age_s / 5, self.crash, chore)
         following = asyncio.create_task(
             self.follower.run(lambda v, k: batches.between_batches(lambda: self._use(v, k))),
             context=contextvars.Context(),
@@ -67,6 +96,7 @@ class Agents:
             await batches.end_open()
             timer.cancel()
 
+    @_stops_the_worker
     async def team_updates(self, stream: Any) -> None:
         async for event in stream.events():
             rejected = self.teams.handle(_message(event))
@@ -74,10 +104,12 @@ class Agents:
                 now = datetime.now(UTC)
                 await self.shell.outputs.dead_letters([DeadLettered.of(rejected, now)])
 
+    @_stops_the_worker
     async def write_teams(self) -> None:
         if self.ready():
             await self.teams.score_marked(datetime.now(UTC).isoformat(timespec="milliseconds"))
 
+    @_stops_the_worker
     async def check_redis(self) -> None:
         """Notice Redis losing what the worker wrote, and write it all again."""
         if self.ready() and await self.sink.lost_data():

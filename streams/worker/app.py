@@ -94,7 +94,7 @@ def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> fa
         shell, TeamHandler(in_force.definition, in_force.version, members, index, as_of, sink),
         DefinitionFollower(settings, versions,
                            RedisDefinitionSink(sink.calls, settings.redis_prefix), metrics),
-        sink, metrics, lambda: faust_adapter.ready(app),
+        sink, metrics, lambda: faust_adapter.ready(app), faust_adapter.exit_failed,
     )  # fmt: skip
     app.agent(crm, concurrency=1)(agents.crm_events)
     app.agent(teams_topic, concurrency=1)(agents.team_updates)

@@ -19,6 +19,10 @@ grow with the input rate, and a rep is scored once for all its events of that ti
 without a batch waiting longer than it must. (A batch that waited as long as the last
 one took to write, the rule before, doubled the latency at a tenth of the worker's
 capacity: a long batch made the next one long.)
+
+A batch that fails to be written (Kafka refuses its alerts, say) is not acked, and the
+batcher takes and writes nothing after it: the error stops the worker, and a restart
+redelivers that batch and everything after it, as after a kill -9.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from streams.worker.metrics import WorkerMetrics
 
 Ack = Callable[[Any], Awaitable[object]]
 Handle = Callable[[Sequence[Message]], Awaitable[None]]
+Crash = Callable[[BaseException], None]
+"""Ends the worker with the error (``faust_adapter.exit_failed``)."""
 Waiting = Callable[[Mapping[tuple[str, int], int]], bool]
 """Whether a message waits to be added beyond the given next offsets per partition."""
 T = TypeVar("T")
@@ -90,10 +96,15 @@ class Batcher:
         self._monotonic, self._wall = monotonic, wall
         # The agent adds while the timer may end a batch: one at a time.
         self._lock = asyncio.Lock()
+        self._failed: Exception | None = None
+        """The error a batch failed to be written with: the worker is stopping, and the
+        batch and every message after it are to be redelivered, none written or acked."""
 
     async def add(self, event: Any, message: Message) -> None:
         """Hold a consumed message; end the batch when it is full or old enough."""
         async with self._lock:
+            if self._failed is not None:
+                raise self._failed
             if not self._events:
                 self._started = self._monotonic()
             self._events.append(event)
@@ -111,9 +122,15 @@ class Batcher:
             async with self._lock:
                 await self._end()
 
-    def start_timer(self, interval_s: float, chore: Chore | None = None) -> asyncio.Task[None]:
+    def start_timer(
+        self, interval_s: float, crash: Crash, chore: Chore | None = None
+    ) -> asyncio.Task[None]:
         """Tick every ``interval_s`` (and do ``chore``) in a task beside the stream; cancel it
-        when the stream stops. Its context is fresh: no message is current while it writes."""
+        when the stream stops. Its context is fresh: no message is current while it writes.
+
+        A batch (or chore) it fails to write goes to ``crash``, which stops the worker: that
+        batch is not acked, and reading on past it would leave its events out until a
+        restart. A restart redelivers it, as after a kill -9."""
 
         async def end_old_batches() -> None:
             last_chore_s = self._monotonic()
@@ -125,10 +142,10 @@ class Batcher:
                         last_chore_s = self._monotonic()
                         if chore.needed():
                             await self.between_batches(chore.run)
-                except Exception:
-                    # This task is what ends a batch no message comes to end: if it died,
-                    # faust would wait for that batch's acks forever at shutdown.
-                    log.exception("batch_timer_failed")
+                except Exception as exc:
+                    log.exception("batch_failed")
+                    crash(exc)
+                    return
 
         return asyncio.create_task(end_old_batches(), context=contextvars.Context())
 
@@ -139,9 +156,10 @@ class Batcher:
             return await work()
 
     async def end_open(self) -> None:
-        """Write and ack the open batch now (the stream stops)."""
+        """Write and ack the open batch now (the stream stops), unless one failed."""
         async with self._lock:
-            await self._end()
+            if self._failed is None:
+                await self._end()
 
     def _old_enough(self) -> bool:
         now = self._monotonic()
@@ -156,6 +174,8 @@ class Batcher:
 
     async def _end(self) -> None:
         """Write the open batch, then ack its messages (none open: nothing)."""
+        if self._failed is not None:
+            raise self._failed
         if not self._events:
             return
         events, self._events = self._events, []
@@ -163,7 +183,11 @@ class Batcher:
         self._next = {}
         self.metrics.batch.observe(len(events))
         begin = self._monotonic()
-        await self.handle(messages)
+        try:
+            await self.handle(messages)
+        except Exception as exc:
+            self._failed = exc
+            raise
         self.metrics.batch_seconds.observe(self._monotonic() - begin)
         for event in events:
             await self.ack(event)

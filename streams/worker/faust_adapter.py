@@ -11,7 +11,8 @@ or reshapes any of them, and ``pyproject.toml`` bounds faust to the versions it 
   (``App.on_init_dependencies``), to leave out faust's Monitor;
 - a table partition's RocksDB (``Store._dbs``, ``Store._db_for_partition``), read whole on
   assignment and written per batch (``state_table``);
-- the worker's stop (``Worker._schedule_shutdown``), given a deadline;
+- the worker's stop (``Worker._schedule_shutdown``), given a deadline, and its end when a
+  batch fails (``exit_failed``: why not faust's stop);
 - the fetch loop's hand-over of each message (``Service.wait_first`` as
   ``Consumer._drain_messages`` calls it), made to cost no task when nothing waits;
 - the consumer's creation (``AIOKafkaConsumerThread._create_worker_consumer``), to read
@@ -54,10 +55,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 from collections.abc import Coroutine, Generator, Iterator
 from contextlib import suppress
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import faust
 import structlog
@@ -248,5 +250,24 @@ class DeadlineWorker(Worker):
 
 
 def _stop_overdue() -> None:
-    log.error("stop_overdue", seconds=STOP_DEADLINE_S, exit_code=3)
-    os._exit(3)
+    _exit_now("stop_overdue", 3, seconds=STOP_DEADLINE_S)
+
+
+EXIT_FAILED: Final = 1
+
+
+def exit_failed(error: BaseException) -> NoReturn:
+    """End the process now, as a kill -9 would, after a batch failed to be written.
+
+    Not faust's stop: it waits for every message handed to an agent to be acked, and the
+    failed batch's never will be (after ``App.crash``, the crashed consumer thread left the
+    last commit waiting too). Not a restarted agent: it would read on past the batch. A
+    kill -9 loses nothing (the tests' chaos): the batch and all after it are redelivered."""
+    _exit_now("worker_failed", EXIT_FAILED, error=repr(error))
+
+
+def _exit_now(event: str, code: int, **context: object) -> NoReturn:
+    log.error(event, exit_code=code, **context)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

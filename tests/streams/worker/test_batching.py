@@ -10,6 +10,8 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pytest
+
 from scorers.intake import Message
 from streams.worker.batching import Batcher, BatchLimits, Chore
 from streams.worker.metrics import WorkerMetrics
@@ -169,9 +171,71 @@ async def test_the_batchers_own_timer_ends_an_old_batch_and_does_its_chore() -> 
         rec.log.append("chore")
         done.set()
 
-    timer = batches.start_timer(0.001, Chore(0.0, lambda: True, chore))
+    crashes: list[BaseException] = []
+
+    def crash(exc: BaseException) -> None:
+        crashes.append(exc)
+
+    timer = batches.start_timer(0.001, crash, Chore(0.0, lambda: True, chore))
     try:
         await asyncio.wait_for(done.wait(), timeout=10)
     finally:
         timer.cancel()
     assert rec.log[:3] == ["write [1]", "ack 1", "chore"]
+    assert crashes == []
+
+
+async def test_a_batch_the_timer_fails_to_write_stops_the_worker_unacked() -> None:
+    """Writing the batch raised (Kafka refused its alerts, say): nothing of it is acked and
+    the worker is stopped with the error, so a restart redelivers the batch; the timer does
+    not go on to end later batches past it."""
+    clock = Clock()
+    rec = Recorder(clock)
+    refused = RuntimeError("refused")
+
+    async def failing(messages: Sequence[Message]) -> None:
+        rec.log.append(f"write {[m.offset for m in messages]}")
+        raise refused
+
+    batches = batcher(rec, clock, max_age_s=1.0)
+    batches.handle = failing
+    await batches.add(1, message(1, sent=clock.now))
+    clock.now += 2.0
+    crashed = asyncio.Event()
+    crashes: list[BaseException] = []
+
+    def crash(exc: BaseException) -> None:
+        crashes.append(exc)
+        crashed.set()
+
+    timer = batches.start_timer(0.001, crash)
+    await asyncio.wait_for(crashed.wait(), timeout=10)
+    await asyncio.wait_for(timer, timeout=10)
+    assert crashes == [refused]
+    assert rec.log == ["write [1]"]
+
+
+async def test_after_a_batch_fails_nothing_more_is_taken_written_or_acked() -> None:
+    """The worker is stopping: the failed batch and every message after it are redelivered
+    by the restart, so none may be written or acked now (the stream's stop would otherwise
+    write what came after the failed batch, and ack it)."""
+    clock = Clock()
+    rec = Recorder(clock)
+    refused = RuntimeError("refused")
+    fail = True
+
+    async def handle(messages: Sequence[Message]) -> None:
+        rec.log.append(f"write {[m.offset for m in messages]}")
+        if fail:
+            raise refused
+
+    batches = batcher(rec, clock, max_messages=1)
+    batches.handle = handle
+    with pytest.raises(RuntimeError, match="refused"):
+        await batches.add(1, message(1, sent=clock.now))
+    fail = False
+    with pytest.raises(RuntimeError, match="refused"):
+        await batches.add(2, message(2, sent=clock.now))
+    await batches.end_open()
+    await batches.tick()
+    assert rec.log == ["write [1]"]

@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
+import subprocess
+import sys
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -252,3 +255,25 @@ async def test_a_callback_that_fails_at_once_raises_in_the_fetch_loop(app: faust
             await _consumer(app).wait_first(callback(), asyncio.Event().wait())
         gc.collect()
     assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+
+
+def test_a_failed_batch_ends_the_process_at_once_non_zero_and_says_why() -> None:
+    """As a kill -9 would, even with the event loop blocked: faust's own stop would wait for
+    the failed batch's acks."""
+    script = """
+import asyncio, time
+from streams.worker import faust_adapter
+
+async def main():
+    faust_adapter.exit_failed(RuntimeError("refused"))
+    time.sleep(60)
+
+asyncio.run(main())
+"""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=50, check=False)  # fmt: skip
+    assert done.returncode == faust_adapter.EXIT_FAILED != 0, done.stderr
+    assert time.monotonic() - started < 30
+    assert "worker_failed" in done.stdout + done.stderr
+    assert "refused" in done.stdout + done.stderr
