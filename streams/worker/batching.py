@@ -117,7 +117,11 @@ class Batcher:
                 await self._end()
 
     async def tick(self) -> None:
-        """End a batch that is old enough (for the timer: no message may come to end it)."""
+        """End a batch that is old enough (for the timer: no message may come to end it).
+        Raises once a batch failed, wherever it was written (a definition's switch writes
+        the open batch too): no message may come to raise it."""
+        if self._failed is not None:
+            raise self._failed
         if self._events and self._old_enough():
             async with self._lock:
                 await self._end()

@@ -237,5 +237,36 @@ async def test_after_a_batch_fails_nothing_more_is_taken_written_or_acked() -> N
     with pytest.raises(RuntimeError, match="refused"):
         await batches.add(2, message(2, sent=clock.now))
     await batches.end_open()
-    await batches.tick()
     assert rec.log == ["write [1]"]
+
+
+async def test_a_batch_that_failed_between_batches_stops_the_timer_with_its_error() -> None:
+    """A definition's switch writes the open batch first, in its own task: when that write
+    fails, the timer still ends the worker, though no message comes to meet the error."""
+    clock = Clock()
+    rec = Recorder(clock)
+    refused = RuntimeError("refused")
+
+    async def failing(messages: Sequence[Message]) -> None:
+        raise refused
+
+    async def switch() -> None:
+        rec.log.append("switched")
+
+    batches = batcher(rec, clock)
+    batches.handle = failing
+    await batches.add(1, message(1, sent=clock.now))
+    with pytest.raises(RuntimeError, match="refused"):
+        await batches.between_batches(switch)
+    crashes: list[BaseException] = []
+    crashed = asyncio.Event()
+
+    def crash(exc: BaseException) -> None:
+        crashes.append(exc)
+        crashed.set()
+
+    timer = batches.start_timer(0.001, crash)
+    await asyncio.wait_for(crashed.wait(), timeout=10)
+    await asyncio.wait_for(timer, timeout=10)
+    assert crashes == [refused]
+    assert rec.log == []
