@@ -108,7 +108,7 @@ demo: install up
 	$(BIN)/scorestream topics create
 	@$(BIN)/scorestream simulate --days 30 --seed 1 --end "$$(date -u +%F)" >.local/demo-backfill.log 2>&1; \
 	echo "backfilled 30 days of history (.local/demo-backfill.log)"; \
-	$(BIN)/scorestream worker --clock wall --data-dir .local/worker >.local/worker.log 2>&1 & worker=$$!; \
+	scripts/keep_running.sh $(BIN)/scorestream worker --clock wall --data-dir .local/worker >.local/worker.log 2>&1 & worker=$$!; \
 	$(BIN)/scorestream simulate --rate $(RATE) --org-seed 1 >.local/simulator.log 2>&1 & sim=$$!; \
 	$(BIN)/scorestream serve --port $(SERVE_PORT) >.local/serve.log 2>&1 & web=$$!; \
 	SCORESTREAM_INGEST_KEYS=$(DEMO_INGEST_KEY) SCORESTREAM_HUBSPOT_SECRET=$(DEMO_HUBSPOT_SECRET) \
