@@ -25,6 +25,7 @@ from sinks.redis_scorecards import RedisScorecardSink
 from streams.worker.batching import Batcher, BatchLimits, Chore, Crash
 from streams.worker.definitions import DefinitionFollower
 from streams.worker.metrics import WorkerMetrics
+from streams.worker.outputs import delivered
 from streams.worker.shell import Shell
 from streams.worker.teams import TeamHandler
 
@@ -102,7 +103,8 @@ class Agents:
             rejected = self.teams.handle(_message(event))
             if rejected is not None:
                 now = datetime.now(UTC)
-                await self.shell.outputs.dead_letters([DeadLettered.of(rejected, now)])
+                letters = [DeadLettered.of(rejected, now)]
+                await delivered(await self.shell.outputs.dead_letters(letters))
 
     @_stops_the_worker
     async def write_teams(self) -> None:

@@ -1,8 +1,10 @@
 """The worker's sends to Kafka, in the order a plan lists them, with their logs and metrics.
 
-Every send returns once the producer holds the message; only alerts are waited for (they
-leave the rep's outbox once Kafka has them). The batcher's ack after the batch is what
-makes the rest safe: a batch not acked is planned and sent again, with the same keys.
+Every send returns once the producer holds the message, with its delivery: alerts are
+waited for at once (they leave the rep's outbox once Kafka has them), the rest by the
+batch before it is acked (``delivered``). So a message Kafka refuses fails its batch, which
+ends the worker, and a restart sends it again with the same key. (faust's flush before a
+commit waits for every send, but does not fail on a refused one: it would be lost.)
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from streams.worker.metrics import WorkerMetrics
 
 log = structlog.get_logger()
 
-Send = Callable[[str, bytes, bytes], Awaitable[Awaitable[Any]]]
+Delivery = Awaitable[Any]
+"""A send's delivery: raises if Kafka refused the message."""
+Send = Callable[[str, bytes, bytes], Awaitable[Delivery]]
 """(topic, key, value) -> the delivery future, once the producer has the message."""
 
 
@@ -38,11 +42,12 @@ class Outputs:
     topics: Topics
     metrics: WorkerMetrics
 
-    async def dead_letters(self, letters: Sequence[DeadLettered]) -> None:
+    async def dead_letters(self, letters: Sequence[DeadLettered]) -> list[Delivery]:
+        deliveries = []
         for dead in letters:
             message, letter = dead.rejected.message, dead.letter
             value = letter.model_dump_json().encode()
-            await self.send(self.topics.dead_letters, message.key or b"", value)
+            deliveries.append(await self.send(self.topics.dead_letters, message.key or b"", value))
             self.metrics.dead_letters.labels(letter.reason.value).inc()
             bound = log.bind(
                 topic=message.topic, partition=message.partition, offset=message.offset
@@ -51,21 +56,33 @@ class Outputs:
                 bound.error("internal_error", detail=letter.detail, traceback=dead.rejected.trace)
             else:
                 bound.warning("dead_letter", reason=letter.reason.value, detail=letter.detail)
+        return deliveries
 
-    async def scores(self, events: Sequence[ScoreEvent], teams: Sequence[TeamUpdate]) -> None:
-        for event in events:
+    async def scores(
+        self, events: Sequence[ScoreEvent], teams: Sequence[TeamUpdate]
+    ) -> list[Delivery]:
+        deliveries = [
             await self.send(self.topics.updates, event.rep_id.encode(), event.value)
+            for event in events
+        ]
         for team, message in team_messages(teams):
-            await self.send(self.topics.teams, team.encode(), message)
+            deliveries.append(await self.send(self.topics.teams, team.encode(), message))
+        return deliveries
 
     async def alerts(self, rep_id: str, alerts: Sequence[CoachingAlert]) -> None:
         """Send a rep's alerts and wait until Kafka has them all."""
-        deliveries = [
-            await self.send(self.topics.alerts, rep_id.encode(), a.model_dump_json().encode())
-            for a in alerts
-        ]
-        for delivery in deliveries:
-            await delivery
+        await delivered(
+            [
+                await self.send(self.topics.alerts, rep_id.encode(), a.model_dump_json().encode())
+                for a in alerts
+            ]
+        )
         for alert in alerts:
             self.metrics.alerts.labels(alert.rule).inc()
             log.info("alert", alert_id=alert.alert_id, rule=alert.rule, rep_id=rep_id)
+
+
+async def delivered(deliveries: Sequence[Delivery]) -> None:
+    """Wait until Kafka has every one of ``deliveries``; raises if it refused any."""
+    for delivery in deliveries:
+        await delivery

@@ -24,7 +24,7 @@ from scorers.rep_scoring import Layout
 from sinks.redis_scorecards import RedisScorecardSink
 from streams.worker.memory import Memory
 from streams.worker.metrics import WorkerMetrics
-from streams.worker.outputs import Outputs, Send, Topics
+from streams.worker.outputs import Outputs, Send, Topics, delivered
 from streams.worker.progress import Consumer, Lag, Pace
 from streams.worker.state_table import StateStore
 
@@ -116,7 +116,7 @@ class Shell:
 
     async def _apply(self, plan: BatchPlan, now: datetime) -> None:
         metrics = self.metrics
-        await self.outputs.dead_letters(plan.dead_letters)
+        deliveries = await self.outputs.dead_letters(plan.dead_letters)
         metrics.duplicates.inc(plan.duplicates)
         for rep_id, trace in plan.failures:
             metrics.internal_errors.inc()
@@ -129,7 +129,7 @@ class Shell:
         updated_at = now.isoformat(timespec="milliseconds")
         metrics.scorecards.inc(await self.sink.write(plan.cards, updated_at))
         await self.sink.write_directory(plan.directory)
-        await self.outputs.scores(plan.score_events, plan.team_updates)
+        deliveries += await self.outputs.scores(plan.score_events, plan.team_updates)
         if plan.scored:
             metrics.batch_reps.observe(len(plan.scored))
             metrics.scoring_cpu.inc(plan.score_s)
@@ -138,6 +138,7 @@ class Shell:
         for arrived_s in self.memory.absorb(plan):
             metrics.latency.observe(max(0.0, done_s - arrived_s))
         await self._send_alerts(plan.alerts)
+        await delivered(deliveries)
 
     async def _send_alerts(self, alerts: Mapping[str, Sequence[CoachingAlert]]) -> None:
         """Send each rep's alerts, then take them out of its outbox (the pages' copy too)."""

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from schemas import topics
 from schemas.access import DirectoryUpdate
 from schemas.events import TOPIC_OF_EVENT_TYPE
@@ -86,15 +88,19 @@ class MemorySink:
 
 
 class Producer:
-    """The producer's sends, delivered at once."""
+    """The producer's sends, delivered at once (Kafka refusing those to ``refusing``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, refusing: str | None = None) -> None:
         self.sent: list[tuple[str, bytes, bytes]] = []
+        self.refusing = refusing
 
     async def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[None]:
         self.sent.append((topic, key, value))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
+        if topic == self.refusing:
+            done.set_exception(RuntimeError(f"{topic} refused the message"))
+        else:
+            done.set_result(None)
         return done
 
     def on(self, topic: str) -> list[tuple[bytes, bytes]]:
@@ -137,6 +143,18 @@ def replayed(log: list[Message]) -> dict[CardKey, dict[str, object]]:
     for n, m in enumerate(log, start=1):
         engine.feed(n, m.value or b"")
     return {(c.rep_id or "", c.window): c.to_dict() for c in engine.result().scorecards}
+
+
+@pytest.mark.parametrize("refusing", [topics.UPDATES, topics.DLQ])
+async def test_a_send_kafka_refuses_fails_the_batch(refusing: str) -> None:
+    """A batch is acked once it returns: a score event or dead letter Kafka refused would be
+    lost (faust's flush before a commit does not fail on it), so the batch fails."""
+    log = the_log()
+    store, sink, producer = MemoryStore(), MemorySink(), Producer(refusing)
+    shell = shell_over(store, sink, producer, log)
+    with pytest.raises(RuntimeError, match=f"{refusing} refused"):
+        await shell.handle(log)
+    assert producer.on(refusing)
 
 
 async def test_a_log_leaves_the_replays_cards_and_redelivery_or_restart_changes_nothing() -> None:
