@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypedDict
 
-from scorers.scoring import Scorecard
+from scorers.scoring import KpiScore, Scorecard
 
 
 class KpiChange(TypedDict):
     """A KPI's move in its published shape (a card's ``change`` in Redis, a score event's
-    ``*_change``): a plain dict, as sixteen are built a card on the worker's hot path."""
+    ``*_change``): a plain dict, dumped once per KPI score on the worker's hot path
+    (``scorers.card_json``)."""
 
     value: float | None
     attainment: float | None
@@ -41,30 +42,39 @@ def _diff(new: float | None, old: float | None) -> float | None:
     return None if new is None or old is None else new - old
 
 
+def kpi_change(old: KpiScore | None, new: KpiScore) -> KpiChange:
+    """A KPI's move since ``old`` (None: the card it replaces had no such KPI)."""
+    if old is None:
+        return {"value": None, "attainment": None, "contribution": new.contribution}
+    value, was, att, had = new.value, old.value, new.attainment, old.attainment
+    return {
+        "value": None if value is None or was is None else value - was,
+        "attainment": None if att is None or had is None else att - had,
+        "contribution": new.contribution - old.contribution,
+    }
+
+
+def first_change(new: KpiScore) -> KpiChange:
+    """A KPI's move on a card with none before it: everything is new (from 0)."""
+    return {"value": new.value, "attainment": new.attainment, "contribution": new.contribution}
+
+
 def change(previous: Scorecard | None, new: Scorecard) -> ScorecardChange:
     """The change since ``previous``; with no previous scorecard, everything is new (from 0)."""
-    kpis: dict[str, KpiChange] = {}
     if previous is None:
-        for name, k in new.kpis.items():
-            kpis[name] = {"value": k.value, "attainment": k.attainment,
-                          "contribution": k.contribution}  # fmt: skip
-        return ScorecardChange(new.overall, dict(new.perspectives), kpis)
-    before_p, before_k = previous.perspectives, previous.kpis
-    for name, k in new.kpis.items():
-        old = before_k.get(name)
-        if old is None:
-            kpis[name] = {"value": None, "attainment": None, "contribution": k.contribution}
-            continue
-        # _diff inlined: sixteen KPIs a card, five cards a rep, every batch.
-        value, was = k.value, old.value
-        att, had = k.attainment, old.attainment
-        kpis[name] = {
-            "value": None if value is None or was is None else value - was,
-            "attainment": None if att is None or had is None else att - had,
-            "contribution": k.contribution - old.contribution,
-        }
-    return ScorecardChange(
-        _diff(new.overall, previous.overall),
-        {p: _diff(v, before_p.get(p)) for p, v in new.perspectives.items()},
-        kpis,
-    )
+        kpis = {name: first_change(k) for name, k in new.kpis.items()}
+    else:
+        before = previous.kpis
+        kpis = {name: kpi_change(before.get(name), k) for name, k in new.kpis.items()}
+    return ScorecardChange(overall_change(previous, new), perspective_changes(previous, new), kpis)
+
+
+def overall_change(previous: Scorecard | None, new: Scorecard) -> float | None:
+    return new.overall if previous is None else _diff(new.overall, previous.overall)
+
+
+def perspective_changes(previous: Scorecard | None, new: Scorecard) -> dict[str, float | None]:
+    if previous is None:
+        return dict(new.perspectives)
+    before = previous.perspectives
+    return {p: _diff(v, before.get(p)) for p, v in new.perspectives.items()}

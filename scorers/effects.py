@@ -5,8 +5,9 @@ The planner (``scorers.planner``, ``scorers.team_plan``) returns these and the s
 so they depend on this vocabulary, not on the planner.
 
 Score events are built as bytes here, not as ``ScorecardUpdated`` models: a pydantic model
-per card (and per KPI) cost more than the rest of the send. Tests hold the bytes to the
-contract (``schemas.outputs``).
+per card (and per KPI) cost more than the rest of the send; their KPIs are JSON fragments
+made once per KPI score (``scorers.card_json``). Tests hold the bytes to the contract
+(``schemas.outputs``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from schemas.outputs import CoachingAlert
 from schemas.team_updates import parse_team_message
 from scorers.alerts import Alert
 from scorers.calendar import Day, to_date
-from scorers.changes import ScorecardChange, change
+from scorers.card_json import CardJson, render
+from scorers.changes import overall_change, perspective_changes
 from scorers.evaluate import input_from_wire, input_to_wire
 from scorers.intake import Message, Rejected
 from scorers.scoring import Scorecard, WindowInput
@@ -36,16 +38,25 @@ CardKey = tuple[str, str]
 
 @dataclass(frozen=True, slots=True)
 class CardUpdate:
-    """A scorecard to write: its published body, the card it replaces and the move since."""
+    """A scorecard to write: its published body, the card it replaces and the move since.
+    The KPIs in ``body`` and ``change`` are JSON fragments (``scorers.card_json``)."""
 
     card: Scorecard
     body: dict[str, object]
     previous: Scorecard | None
-    change: ScorecardChange
+    change: dict[str, object]
+    """The published move since ``previous``: overall, perspectives, kpis."""
+    kpis: CardJson
 
     @classmethod
     def of(cls, card: Scorecard, previous: Scorecard | None) -> CardUpdate:
-        return cls(card, card.to_dict(), previous, change(previous, card))
+        kpis = render(card, previous)
+        moved: dict[str, object] = {
+            "overall": overall_change(previous, card),
+            "perspectives": perspective_changes(previous, card),
+            "kpis": kpis.changes(),
+        }
+        return cls(card, card.to_dict(kpis.bodies()), previous, moved, kpis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,28 +111,12 @@ class ScoreEvent:
     def of(cls, update: CardUpdate, cause: Mapping[str, object], now: datetime) -> ScoreEvent:
         card, moved = update.card, update.change
         assert card.rep_id is not None
-        # One dict per KPI, straight from the card and its change (merging the body's KPI
-        # dicts with the changes cost twice as much).
-        kpis = {
-            name: {
-                "value": value,
-                "target": target,
-                "attainment": attainment,
-                "samples": samples,
-                "contribution": contribution,
-                "value_change": moved_kpi["value"],
-                "contribution_change": moved_kpi["contribution"],
-            }
-            for (name, (value, target, attainment, samples, contribution)), moved_kpi in zip(
-                card.kpis.items(), moved.kpis.values(), strict=True
-            )
-        }
         value = orjson.dumps(
             {
                 **update.body,
-                "kpis": kpis,
-                "overall_change": moved.overall,
-                "perspective_changes": moved.perspectives,
+                "kpis": update.kpis.events(),
+                "overall_change": moved["overall"],
+                "perspective_changes": moved["perspectives"],
                 "cause": cause,
                 "emitted_at": now,
             }

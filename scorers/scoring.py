@@ -16,10 +16,10 @@ caps nor 100): it tells apart reps who all reached 100, so rankings break ties b
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from schemas.kpi_names import Direction
 from schemas.scorecard_definition import (
@@ -31,6 +31,9 @@ from schemas.scorecard_definition import (
 from schemas.windows import is_calendar, most_days
 from scorers.calendar import Day, to_date
 from scorers.kpis import FORMULAS, NAMES
+
+if TYPE_CHECKING:
+    from scorers.card_json import Rendered
 
 DAYS_PER_MONTH = 365 / 12
 """Quota per day = monthly quota x 12 / 365, for any window length."""
@@ -45,6 +48,16 @@ class KpiScore(NamedTuple):
     attainment: float | None
     samples: int
     contribution: float
+
+    def to_dict(self) -> dict[str, object]:
+        """The published shape."""
+        return {
+            "value": self.value,
+            "target": self.target,
+            "attainment": self.attainment,
+            "samples": self.samples,
+            "contribution": self.contribution,
+        }
 
 
 @dataclass(slots=True)
@@ -68,6 +81,9 @@ class Scorecard:
     definition_version: int | None = None
     """The published version of the definition that scored it; null for a definition read
     from a file (the replay) and on cards written before versions existed."""
+    rendered: Rendered | None = field(default=None, compare=False, repr=False)
+    """Its KPIs' JSON once published (``scorers.card_json``), for the card that replaces it:
+    the one field ever assigned to, a cache of what the others say."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scorecard:
@@ -98,8 +114,9 @@ class Scorecard:
             and self.team_id == other.team_id
         )
 
-    def to_dict(self) -> dict[str, object]:
-        """The published shape (replay JSON, Redis); a team's has no ``rep_id``."""
+    def to_dict(self, kpis: Mapping[str, object] | None = None) -> dict[str, object]:
+        """The published shape (replay JSON, Redis); a team's has no ``rep_id``. ``kpis``:
+        the KPIs already in it (``scorers.card_json``'s fragments)."""
         out: dict[str, object] = {} if self.rep_id is None else {"rep_id": self.rep_id}
         out.update(
             team_id=self.team_id,
@@ -109,16 +126,7 @@ class Scorecard:
             overall_uncapped=self.overall_uncapped,
             definition_version=self.definition_version,
             perspectives=self.perspectives,
-            kpis={
-                name: {
-                    "value": k.value,
-                    "target": k.target,
-                    "attainment": k.attainment,
-                    "samples": k.samples,
-                    "contribution": k.contribution,
-                }
-                for name, k in self.kpis.items()
-            },
+            kpis={name: k.to_dict() for name, k in self.kpis.items()} if kpis is None else kpis,
         )
         return out
 

@@ -26,7 +26,6 @@ from redis.typing import EncodableT, FieldT
 from schemas.access import DirectoryUpdate
 from schemas.outputs import CoachingAlert
 from scorers.calendar import Day, to_date
-from scorers.changes import ScorecardChange
 from scorers.effects import CardKey, CardUpdate
 from scorers.scoring import Scorecard
 from sinks import redis_alerts, redis_directory
@@ -162,11 +161,11 @@ class RedisScorecardSink:
 
     def _card(self, commands: _Commands, update: CardUpdate, updated_at: str) -> None:
         card, before = update.card, update.previous
-        body = {**update.body, "updated_at": updated_at, "change": update.change.to_dict()}
-        metrics = card_metrics(card)
+        body = {**update.body, "updated_at": updated_at, "change": update.change}
+        metrics = _metrics(card)
         # A KPI or perspective the card replaced had and this one has not (a new definition
         # version dropped it) leaves its board.
-        had = {} if before is None else card_metrics(before)
+        had = {} if before is None else _metrics(before)
         dropped = had.keys() - metrics.keys()
         if card.rep_id is None:
             assert card.team_id is not None, "a team card names its team"
@@ -273,7 +272,17 @@ def _by_slot(values: dict[str, bytes]) -> dict[int, dict[str, bytes]]:
     return groups
 
 
-def _change_entry(card: Scorecard, moved: ScorecardChange) -> dict[str, object]:
+def _metrics(card: Scorecard) -> dict[str, float | None]:
+    """``card_metrics``, kept with the card once published: the card it replaces asks too."""
+    rendered = card.rendered
+    if rendered is None:
+        return card_metrics(card)
+    if rendered.metrics is None:
+        rendered.metrics = card_metrics(card)
+    return rendered.metrics
+
+
+def _change_entry(card: Scorecard, moved: Mapping[str, object]) -> dict[str, object]:
     """One card in the change stream's entry (see ``sinks.redis_keys``)."""
     who: dict[str, object] = {} if card.rep_id is None else {"rep_id": card.rep_id}
     return {
@@ -282,5 +291,5 @@ def _change_entry(card: Scorecard, moved: ScorecardChange) -> dict[str, object]:
         "window": card.window,
         "as_of": to_date(card.as_of).isoformat(),
         "overall": card.overall,
-        "delta": moved.overall,
+        "delta": moved["overall"],
     }

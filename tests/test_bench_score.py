@@ -1,6 +1,6 @@
 """The scoring benchmark (scripts/bench_score.py) runs end to end on a small history and
-reports positive figures (with what scoring keeps between rounds, and without) for every
-simulated rep."""
+reports positive figures (with what scoring keeps between rounds, and without, and to
+publish the cards) for every simulated rep."""
 
 from __future__ import annotations
 
@@ -14,5 +14,5 @@ from bench_score import score_us_per_rep
 
 
 def test_a_short_history_scores_every_rep_and_gives_a_figure() -> None:
-    figure, cold, reps = score_us_per_rep(days=7, rounds=2)
-    assert reps == 200 and figure > 0 and cold > 0
+    figure, cold, cards, reps = score_us_per_rep(days=7, rounds=2)
+    assert reps == 200 and figure > 0 and cold > 0 and cards > 0
