@@ -149,8 +149,8 @@ def replayed(log: list[Message]) -> dict[CardKey, dict[str, object]]:
 @pytest.mark.parametrize("refusing", [topics.UPDATES, topics.DLQ])
 async def test_a_send_kafka_refuses_fails_the_batch(refusing: str) -> None:
     """A batch is acked once its deliveries are in: a score event or dead letter Kafka refused
-    would be lost (faust's flush before a commit does not fail on it), so the batch's
-    deliveries raise, and a tick, which nothing acks, raises itself."""
+    would be lost (faust's flush before a commit does not fail on it): the batch's
+    deliveries raise, and the batcher acks nothing of it."""
     log = the_log()
     store, sink, producer = MemoryStore(), MemorySink(), Producer(refusing)
     shell = shell_over(store, sink, producer, log)
