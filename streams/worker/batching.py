@@ -43,11 +43,11 @@ import structlog
 
 from scorers.intake import Message
 from streams.worker.metrics import WorkerMetrics
-from streams.worker.outputs import Delivery, delivered
 
 Ack = Callable[[Any], Awaitable[object]]
-Handle = Callable[[Sequence[Message]], Awaitable[Sequence[Delivery]]]
-"""Writes a batch; returns its sends' deliveries."""
+Deliveries = Sequence[Awaitable[Any]]
+"""A written batch's sends: each raises if Kafka refused its message."""
+Handle = Callable[[Sequence[Message]], Awaitable[Deliveries]]
 Crash = Callable[[BaseException], None]
 """Ends the worker with the error (``faust_adapter.exit_failed``)."""
 Waiting = Callable[[Mapping[tuple[str, int], int]], bool]
@@ -206,7 +206,7 @@ class Batcher:
             self._failed = exc
             raise
         self.metrics.batch_seconds.observe(self._monotonic() - begin)
-        if self._acking is None and all(map(_confirmed, deliveries)):
+        if self._acking is None and all(_delivered(d) for d in deliveries):
             for event in events:  # nothing to wait for: no task
                 await self.ack(event)
             return
@@ -218,12 +218,13 @@ class Batcher:
         acking.add_done_callback(self._acked)
 
     async def _ack_when_delivered(
-        self, events: list[Any], deliveries: Sequence[Delivery], before: asyncio.Task[None] | None
+        self, events: list[Any], deliveries: Deliveries, before: asyncio.Task[None] | None
     ) -> None:
         """Ack ``events`` once Kafka has every one of ``deliveries`` and the batch ``before``
         is acked; a refusal (or any error) ends the worker instead."""
         try:
-            await delivered(deliveries)
+            for delivery in deliveries:
+                await delivery
             if before is not None:
                 await before
             for event in events:
@@ -242,7 +243,7 @@ class Batcher:
             task.exception()  # retrieved: the error went to ``crash``
 
 
-def _confirmed(delivery: Delivery) -> bool:
+def _delivered(delivery: Awaitable[Any]) -> bool:
     """Whether ``delivery`` is a future Kafka already confirmed (one refused is not)."""
     return (
         isinstance(delivery, asyncio.Future)
