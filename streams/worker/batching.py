@@ -189,8 +189,7 @@ class Batcher:
         return False
 
     async def _end(self) -> None:
-        """Write the open batch, then ack its messages once its sends are delivered (none
-        open: nothing)."""
+        """Write the open batch, then ack its messages (none open: nothing)."""
         if self._failed is not None:
             raise self._failed
         if not self._events:
@@ -221,20 +220,20 @@ class Batcher:
         self, events: list[Any], deliveries: Deliveries, before: asyncio.Task[None] | None
     ) -> None:
         """Ack ``events`` once Kafka has every one of ``deliveries`` and the batch ``before``
-        is acked; a refusal (or any error) ends the worker instead."""
+        is acked; a refusal ends the worker instead."""
         try:
             for delivery in deliveries:
                 await delivery
             if before is not None:
                 await before
-            for event in events:
-                await self.ack(event)
         except Exception as exc:
             if self._failed is None:
                 self._failed = exc
                 log.error("batch_failed", error=repr(exc))
                 self.crash(exc)
             raise
+        for event in events:
+            await self.ack(event)
 
     def _acked(self, task: asyncio.Task[None]) -> None:
         if self._acking is task:

@@ -323,24 +323,3 @@ async def test_a_send_kafka_refuses_stops_the_worker_with_nothing_acked_from_its
         await batches.add(3, message(3, sent=clock.now))
     await batches.end_open()
     assert rec.log == ["write [1]", "write [2]"]
-
-
-async def test_an_ack_that_fails_after_the_deliveries_stops_the_worker() -> None:
-    """The acks run in a task of their own once the sends are in: an error there still ends
-    the worker (its messages would stay unacked, and the stop wait for them)."""
-    clock = Clock()
-    rec = Recorder(clock)
-    rec.deliveries = []
-    broken = RuntimeError("the consumer went away")
-
-    async def ack(event: Any) -> None:
-        raise broken
-
-    batches = batcher(rec, clock, max_messages=1)
-    batches.ack = ack
-    await batches.add(1, message(1, sent=clock.now))
-    rec.deliveries[0].set_result(None)
-    await asyncio.sleep(0.01)
-    assert rec.crashes == [broken]
-    with pytest.raises(RuntimeError, match="went away"):
-        await batches.add(2, message(2, sent=clock.now))
