@@ -81,10 +81,10 @@ class Agents:
         # NOTE: no `yield`; concurrency=1 keeps offset commits in order. Acked by the
         # batcher, by hand, once a message's batch is written.
         acked = stream.noack()
-        batches = Batcher(self.shell.handle, acked.ack, LIMITS, self.metrics, self.shell.waiting,
-                          crash=self.crash)  # fmt: skip
-        chore = Chore(TICK_S, lambda: self.ready() and self.shell.needs_tick(), self.shell.tick)
-        timer = batches.start_timer(LIMITS.max_age_s / 5, chore)
+        batches = Batcher(self.shell.handle, acked.ack, LIMITS, self.metrics, self.shell.waiting)
+        chore = Chore(TICK_S, lambda: self.ready() and self.shell.needs_tick(),
+                      lambda: self.shell.handle(()))  # fmt: skip
+        timer = batches.start_timer(LIMITS.max_age_s / 5, self.crash, chore)
         following = asyncio.create_task(
             self.follower.run(lambda v, k: batches.between_batches(lambda: self._use(v, k))),
             context=contextvars.Context(),
@@ -127,7 +127,7 @@ class Agents:
         self.shell.use(Layout.of(version.definition, version.version, kept_days))
         self.teams.use(version.definition, version.version)
         if self.ready():
-            await self.shell.tick()
+            await self.shell.handle(())
 
 
 def _message(event: Any) -> Message:

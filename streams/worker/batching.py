@@ -5,11 +5,6 @@ batch is old enough or ``max_messages`` long, hands the batch to the shell, and
 acks its messages once the shell has written it: at least once. A timer ends a
 batch that no further message comes to end.
 
-A batch is acked once Kafka has every message its writing sent (``Handle`` returns their
-deliveries), not before the next batch may start: the next one is planned and written
-while the broker answers, and its acks wait for those of the batch before it, so acks stay
-in order. A delivery refused stops the worker, with nothing acked from that batch on.
-
 The timer is a task of the batcher's own (``start_timer``), not an app timer: at
 shutdown faust stops its timers first and then waits for every message in flight
 to be acked, so a batch left open to an app timer held the shutdown until the
@@ -45,9 +40,7 @@ from scorers.intake import Message
 from streams.worker.metrics import WorkerMetrics
 
 Ack = Callable[[Any], Awaitable[object]]
-Deliveries = Sequence[Awaitable[Any]]
-"""A written batch's sends: each raises if Kafka refused its message."""
-Handle = Callable[[Sequence[Message]], Awaitable[Deliveries]]
+Handle = Callable[[Sequence[Message]], Awaitable[None]]
 Crash = Callable[[BaseException], None]
 """Ends the worker with the error (``faust_adapter.exit_failed``)."""
 Waiting = Callable[[Mapping[tuple[str, int], int]], bool]
@@ -84,7 +77,6 @@ class Batcher:
         metrics: WorkerMetrics,
         waiting: Waiting = lambda _: False,
         *,
-        crash: Crash,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -94,7 +86,6 @@ class Batcher:
         self.limits = limits
         self.metrics = metrics
         self.waiting = waiting
-        self.crash = crash
         self._events: list[Any] = []
         self._messages: list[Message] = []
         self._next: dict[tuple[str, int], int] = {}
@@ -108,8 +99,6 @@ class Batcher:
         self._failed: Exception | None = None
         """The error a batch failed to be written with: the worker is stopping, and the
         batch and every message after it are to be redelivered, none written or acked."""
-        self._acking: asyncio.Task[None] | None = None
-        """The last written batch's acks, once its deliveries are in (None: all acked)."""
 
     async def add(self, event: Any, message: Message) -> None:
         """Hold a consumed message; end the batch when it is full or old enough."""
@@ -137,11 +126,13 @@ class Batcher:
             async with self._lock:
                 await self._end()
 
-    def start_timer(self, interval_s: float, chore: Chore | None = None) -> asyncio.Task[None]:
+    def start_timer(
+        self, interval_s: float, crash: Crash, chore: Chore | None = None
+    ) -> asyncio.Task[None]:
         """Tick every ``interval_s`` (and do ``chore``) in a task beside the stream; cancel it
         when the stream stops. Its context is fresh: no message is current while it writes.
 
-        A batch (or chore) it fails to write goes to ``self.crash``, which stops the worker: that
+        A batch (or chore) it fails to write goes to ``crash``, which stops the worker: that
         batch is not acked, and reading on past it would leave its events out until a
         restart. A restart redelivers it, as after a kill -9."""
 
@@ -157,7 +148,7 @@ class Batcher:
                             await self.between_batches(chore.run)
                 except Exception as exc:
                     log.exception("batch_failed")
-                    self.crash(exc)
+                    crash(exc)
                     return
 
         return asyncio.create_task(end_old_batches(), context=contextvars.Context())
@@ -169,13 +160,10 @@ class Batcher:
             return await work()
 
     async def end_open(self) -> None:
-        """Write and ack the open batch now (the stream stops), unless one failed; return
-        once every batch written is acked."""
+        """Write and ack the open batch now (the stream stops), unless one failed."""
         async with self._lock:
             if self._failed is None:
                 await self._end()
-        if self._acking is not None:
-            await self._acking
 
     def _old_enough(self) -> bool:
         now = self._monotonic()
@@ -200,53 +188,10 @@ class Batcher:
         self.metrics.batch.observe(len(events))
         begin = self._monotonic()
         try:
-            deliveries = await self.handle(messages)
+            await self.handle(messages)
         except Exception as exc:
             self._failed = exc
             raise
         self.metrics.batch_seconds.observe(self._monotonic() - begin)
-        if self._acking is None and all(_delivered(d) for d in deliveries):
-            for event in events:  # nothing to wait for: no task
-                await self.ack(event)
-            return
-        acking = asyncio.create_task(
-            self._ack_when_delivered(events, deliveries, self._acking),
-            context=contextvars.Context(),
-        )
-        self._acking = acking
-        acking.add_done_callback(self._acked)
-
-    async def _ack_when_delivered(
-        self, events: list[Any], deliveries: Deliveries, before: asyncio.Task[None] | None
-    ) -> None:
-        """Ack ``events`` once Kafka has every one of ``deliveries`` and the batch ``before``
-        is acked; a refusal ends the worker instead."""
-        try:
-            for delivery in deliveries:
-                await delivery
-            if before is not None:
-                await before
-        except Exception as exc:
-            if self._failed is None:
-                self._failed = exc
-                log.error("batch_failed", error=repr(exc))
-                self.crash(exc)
-            raise
         for event in events:
             await self.ack(event)
-
-    def _acked(self, task: asyncio.Task[None]) -> None:
-        if self._acking is task:
-            self._acking = None
-        if not task.cancelled():
-            task.exception()  # retrieved: the error went to ``crash``
-
-
-def _delivered(delivery: Awaitable[Any]) -> bool:
-    """Whether ``delivery`` is a future Kafka already confirmed (one refused is not)."""
-    return (
-        isinstance(delivery, asyncio.Future)
-        and delivery.done()
-        and not delivery.cancelled()
-        and delivery.exception() is None
-    )

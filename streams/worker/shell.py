@@ -3,10 +3,9 @@
 Per batch of CRM messages (and per tick of the timer: a batch with no messages) it asks
 ``progress.Pace`` what the batch is to do, calls ``scorers.planner.plan_batch`` with the
 reps' state held in memory, and applies the plan's effects in one pass per store: the
-state table (its changelog), memory, one Redis pipeline, the producer's sends. It returns
-the sends' deliveries, and the batcher acks the messages once Kafka has them all, so a
-crash anywhere in here, or a message Kafka refuses, redelivers the batch, and every write
-is one a redelivery can repeat.
+state table (its changelog), memory, one Redis pipeline, the producer's sends. The
+batcher acks the messages after this returns, so a crash anywhere in here redelivers the
+batch, and every write is one a redelivery can repeat.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from scorers.rep_scoring import Layout
 from sinks.redis_scorecards import RedisScorecardSink
 from streams.worker.memory import Memory
 from streams.worker.metrics import WorkerMetrics
-from streams.worker.outputs import Delivery, Outputs, Send, Topics, delivered
+from streams.worker.outputs import Outputs, Send, Topics, delivered
 from streams.worker.progress import Consumer, Lag, Pace
 from streams.worker.state_table import StateStore
 
@@ -101,12 +100,7 @@ class Shell:
         memory.rescore_all = True
         await self._send_alerts(plan.resend)
 
-    async def tick(self) -> None:
-        """A batch of no messages (the as-of day moved, scoring is due, a new definition),
-        returning once Kafka has what it sent."""
-        await delivered(await self.handle(()))
-
-    async def handle(self, messages: Sequence[Message]) -> list[Delivery]:
+    async def handle(self, messages: Sequence[Message]) -> None:
         """One batch (no messages: a tick); see the module's docstring."""
         await self.load(self.pace.assigned())
         memory = self.memory
@@ -114,14 +108,13 @@ class Shell:
         now = self.now()
         inp = self.pace.batch(messages, memory, self.layout, now)
         plan = plan_batch(self.layout, inp, memory.states, memory.totals, memory.previous)
-        deliveries = await self._apply(plan, now)
+        await self._apply(plan, now)
         self.pace.done(inp)
         if plan.scored_all:
             caught_up = self.pace.progress.caught_up
             log.info("rescored", reps=len(plan.scored), as_of=plan.as_of, caught_up=caught_up)
-        return deliveries
 
-    async def _apply(self, plan: BatchPlan, now: datetime) -> list[Delivery]:
+    async def _apply(self, plan: BatchPlan, now: datetime) -> None:
         metrics = self.metrics
         deliveries = await self.outputs.dead_letters(plan.dead_letters)
         metrics.duplicates.inc(plan.duplicates)
@@ -145,7 +138,7 @@ class Shell:
         for arrived_s in self.memory.absorb(plan):
             metrics.latency.observe(max(0.0, done_s - arrived_s))
         await self._send_alerts(plan.alerts)
-        return deliveries
+        await delivered(deliveries)
 
     async def _send_alerts(self, alerts: Mapping[str, Sequence[CoachingAlert]]) -> None:
         """Send each rep's alerts, then take them out of its outbox (the pages' copy too)."""

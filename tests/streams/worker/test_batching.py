@@ -26,33 +26,21 @@ class Clock:
 
 
 class Recorder:
-    """The shell and the stream's ack, as a log of what happened in which order; each batch's
-    sends are delivered at once, or when the test says (``deliveries``)."""
+    """The shell and the stream's ack, as a log of what happened in which order."""
 
     def __init__(self, clock: Clock, write_s: float = 0.0) -> None:
         self.log: list[str] = []
         self.clock = clock
         self.write_s = write_s
         self.written = asyncio.Event()
-        self.deliveries: list[asyncio.Future[None]] | None = None
-        """Set: each batch's one send is delivered when the test resolves its future."""
-        self.crashes: list[BaseException] = []
 
-    async def handle(self, messages: Sequence[Message]) -> list[asyncio.Future[None]]:
+    async def handle(self, messages: Sequence[Message]) -> None:
         self.clock.now += self.write_s
         self.log.append(f"write {[m.offset for m in messages]}")
         self.written.set()
-        if self.deliveries is None:
-            return []
-        delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.deliveries.append(delivery)
-        return [delivery]
 
     async def ack(self, event: Any) -> None:
         self.log.append(f"ack {event}")
-
-    def crash(self, exc: BaseException) -> None:
-        self.crashes.append(exc)
 
 
 def message(offset: int, sent: float | None = None) -> Message:
@@ -75,9 +63,8 @@ def batcher(
         return any(offset >= next_offsets.get((t, p), 0) for t, p, offset in unread)
 
     return Batcher(
-        recorder.handle, recorder.ack, limits, WorkerMetrics(), waits,
-        crash=recorder.crash, monotonic=clock, wall=clock,
-    )  # fmt: skip
+        recorder.handle, recorder.ack, limits, WorkerMetrics(), waits, monotonic=clock, wall=clock
+    )
 
 
 async def test_a_full_batch_is_written_once_then_acked() -> None:
@@ -184,13 +171,18 @@ async def test_the_batchers_own_timer_ends_an_old_batch_and_does_its_chore() -> 
         rec.log.append("chore")
         done.set()
 
-    timer = batches.start_timer(0.001, Chore(0.0, lambda: True, chore))
+    crashes: list[BaseException] = []
+
+    def crash(exc: BaseException) -> None:
+        crashes.append(exc)
+
+    timer = batches.start_timer(0.001, crash, Chore(0.0, lambda: True, chore))
     try:
         await asyncio.wait_for(done.wait(), timeout=10)
     finally:
         timer.cancel()
     assert rec.log[:3] == ["write [1]", "ack 1", "chore"]
-    assert rec.crashes == []
+    assert crashes == []
 
 
 async def test_a_batch_the_timer_fails_to_write_stops_the_worker_unacked() -> None:
@@ -201,7 +193,7 @@ async def test_a_batch_the_timer_fails_to_write_stops_the_worker_unacked() -> No
     rec = Recorder(clock)
     refused = RuntimeError("refused")
 
-    async def failing(messages: Sequence[Message]) -> list[asyncio.Future[None]]:
+    async def failing(messages: Sequence[Message]) -> None:
         rec.log.append(f"write {[m.offset for m in messages]}")
         raise refused
 
@@ -222,11 +214,10 @@ async def test_after_a_batch_fails_nothing_more_is_taken_written_or_acked() -> N
     refused = RuntimeError("refused")
     fail = True
 
-    async def handle(messages: Sequence[Message]) -> list[asyncio.Future[None]]:
+    async def handle(messages: Sequence[Message]) -> None:
         rec.log.append(f"write {[m.offset for m in messages]}")
         if fail:
             raise refused
-        return []
 
     batches = batcher(rec, clock, max_messages=1)
     batches.handle = handle
@@ -246,7 +237,7 @@ async def test_a_batch_that_failed_between_batches_stops_the_timer_with_its_erro
     rec = Recorder(clock)
     refused = RuntimeError("refused")
 
-    async def failing(messages: Sequence[Message]) -> list[asyncio.Future[None]]:
+    async def failing(messages: Sequence[Message]) -> None:
         raise refused
 
     async def switch() -> None:
@@ -271,55 +262,7 @@ async def crashes_of_the_timer(batches: Batcher) -> list[BaseException]:
         crashes.append(exc)
         crashed.set()
 
-    batches.crash = crash
-    timer = batches.start_timer(0.001)
+    timer = batches.start_timer(0.001, crash)
     await asyncio.wait_for(crashed.wait(), timeout=10)
     await asyncio.wait_for(timer, timeout=10)
     return crashes
-
-
-async def test_a_batch_is_acked_once_kafka_has_its_sends_while_the_next_is_written() -> None:
-    """Waiting for the broker does not hold the next batch: it is written meanwhile, and its
-    acks follow those of the batch before it, whichever delivery comes first."""
-    clock = Clock()
-    rec = Recorder(clock)
-    rec.deliveries = []
-    batches = batcher(rec, clock, max_messages=2)
-    for offset in range(4):
-        await batches.add(offset, message(offset, sent=clock.now))
-    first, second = rec.deliveries
-    assert rec.log == ["write [0, 1]", "write [2, 3]"], "the second written, nothing acked"
-    second.set_result(None)
-    await asyncio.sleep(0.01)
-    assert rec.log == ["write [0, 1]", "write [2, 3]"], "acks stay in order"
-    first.set_result(None)
-    await asyncio.sleep(0.01)
-    assert rec.log[2:] == ["ack 0", "ack 1", "ack 2", "ack 3"]
-    await batches.add(4, message(4, sent=clock.now))
-    ending = asyncio.create_task(batches.end_open())
-    await asyncio.sleep(0.01)
-    assert not ending.done(), "the stream's stop waits for every ack"
-    rec.deliveries[-1].set_result(None)
-    await asyncio.wait_for(ending, timeout=10)
-    assert rec.log[-2:] == ["write [4]", "ack 4"] and rec.crashes == []
-
-
-async def test_a_send_kafka_refuses_stops_the_worker_with_nothing_acked_from_its_batch_on() -> None:
-    """A refused delivery is a batch not written: the worker stops with the error, and neither
-    that batch nor one written after it is acked; nothing more is taken."""
-    clock = Clock()
-    rec = Recorder(clock)
-    rec.deliveries = []
-    batches = batcher(rec, clock, max_messages=1)
-    await batches.add(1, message(1, sent=clock.now))
-    await batches.add(2, message(2, sent=clock.now))
-    refused = RuntimeError("refused")
-    rec.deliveries[0].set_exception(refused)
-    rec.deliveries[1].set_result(None)
-    await asyncio.sleep(0.01)
-    assert rec.crashes == [refused]
-    assert rec.log == ["write [1]", "write [2]"]
-    with pytest.raises(RuntimeError, match="refused"):
-        await batches.add(3, message(3, sent=clock.now))
-    await batches.end_open()
-    assert rec.log == ["write [1]", "write [2]"]

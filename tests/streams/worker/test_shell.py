@@ -9,7 +9,6 @@ without writing them again."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ from scorers.state import RepState, RepWrites
 from streams.sources.org import SimulationConfig
 from streams.sources.simulator import Simulator
 from streams.worker.metrics import WorkerMetrics
-from streams.worker.outputs import Topics, delivered
+from streams.worker.outputs import Topics
 from streams.worker.progress import Consumer
 from streams.worker.shell import Shell
 from streams.worker.state_table import Loaded
@@ -148,19 +147,14 @@ def replayed(log: list[Message]) -> dict[CardKey, dict[str, object]]:
 
 @pytest.mark.parametrize("refusing", [topics.UPDATES, topics.DLQ])
 async def test_a_send_kafka_refuses_fails_the_batch(refusing: str) -> None:
-    """A batch is acked once its deliveries are in: a score event or dead letter Kafka refused
-    would be lost (faust's flush before a commit does not fail on it): the batch's
-    deliveries raise, and the batcher acks nothing of it."""
+    """A batch is acked once it returns: a score event or dead letter Kafka refused would be
+    lost (faust's flush before a commit does not fail on it), so the batch fails."""
     log = the_log()
     store, sink, producer = MemoryStore(), MemorySink(), Producer(refusing)
     shell = shell_over(store, sink, producer, log)
-    deliveries = await shell.handle(log)
     with pytest.raises(RuntimeError, match=f"{refusing} refused"):
-        await delivered(deliveries)
+        await shell.handle(log)
     assert producer.on(refusing)
-    for delivery in deliveries:  # each refusal retrieved, as the batcher does
-        with contextlib.suppress(RuntimeError):
-            await delivery
 
 
 async def test_a_log_leaves_the_replays_cards_and_redelivery_or_restart_changes_nothing() -> None:
