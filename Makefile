@@ -9,7 +9,7 @@
 #   make test      install + test servers (SECURE=1, ports 19092/16379) + Debian's chromium + pytest
 #   make demo      install + up + topics + worker, live simulator, web page, ingest gateway, notify + a live leaderboard
 #   make bench-replay  replay of a 1,000,000-event log beside a bare orjson loop (EVENTS=N)
-#   make bench-score   CPU µs to score one rep, all windows (200 reps, 90 days)
+#   make bench-score   CPU µs to score one rep, all windows, and a live event's core (200 reps)
 #   make bench-ingest  the ingest gateway beside a bare confluent-kafka producer (EVENTS=200000 BATCH=500 CLIENTS=4)
 #   make bench     the worker end to end beside its baselines (N=200000 WORKERS=1 BENCH_RATE=2000 DURATION=60)
 #   make clean     down + remove .local and .venv

@@ -1,6 +1,6 @@
 """Scoring benchmark: CPU microseconds to score one rep, all windows, off the stream.
 
-Usage: python scripts/bench_score.py [--days D] [--rounds R]
+Usage: python scripts/bench_score.py [--days D] [--rounds R] [--batches N] [--batch B]
 
 Folds a simulated org's history (the benchmarks' 200 reps, D days) with the replay, then
 scores every rep R times as the worker does (``scorers.rep_scoring.score_rep``: every window
@@ -16,26 +16,41 @@ as for a rep whose new events are none of a deal's and none before the rule's ea
 ``cards_us_per_rep`` is what publishing a rep's cards then costs the core, for an event
 that moved one KPI of each: every card's update against the card it replaces (its body and
 change, ``scorers.effects.CardUpdate.of``) and its score event (``ScoreEvent.of``).
+
+``plan_us_per_event`` is the core's whole cost of a live event: the simulator's live stream
+after the history, in batches of ``--batch`` events (a live batch's size at 1,000 events/s),
+each planned by ``scorers.planner.plan_batch`` as a caught-up worker does (decoded, folded,
+its reps scored with their rules, cards and score events made) and taken into the worker's
+memory. What is left of the worker's CPU per event in `make bench` is the shell's I/O and
+faust's: the figure tells the two apart, without a machine's noise from Kafka and Redis.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
+from collections import defaultdict
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bench_common import machine, progress
 
+from schemas.events import TOPIC_OF_EVENT_TYPE, Event
 from schemas.scorecard_definition import load_definition
+from scorers.calendar import day_of
+from scorers.clock import ClockMode
 from scorers.effects import CardUpdate, ScoreEvent
+from scorers.intake import Message
+from scorers.planner import BatchInput, plan_batch
 from scorers.rep_scoring import Layout, Memo, score_rep, totals_for
 from scorers.replay import Replay
 from scorers.scoring import Scorecard
 from streams.runtime.gc_tuning import quiet_gc
 from streams.sources.org import SimulationConfig
 from streams.sources.simulator import Simulator
+from streams.worker.memory import Memory
 
 END = datetime(2026, 3, 6, tzinfo=UTC)
 
@@ -92,16 +107,68 @@ def _one_kpi_earlier(card: Scorecard) -> Scorecard:
     return replace(card, kpis=kpis, overall=None if card.overall is None else card.overall - 0.5)
 
 
+def plan_us_per_event(days: int, batches: int, size: int) -> tuple[float, float]:
+    """The CPU µs per live event to plan its batch and take the plan in, and the reps
+    scored per batch (see the module's docstring)."""
+    layout = Layout.of(load_definition(), 1)
+    simulator = Simulator(SimulationConfig(seed=1, teams=4, reps_per_team=50))
+    offsets: defaultdict[str, int] = defaultdict(int)
+
+    def message(event: Event) -> Message:
+        topic = TOPIC_OF_EVENT_TYPE[event.event_type]
+        offsets[topic] += 1
+        value = event.model_dump_json().encode()
+        return Message(event.rep_id.encode(), value, topic, 0, offsets[topic] - 1)
+
+    memory, clock = Memory(partitions={0}), [END]
+
+    def run(messages: list[Message], *, score: bool) -> int:
+        now = clock[0]
+        inp = BatchInput(
+            messages, now, day_of(now, layout.folder.zone), ClockMode.WALL, memory.clock,
+            score=score, carried=memory.dirty, scored_as_of=memory.scored_as_of,
+            rescore_all=memory.rescore_all, partition_of=memory.partition_of,
+            partitions=memory.partitions,
+        )  # fmt: skip
+        plan = plan_batch(layout, inp, memory.states, memory.totals, memory.previous)
+        memory.absorb(plan)
+        return len(plan.scored)
+
+    history = [message(e) for e in simulator.backfill(days, END)]
+    for first in range(0, len(history), 1000):
+        run(history[first : first + 1000], score=False)
+    run([], score=True)  # caught up: every rep scored once, its cards the ones to diff
+
+    def tick() -> datetime:
+        clock[0] += timedelta(milliseconds=1)  # 1,000 events/s
+        return clock[0]
+
+    live = simulator.live(1000.0, tick, lambda _: None)
+    stream = [message(e) for e in itertools.islice(live, batches * size)]
+    progress(f"folded {days} days; planning {batches} live batches of {size} events")
+    quiet_gc()
+    scored, start = 0, time.process_time()
+    for n in range(batches):
+        scored += run(stream[n * size : (n + 1) * size], score=True)
+    spent = time.process_time() - start
+    return spent / len(stream) * 1e6, scored / batches
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--batches", type=int, default=1000, help="live batches to plan")
+    parser.add_argument("--batch", type=int, default=30, help="events per live batch")
     args = parser.parse_args()
     figure, cold, cards, reps = score_us_per_rep(args.days, args.rounds)
+    per_event, per_batch = plan_us_per_event(args.days, args.batches, args.batch)
     print(f"machine: {machine()}")
     print(f"scoring: {reps} reps, {args.days} days of history, median of {args.rounds} rounds")
     print(f"score_cold_us_per_rep={cold:.1f}")
     print(f"cards_us_per_rep={cards:.1f}")
+    print(f"live: {args.batches} batches of {args.batch} events, {per_batch:.1f} reps a batch")
+    print(f"plan_us_per_event={per_event:.1f}")
     print(f"score_us_per_rep={figure:.1f}")
 
 
