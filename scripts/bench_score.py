@@ -18,11 +18,12 @@ that moved one KPI of each: every card's update against the card it replaces (it
 change, ``scorers.effects.CardUpdate.of``) and its score event (``ScoreEvent.of``).
 
 ``plan_us_per_event`` is the core's whole cost of a live event: the simulator's live stream
-after the history, in batches of ``--batch`` events (a live batch's size at 1,000 events/s),
-each planned by ``scorers.planner.plan_batch`` as a caught-up worker does (decoded, folded,
-its reps scored with their rules, cards and score events made) and taken into the worker's
-memory. What is left of the worker's CPU per event in `make bench` is the shell's I/O and
-faust's: the figure tells the two apart, without a machine's noise from Kafka and Redis.
+after the history, in batches of ``--batch`` events (30: a batch written every 30 ms at
+1,000 events/s, as a worker well within the latency aim writes them), each planned by
+``scorers.planner.plan_batch`` as a caught-up worker does (decoded, folded, its reps scored
+with their rules, cards and score events made) and taken into the worker's memory. What
+is left of the worker's CPU per event in `make bench` is the shell's I/O and faust's: the
+figure tells the two apart, without a machine's noise from Kafka and Redis.
 """
 
 from __future__ import annotations
