@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from schemas.events import epoch_us as epoch_us
@@ -73,11 +74,15 @@ class WindowSpan:
         return isinstance(day, int) and self.first <= day <= self.last
 
 
+# Cached: the rules ask for the same few windows' spans as of the same day for every rep
+# scored, and a span costs 2.5-3.5 µs to work out against 0.15 µs to look up.
+@lru_cache(maxsize=4096)
 def window_span(window: str, as_of: Day) -> WindowSpan:
     """Days of ``window`` as of ``as_of``: rolling ``Nd`` or the calendar period to date."""
     return WindowSpan(_period_start(window, as_of), as_of)
 
 
+@lru_cache(maxsize=4096)
 def period_span(window: str, as_of: Day) -> WindowSpan:
     """The whole period ``window`` names around ``as_of``: a calendar period from its first
     to its last day; a rolling window is its own period."""
