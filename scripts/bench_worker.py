@@ -209,9 +209,10 @@ def live_phase(workers: Workers, settings: Settings, rate: float, seconds: float
                org_seed: int, before: Scrape) -> Live:  # fmt: skip
     progress(f"live at {rate:g}/s: {WARM_UP_S:g} s warm-up, then {seconds:g} s measured")
     warm = simulate_live(workers, settings, rate, WARM_UP_S, seed, org_seed, before)
-    cpu_before = workers.cpu_seconds()
+    cpu_before, main_before = workers.cpu_seconds(), workers.main_thread_cpu_seconds()
     live = simulate_live(workers, settings, rate, seconds, seed + 1, org_seed, warm.after)
     cpu = workers.cpu_seconds() - cpu_before
+    main = workers.main_thread_cpu_seconds() - main_before
     shown = {q: live.p(q) for q in (0.5, 0.95, 0.99)}
     observed = live.after.count(LATENCY) - live.before.count(LATENCY)
     latency_sum = live.after.sums.get(LATENCY, 0.0) - live.before.sums.get(LATENCY, 0.0)
@@ -227,6 +228,8 @@ def live_phase(workers: Workers, settings: Settings, rate: float, seconds: float
         + ", ".join(f"p{round(q * 100)} {v.show() if v else 'n/a'}" for q, v in shown.items())
         + f", mean {mean} over {observed:,.0f} scored events"
     )
+    print(f"  worker CPU by thread: the event loop {main:.1f} s, the others (faust's consumer"
+          f" thread) {cpu - main:.1f} s")  # fmt: skip
     buckets = per_bucket(delta(live.before, live.after, LATENCY))
     print(f"  histogram (upper bound s: events): {buckets}")
     span = [(live.before, live.after)]

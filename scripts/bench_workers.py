@@ -87,6 +87,11 @@ class Workers:
         """User and system CPU time the workers used so far."""
         return cpu_seconds(self.procs)
 
+    def main_thread_cpu_seconds(self) -> float:
+        """The same, of the workers' main threads only (the event loop: the agents, the
+        shell, Redis and the producer); the rest is mostly faust's consumer thread."""
+        return cpu_seconds(self.procs, main_thread=True)
+
     def peak_rss_mb(self) -> list[float]:
         """Each worker's VmHWM."""
         out = []
@@ -100,13 +105,15 @@ class Workers:
         return out
 
 
-def cpu_seconds(procs: Iterable[subprocess.Popen[bytes]]) -> float:
-    """User and system CPU time ``procs`` used so far (all their threads)."""
+def cpu_seconds(procs: Iterable[subprocess.Popen[bytes]], main_thread: bool = False) -> float:
+    """User and system CPU time ``procs`` used so far: all their threads, or only each one's
+    main thread (whose thread id is the process's)."""
     ticks = 0
     for proc in procs:
+        stat = f"/proc/{proc.pid}/task/{proc.pid}/stat" if main_thread else f"/proc/{proc.pid}/stat"
         with suppress(OSError):
             # Fields after the command's parenthesis: utime and stime are the 12th and 13th.
-            fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
+            fields = Path(stat).read_text().rpartition(")")[2].split()
             ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
