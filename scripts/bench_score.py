@@ -38,13 +38,13 @@ from datetime import UTC, datetime, timedelta
 
 from bench_common import machine, progress
 
+from schemas import topics
 from schemas.events import TOPIC_OF_EVENT_TYPE, Event
 from schemas.scorecard_definition import load_definition
-from scorers.calendar import day_of
 from scorers.clock import ClockMode
 from scorers.effects import CardUpdate, ScoreEvent
 from scorers.intake import Message
-from scorers.planner import BatchInput, plan_batch
+from scorers.planner import plan_batch
 from scorers.rep_scoring import Layout, Memo, score_rep, totals_for
 from scorers.replay import Replay
 from scorers.scoring import Scorecard
@@ -52,6 +52,7 @@ from streams.runtime.gc_tuning import quiet_gc
 from streams.sources.org import SimulationConfig
 from streams.sources.simulator import Simulator
 from streams.worker.memory import Memory
+from streams.worker.progress import Consumer, Pace
 
 END = datetime(2026, 3, 6, tzinfo=UTC)
 
@@ -89,10 +90,12 @@ def score_us_per_rep(days: int, rounds: int) -> tuple[float, float, float, int]:
             CardUpdate.of(before, None)
     per_round = []
     for _ in range(rounds):
-        cards = [c for s in states for c in score_rep(layout, s, totals[s.rep_id]).cards]
+        cards = [
+            (s.rep_id, c) for s in states for c in score_rep(layout, s, totals[s.rep_id]).cards
+        ]
         start = time.process_time()
-        for card in cards:
-            ScoreEvent.of(CardUpdate.of(card, previous[(card.rep_id, card.window)]), CAUSE, END)
+        for rep_id, card in cards:
+            ScoreEvent.of(CardUpdate.of(card, previous[(rep_id, card.window)]), CAUSE, END)
         per_round.append((time.process_time() - start) / len(states) * 1e6)
     return figures[0], figures[1], statistics.median(per_round), len(states)
 
@@ -121,24 +124,26 @@ def plan_us_per_event(days: int, batches: int, size: int) -> tuple[float, float]
         value = event.model_dump_json().encode()
         return Message(event.rep_id.encode(), value, topic, 0, offsets[topic] - 1)
 
+    # The worker's own pacing decides what each batch does, as in ``Shell.handle``: the
+    # consumer's end is what was read so far, so a batch is caught up once it is handled.
+    ends = dict.fromkeys(((topic, 0) for topic in topics.CRM_INPUTS), 0)
+    consumer = Consumer(lambda: set(ends), ends.get, lambda _: None)
+    pace = Pace(ClockMode.WALL, topics.CRM_INPUTS, consumer, behind_s=5.0)
     memory, clock = Memory(partitions={0}), [END]
 
-    def run(messages: list[Message], *, score: bool) -> int:
-        now = clock[0]
-        inp = BatchInput(
-            messages, now, day_of(now, layout.folder.zone), ClockMode.WALL, memory.clock,
-            score=score, carried=memory.dirty, scored_as_of=memory.scored_as_of,
-            rescore_all=memory.rescore_all, partition_of=memory.partition_of,
-            partitions=memory.partitions,
-        )  # fmt: skip
+    def run(messages: list[Message]) -> int:
+        for m in messages:
+            ends[(m.topic, m.partition)] = m.offset + 1
+        inp = pace.batch(messages, memory, layout, clock[0])
         plan = plan_batch(layout, inp, memory.states, memory.totals, memory.previous)
         memory.absorb(plan)
+        pace.done(inp)
         return len(plan.scored)
 
     history = [message(e) for e in simulator.backfill(days, END)]
     for first in range(0, len(history), 1000):
-        run(history[first : first + 1000], score=False)
-    run([], score=True)  # caught up: every rep scored once, its cards the ones to diff
+        run(history[first : first + 1000])
+    run([])  # caught up: every rep scored once, its cards the ones to diff
 
     def tick() -> datetime:
         clock[0] += timedelta(milliseconds=1)  # 1,000 events/s
@@ -150,7 +155,7 @@ def plan_us_per_event(days: int, batches: int, size: int) -> tuple[float, float]
     quiet_gc()
     scored, start = 0, time.process_time()
     for n in range(batches):
-        scored += run(stream[n * size : (n + 1) * size], score=True)
+        scored += run(stream[n * size : (n + 1) * size])
     spent = time.process_time() - start
     return spent / len(stream) * 1e6, scored / batches
 
