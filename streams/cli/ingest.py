@@ -9,16 +9,19 @@ from __future__ import annotations
 from typing import Annotated, Final
 
 import typer
-import uvicorn
 
 from schemas.mapping import MappingError
 from streams.cli import fail, load_settings
 from streams.ingest.app import create_app
 from streams.ingest.hooks import load_hooks
 from streams.runtime.gc_tuning import quiet_gc
+from streams.runtime.stopping import run_server
 
 MAX_CONCURRENT_REQUESTS: Final = 64
 """Requests in progress at once; past it uvicorn answers 503, so memory stays bounded."""
+STOP_DEADLINE_S: Final = 25
+"""Requests in progress get 5 s to finish and the producer 10 s to deliver what it holds;
+however the stop goes, the process ends by then (what was not answered is sent again)."""
 
 
 def ingest(
@@ -49,5 +52,5 @@ def ingest(
     # default thresholds they reach the old generations, whose full collections then walk
     # everything start-up built; that was a third of the gateway's CPU under load.
     quiet_gc()
-    uvicorn.run(app, host=host, port=port, log_level="warning",
-                limit_concurrency=MAX_CONCURRENT_REQUESTS, timeout_graceful_shutdown=5)  # fmt: skip
+    run_server(app, host=host, port=port, log_level="warning", stop_deadline_s=STOP_DEADLINE_S,
+               limit_concurrency=MAX_CONCURRENT_REQUESTS, timeout_graceful_shutdown=5)  # fmt: skip

@@ -15,13 +15,15 @@ import ipaddress
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from streams.cli import fail, load_settings
+from streams.runtime.stopping import run_server
 from streams.web.app import create_app
 
 GRACEFUL_STOP_S = 3
 """Open event streams never end by themselves: Ctrl-C closes them after this long."""
+STOP_DEADLINE_S = 10
+"""However the stop goes (closing Redis clients included), the process ends by then."""
 
 
 def serve(
@@ -64,8 +66,9 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     access = "access by role" if guarded else "no token: open to this host"
     typer.echo(f"serving http://{shown}:{port}/ ({access}; API docs at /docs)", err=True)
-    uvicorn.run(
+    run_server(
         create_app(settings),
+        stop_deadline_s=STOP_DEADLINE_S,
         host=host,
         port=port,
         log_level="warning",

@@ -54,9 +54,6 @@ recognises a redelivered event.
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
-import threading
 from collections.abc import Coroutine, Generator, Iterator
 from contextlib import suppress
 from typing import Any, Final, NoReturn
@@ -70,6 +67,7 @@ from faust.types import TP
 from faust.worker import Worker
 from mode.services import WaitResults
 
+from streams.runtime import stopping
 from streams.worker.progress import Fetched
 
 log = structlog.get_logger()
@@ -234,23 +232,17 @@ def partition_items(table: Any, partition: int) -> Iterator[tuple[bytes, bytes]]
 
 
 STOP_DEADLINE_S: Final = 25.0
-"""A stop that takes longer than this ends the process: nothing is lost (the open batch is
-not acked, so it is redelivered, and every state write is one a redelivery can repeat), and a
-worker that hangs in its stop would hold its partitions until someone kills it."""
+"""A stop that takes longer than this ends the process (``stopping``): nothing is lost (the
+open batch is not acked, so it is redelivered, and every state write is one a redelivery can
+repeat), and a worker that hangs in its stop would hold its partitions until someone kills it."""
 
 
 class DeadlineWorker(Worker):
     """faust's worker with a deadline on stopping (SIGTERM, Ctrl-C)."""
 
     def _schedule_shutdown(self, signal: Any) -> None:
-        deadline = threading.Timer(STOP_DEADLINE_S, _stop_overdue)
-        deadline.daemon = True
-        deadline.start()
+        stopping.arm(STOP_DEADLINE_S)
         super()._schedule_shutdown(signal)
-
-
-def _stop_overdue() -> None:
-    _exit_now("stop_overdue", 3, seconds=STOP_DEADLINE_S)
 
 
 EXIT_FAILED: Final = 1
@@ -263,11 +255,4 @@ def exit_failed(error: BaseException) -> NoReturn:
     failed batch's never will be (after ``App.crash``, the crashed consumer thread left the
     last commit waiting too). Not a restarted agent: it would read on past the batch. A
     kill -9 loses nothing (the tests' chaos): the batch and all after it are redelivered."""
-    _exit_now("worker_failed", EXIT_FAILED, error=repr(error))
-
-
-def _exit_now(event: str, code: int, **context: object) -> NoReturn:
-    log.error(event, exit_code=code, **context)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    stopping.exit_now("worker_failed", EXIT_FAILED, error=repr(error))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from schemas.scorecard_definition import load_definition
 from schemas.settings import Settings
 from sinks.redis_keys import RedisKeys
+from streams.runtime.stopping import EXIT_OVERDUE
 from streams.sources.org import SimulationConfig
 from streams.sources.simulator import Simulator
 from streams.views.formatting import number
@@ -85,8 +87,11 @@ def fixture_web(system: System) -> Iterator[str]:
         yield base
     finally:
         proc.terminate()
-        proc.wait(timeout=15)
+        proc.wait(timeout=15)  # its stop deadline is 10 s
         log.close()
+        if proc.returncode == EXIT_OVERDUE:  # not this test's subject, but worth a look
+            overdue = (system.log_dir / "serve.log").read_text().splitlines()[-1]
+            warnings.warn(f"scorestream serve's stop hung: {overdue}", stacklevel=1)
 
 
 def _answers(url: str) -> bool:
