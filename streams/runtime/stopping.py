@@ -67,12 +67,12 @@ def run_server(app: Any, *, stop_deadline_s: float, **config: Any) -> None:
 
 
 def _overdue(seconds: float, loop: asyncio.AbstractEventLoop | None) -> None:
-    exit_now("stop_overdue", EXIT_OVERDUE, seconds=seconds, waiting=_waiting(loop))
+    exit_now("stop_overdue", EXIT_OVERDUE, seconds=seconds, waiting=waiting(loop))
 
 
-def _waiting(loop: asyncio.AbstractEventLoop | None) -> list[str]:
-    """Where each of the loop's tasks waits (its await chain, innermost last): why the stop
-    hung. Read from another thread while the loop runs, so it is best-effort."""
+def waiting(loop: asyncio.AbstractEventLoop | None) -> list[str]:
+    """Where each of the loop's tasks waits (its await chain, innermost last): why a stop or
+    a recovery hung. Best-effort when read from another thread while the loop runs."""
     if loop is None:
         return []
     try:

@@ -27,6 +27,7 @@ from streams.worker.definitions import DefinitionFollower
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.outputs import Topics
 from streams.worker.progress import Consumer
+from streams.worker.recovery_watch import RecoveryWatch
 from streams.worker.shell import Shell
 from streams.worker.state_table import TABLE_NAME, StateTable, declare_table
 from streams.worker.teams import TeamHandler
@@ -36,6 +37,8 @@ TEAM_TABLES: Final = ("team-members", "team-index", "team-as-of")
 latest as-of day."""
 TABLES: Final = (TABLE_NAME, *TEAM_TABLES)
 """Every table of the worker, each backed by a compacted changelog topic."""
+RECOVERY_CHECK_S: Final = 5.0
+"""How often the worker looks whether its table recovery has stalled (``RecoveryWatch``)."""
 REDIS_CHECK_S: Final = 2.0
 """How often the worker checks that Redis still holds its marker (that it lost no data)."""
 TEAM_INTERVAL_S: Final = 0.5
@@ -64,7 +67,7 @@ class WorkerOptions:
     app_id: str = topics.named("scorestream")
 
 
-def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> faust.App:
+def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> faust_adapter.App:
     """The worker, scoring with the version in force in ``versions`` (the definitions topic
     as read at start) and following the topic from where that read ended."""
     in_force = versions.versions.in_force
@@ -101,6 +104,10 @@ def create_app(settings: Settings, versions: Read, options: WorkerOptions) -> fa
     app.timer(TEAM_INTERVAL_S)(agents.write_teams)
     app.timer(REDIS_CHECK_S)(agents.check_redis)
     app.on_partitions_revoked.connect(agents.on_revoked)  # type: ignore[arg-type]
+    watch = RecoveryWatch(
+        lambda: faust_adapter.recovery_left(app), lambda: faust_adapter.recovery_report(app)
+    )
+    app.every(RECOVERY_CHECK_S, watch.check)
     _operations(app, options, shell, sink, metrics)
     return app
 
@@ -138,7 +145,7 @@ def run(app: faust.App) -> NoReturn:
     worker.execute_from_commandline()
 
 
-def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
+def _faust_app(settings: Settings, options: WorkerOptions) -> faust_adapter.App:
     return faust_adapter.App(
         options.app_id,
         **connections.faust_app_kwargs(settings),

@@ -1,20 +1,24 @@
 """Every use of faust's internals, in one place, pinned by a contract test.
 
-faust has no public API for what the worker needs in nine places, so it reaches inside here
+faust has no public API for what the worker needs in ten places, so it reaches inside here
 and nowhere else. ``tests/streams/worker/test_faust_adapter.py`` fails if an upgrade renames
 or reshapes any of them, and ``pyproject.toml`` bounds faust to the versions it passed on:
 
 - the consumer's committed offsets (``Consumer._committed_offset``), to tell a partition the
   group never committed, and how far behind a worker is;
 - the seek after a rebalance (``Consumer.perform_seek``), made to lose no message (below);
-- the app's transport (``App._new_transport``), to install that consumer, and its sensors
-  (``App.on_init_dependencies``), to leave out faust's Monitor;
+- the app's transport (``App._new_transport``), to install that consumer, and its
+  dependencies (``App.on_init_dependencies``), to leave out faust's Monitor and to run checks
+  from the start (``App.every``; faust's timers start once the first recovery is done);
 - a table partition's RocksDB (``Store._dbs``, ``Store._db_for_partition``), read whole on
   assignment and written per batch (``state_table``);
 - the worker's stop (``Worker._schedule_shutdown``), given a deadline, and its end when a
   batch fails (``exit_failed``: why not faust's stop);
 - the fetch loop's hand-over of each message (``Service.wait_first`` as
   ``Consumer._drain_messages`` calls it), made to cost no task when nothing waits;
+- the table recovery's progress (``Recovery.active_remaining``, ``active_offsets``) and
+  what it waits on (the flow, paused and buffered partitions, aiokafka's fetched records),
+  to end a worker whose recovery stalled (``recovery_watch``) and say why;
 - the consumer's creation (``AIOKafkaConsumerThread._create_worker_consumer``), to read
   committed records only, and its fetches (``Consumer._getmany``) with the positions
   aiokafka keeps (``SubscriptionState``), to see past transaction markers (below).
@@ -54,7 +58,7 @@ recognises a redelivered event.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Generator, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
 from contextlib import suppress
 from typing import Any, Final, NoReturn
 
@@ -65,6 +69,7 @@ from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka
 from faust.types import TP
 from faust.worker import Worker
+from mode import Service
 from mode.services import WaitResults
 
 from streams.runtime import stopping
@@ -184,17 +189,41 @@ class RewindingTransport(aiokafka.Transport):
 
 
 class App(faust.App):
-    """A faust app whose consumer is the ``RewindingConsumer``."""
+    """A faust app whose consumer is the ``RewindingConsumer``, and which can run checks
+    from its start (``every``)."""
+
+    _checks: list[Service] | None = None
 
     def _new_transport(self) -> Any:
         return RewindingTransport(self.conf.broker_consumer, self)
+
+    def every(self, seconds: float, check: Callable[[], Awaitable[None]]) -> None:
+        """Run ``check`` every ``seconds`` while the app runs, from its start: faust's own
+        timers begin only once the first table recovery is done."""
+        self._checks = [*(self._checks or []), Every(seconds, check)]
 
     def on_init_dependencies(self) -> Any:
         services = super().on_init_dependencies()
         # faust's Monitor keeps per-message statistics for its stats pages, which the worker
         # does not serve: in the live profile (issue 24) it was 2% of the worker's CPU.
         self.sensors.remove(self.monitor)
-        return services
+        return [*services, *(self._checks or [])]
+
+
+class Every(Service):
+    """Awaits ``check`` every ``seconds``, started and stopped with the app's consumer and
+    tables (a dependency of the app)."""
+
+    def __init__(self, seconds: float, check: Callable[[], Awaitable[None]]) -> None:
+        super().__init__()
+        self.seconds, self.check = seconds, check
+
+    @Service.task
+    async def _run(self) -> None:
+        while not self.should_stop:
+            await self.sleep(self.seconds)
+            if not self.should_stop:
+                await self.check()
 
 
 def _aiokafka_assignment(consumer: Any) -> Any | None:
@@ -215,6 +244,50 @@ def ready(app: faust.App) -> bool:
     """Tables recovered and no rebalance under way: state can be read and scored."""
     recovery = app.tables.recovery  # type: ignore[attr-defined]
     return not app.rebalancing and bool(recovery.completed.is_set())
+
+
+def recovery_left(app: faust.App) -> dict[str, int]:
+    """Each changelog partition the table recovery still has records to read from, and the
+    offset it has read to (empty: no recovery under way, or nothing left to read)."""
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    if not recovery.in_recovery:
+        return {}
+    return {
+        f"{tp.topic}[{tp.partition}]": recovery.active_offsets[tp]
+        for tp, remaining in recovery.active_remaining().items()
+        if remaining > 0
+    }
+
+
+def recovery_report(app: faust.App) -> dict[str, Any]:
+    """What a table recovery that does not end waits on: the flow, faust's paused and
+    buffered partitions, and for each changelog partition still to read, where its fetch
+    stands (aiokafka's position, records fetched and not taken) against the highwater."""
+    consumer = app.consumer
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    assignment = _aiokafka_assignment(consumer)
+    kafka = consumer._thread._consumer  # type: ignore[attr-defined]
+    unread = set() if kafka is None else set(kafka._fetcher._records)
+    left = {}
+    for tp, remaining in recovery.active_remaining().items():
+        if remaining <= 0:
+            continue
+        state = None if assignment is None else assignment.state_value(tp)
+        position = state.position if state is not None and state.has_valid_position else None
+        left[f"{tp.topic}[{tp.partition}]"] = {
+            "read_to": recovery.active_offsets.get(tp),
+            "highwater": recovery.active_highwaters.get(tp),
+            "position": position,
+            "paused": tp in consumer._paused_partitions,  # type: ignore[attr-defined]
+            "fetched_unread": tp in unread,
+        }
+    return {
+        "in_recovery": bool(recovery.in_recovery),
+        "flow_active": bool(consumer.flow_active),  # type: ignore[attr-defined]
+        "flow_control_active": app.flow_control.is_active(),
+        "buffered": sorted(map(str, consumer._buffered_partitions)),  # type: ignore[attr-defined]
+        "left": left,
+    }
 
 
 def open_partition_db(table: Any, partition: int) -> Any | None:

@@ -9,6 +9,7 @@ import random
 import signal
 import threading
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,10 +30,12 @@ TAKE_OVER_S = 90.0
 """The broker drops a killed member after the worker's 10 s session timeout; the survivor
 rejoins within a heartbeat (1 s) and the rebalance waits at most 20 s for members
 (``SESSION_TIMEOUT_S``, ``REBALANCE_TIMEOUT_S``): ~12 s measured, the rest is room."""
-DRAIN_S = 120.0
+DRAIN_S = 180.0
 """From the last line sent to Redis equal to the replay: the survivor has recovered the dead
 worker's state from the changelog while the log still streamed in, and catches up in a few
-seconds on an idle machine; the rest is room. (A run that loses events waits all of it.)"""
+seconds on an idle machine; the rest is room, and for a recovery that stalls (seen once in
+CI), ~100 s: the worker ends after 60 s without progress (``RecoveryWatch``) and is started
+again. (A run that loses events waits all of it.)"""
 
 
 def test_a_worker_killed_mid_stream_is_taken_over_and_the_cards_equal_the_replay(
@@ -41,7 +44,9 @@ def test_a_worker_killed_mid_stream_is_taken_over_and_the_cards_equal_the_replay
     """Both workers hold input partitions and handle messages; the second is killed with
     kill -9 while the log still streams in (its last batches unacked, often before its first
     offset commit, its member left in the group). The first ends up holding every input
-    partition, and Redis equals the replay KPI for KPI, rep and team cards alike."""
+    partition, and Redis equals the replay KPI for KPI, rep and team cards alike. The first
+    runs as under a supervisor: started again if its table recovery stalls (a warning says
+    so, with what the recovery waited on)."""
     first = System.fresh(settings, tmp_path)
     # Same group, Redis prefix and topics; its own state, web port and logs, as N workers
     # on one machine are run.
@@ -69,7 +74,7 @@ def test_a_worker_killed_mid_stream_is_taken_over_and_the_cards_equal_the_replay
             time.sleep(0.25)
 
     producing = threading.Thread(target=produce_slowly)
-    with first.worker():
+    with first.worker(restart_stalled=True):
         wait_until(lambda: first.held() == inputs, JOIN_S, "the first worker to hold every "
                    "input partition", first.worker_logs)  # fmt: skip
         victim = second.start_worker()
@@ -89,7 +94,11 @@ def test_a_worker_killed_mid_stream_is_taken_over_and_the_cards_equal_the_replay
         assert producing.is_alive(), "the log was all sent before the kill: not mid-stream"
         assert victim.returncode == -signal.SIGKILL
         wait_until(lambda: first.held() == inputs, TAKE_OVER_S, "the first worker to take "
-                   "every input partition over", first.worker_logs)  # fmt: skip
+                   "every input partition over", first.logs_and_stall)  # fmt: skip
         producing.join()
-        wait_until(lambda: assert_same(first.cards(), want), DRAIN_S,
-                   "Redis to equal the replay after the take-over", first.worker_logs)  # fmt: skip
+        wait_until(lambda: assert_same(first.cards(), want), DRAIN_S, "Redis to equal the "
+                   "replay after the take-over", first.logs_and_stall)  # fmt: skip
+    stall = first.stall_report()
+    if stall:  # the cards came right, but a restart was needed: worth a look
+        warnings.warn(f"the first worker's recovery stalled; it was restarted: {stall}",
+                      stacklevel=1)  # fmt: skip

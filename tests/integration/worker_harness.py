@@ -7,10 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +27,33 @@ from schemas.events import TOPIC_OF_EVENT_TYPE
 from schemas.settings import Settings
 from sinks.redis_keys import RedisKeys
 from streams.admin.topic_admin import create_topics, delete_project_topics, wait_for_topics
+from streams.worker.recovery_watch import EXIT_STALLED
 from tests.redis_server import free_port
 
 SCORESTREAM = str(Path(sys.executable).parent / "scorestream")
 STOP_TIMEOUT_S = 30.0
 """A worker must stop this soon after SIGTERM."""
+
+
+class Supervisor(threading.Thread):
+    """Starts a worker, and again each time it ends with ``EXIT_STALLED``, until stopped."""
+
+    def __init__(self, start: Callable[[], subprocess.Popen[bytes]]) -> None:
+        super().__init__(daemon=True)
+        self._start, self._stopping = start, threading.Event()
+        self.proc = start()
+        self.restarts = 0
+
+    def run(self) -> None:
+        while not self._stopping.wait(0.5):
+            if self.proc.poll() == EXIT_STALLED:
+                self.restarts += 1
+                self.proc = self._start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self.is_alive():
+            self.join()
 
 
 @dataclass
@@ -78,12 +101,20 @@ class System:
             log_file.close()  # the child has its own descriptor
 
     @contextmanager
-    def worker(self, *extra: str, clock: str = "event") -> Iterator[subprocess.Popen[bytes]]:
-        """The real `scorestream worker` (event clock by default), stopped with SIGTERM on exit."""
-        proc = self.start_worker(*extra, clock=clock)
+    def worker(
+        self, *extra: str, clock: str = "event", restart_stalled: bool = False
+    ) -> Iterator[subprocess.Popen[bytes]]:
+        """The real `scorestream worker` (event clock by default), stopped with SIGTERM on exit.
+        With ``restart_stalled``, started again if it ends because its table recovery stalled,
+        as its supervisor would (docker's restart policy, systemd)."""
+        supervisor = Supervisor(lambda: self.start_worker(*extra, clock=clock))
+        if restart_stalled:
+            supervisor.start()
         try:
-            yield proc
+            yield supervisor.proc
         finally:
+            supervisor.stop()
+            proc = supervisor.proc
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout=STOP_TIMEOUT_S)
@@ -103,6 +134,24 @@ class System:
         """The worker logs, each cut to its last `tail` characters (None: whole)."""
         logs = sorted(self.log_dir.glob("worker-*.log"))
         return "\n".join(p.read_text(errors="replace")[-(tail or 0) :] for p in logs)
+
+    def stall_report(self) -> str | None:
+        """The workers' last ``recovery_stalled`` report, cut to what the fetch and the
+        recovery waited on (None: no recovery stalled)."""
+        lines = self.worker_logs(None).splitlines()
+        stalls = [line for line in lines if "recovery_stalled" in line]
+        if not stalls:
+            return None
+        report = orjson.loads(stalls[-1])
+        fetching = ("recovery", "consumer", "conductor", "fetch", "aiokafka")
+        report["waiting"] = [w for w in report["waiting"] if any(f in w for f in fetching)]
+        return orjson.dumps(report).decode()
+
+    def logs_and_stall(self, tail: int = 1400) -> str:
+        """The worker logs' tails, then the last stall report if any: last, so that a
+        failure's cut tail keeps it."""
+        stall = self.stall_report()
+        return self.worker_logs(tail) + (f"\nrecovery stalled: {stall}" if stall else "")
 
     def ready(self) -> bool:
         """The running worker answers /health with 200: recovered, assigned, Redis there."""

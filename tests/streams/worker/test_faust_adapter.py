@@ -47,6 +47,23 @@ def test_the_app_keeps_no_monitor_statistics_per_message(app: faust.App) -> None
     assert list(app.sensors) == []
 
 
+async def test_a_check_runs_with_the_apps_dependencies_from_its_start(app: faust.App) -> None:
+    calls: list[float] = []
+
+    async def check() -> None:
+        calls.append(time.monotonic())
+
+    assert isinstance(app, faust_adapter.App)
+    app.every(0.01, check)
+    [every] = [s for s in app.on_init_dependencies() if isinstance(s, faust_adapter.Every)]
+    await every.start()
+    await asyncio.sleep(0.2)
+    await every.stop()
+    ran = len(calls)
+    await asyncio.sleep(0.05)
+    assert ran >= 3 and len(calls) == ran, calls
+
+
 def test_the_overridden_methods_exist_on_fausts_classes_with_our_signatures() -> None:
     def parameters(method: Any) -> list[str]:
         return list(inspect.signature(method).parameters)
@@ -164,6 +181,32 @@ def test_an_app_not_started_is_not_ready(app: faust.App) -> None:
     assert faust_adapter.ready(app) is False
     app.tables.recovery.completed.set()  # type: ignore[attr-defined]
     assert faust_adapter.ready(app) is True
+
+
+def test_a_recovery_names_the_changelog_partitions_left_and_what_they_wait_on(
+    app: faust.App,
+) -> None:
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    assert faust_adapter.recovery_report(app) == {
+        "in_recovery": False, "flow_active": True, "flow_control_active": False,
+        "buffered": [], "left": {},
+    }  # fmt: skip
+    behind, done = TP("contract-state-changelog", 2), TP("contract-state-changelog", 3)
+    recovery.active_highwaters.update({behind: 10, done: 4})
+    recovery.active_offsets.update({behind: 3, done: 4})
+    assert faust_adapter.recovery_left(app) == {}  # no recovery under way
+    recovery.in_recovery = True
+    assert faust_adapter.recovery_left(app) == {"contract-state-changelog[2]": 3}
+    app.consumer.pause_partitions({behind})
+    app.consumer.stop_flow()
+    report = faust_adapter.recovery_report(app)
+    assert report["in_recovery"] is True and report["flow_active"] is False
+    assert report["left"] == {
+        "contract-state-changelog[2]": {
+            "read_to": 3, "highwater": 10, "position": None, "paused": True,
+            "fetched_unread": False,
+        }
+    }  # fmt: skip
 
 
 async def test_a_message_the_callback_takes_at_once_costs_the_fetch_loop_no_task(
