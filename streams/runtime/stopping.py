@@ -5,6 +5,8 @@ restart until someone kills it. Each long-running command arms a deadline when S
 Ctrl-C arrives; past it the process logs where its tasks wait and ends with exit code 3.
 Nothing is lost by that: the worker's open batch is not acked (so it is redelivered), a
 web server holds no state, and the ingest gateway acknowledges only what Kafka has.
+``exit_now`` and ``waiting`` also serve the ends a worker takes by itself (a batch that
+cannot be written, a table recovery that stalled).
 """
 
 from __future__ import annotations

@@ -252,34 +252,31 @@ def recovery_left(app: faust.App) -> dict[str, int]:
     recovery = app.tables.recovery  # type: ignore[attr-defined]
     if not recovery.in_recovery:
         return {}
-    return {
-        f"{tp.topic}[{tp.partition}]": recovery.active_offsets[tp]
-        for tp, remaining in recovery.active_remaining().items()
-        if remaining > 0
-    }
+    return {_name(tp): recovery.active_offsets[tp] for tp in _left(recovery)}
 
 
 def recovery_report(app: faust.App) -> dict[str, Any]:
     """What a table recovery that does not end waits on: the flow, faust's paused and
     buffered partitions, and for each changelog partition still to read, where its fetch
-    stands (aiokafka's position, records fetched and not taken) against the highwater."""
+    stands (aiokafka's position, records fetched and not taken, the offset below which faust
+    drops records) against the highwater."""
     consumer = app.consumer
     recovery = app.tables.recovery  # type: ignore[attr-defined]
     assignment = _aiokafka_assignment(consumer)
     kafka = consumer._thread._consumer  # type: ignore[attr-defined]
     unread = set() if kafka is None else set(kafka._fetcher._records)
     left = {}
-    for tp, remaining in recovery.active_remaining().items():
-        if remaining <= 0:
-            continue
+    for tp in _left(recovery):
         state = None if assignment is None else assignment.state_value(tp)
         position = state.position if state is not None and state.has_valid_position else None
-        left[f"{tp.topic}[{tp.partition}]"] = {
+        left[_name(tp)] = {
             "read_to": recovery.active_offsets.get(tp),
             "highwater": recovery.active_highwaters.get(tp),
             "position": position,
-            "paused": tp in consumer._paused_partitions,  # type: ignore[attr-defined]
             "fetched_unread": tp in unread,
+            # faust drops a fetched record below this offset (a stale one, it assumes)
+            "read_offset": consumer._read_offset.get(tp),  # type: ignore[attr-defined]
+            "paused": tp in consumer._paused_partitions,  # type: ignore[attr-defined]
         }
     return {
         "in_recovery": bool(recovery.in_recovery),
@@ -288,6 +285,15 @@ def recovery_report(app: faust.App) -> dict[str, Any]:
         "buffered": sorted(map(str, consumer._buffered_partitions)),  # type: ignore[attr-defined]
         "left": left,
     }
+
+
+def _left(recovery: Any) -> list[TP]:
+    """The changelog partitions the recovery still has records to read from."""
+    return [tp for tp, remaining in recovery.active_remaining().items() if remaining > 0]
+
+
+def _name(tp: TP) -> str:
+    return f"{tp.topic}[{tp.partition}]"
 
 
 def open_partition_db(table: Any, partition: int) -> Any | None:

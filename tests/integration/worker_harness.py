@@ -106,7 +106,8 @@ class System:
     ) -> Iterator[subprocess.Popen[bytes]]:
         """The real `scorestream worker` (event clock by default), stopped with SIGTERM on exit.
         With ``restart_stalled``, started again if it ends because its table recovery stalled,
-        as its supervisor would (docker's restart policy, systemd)."""
+        as its supervisor would (docker's restart policy, systemd); the process yielded is then
+        the first one."""
         supervisor = Supervisor(lambda: self.start_worker(*extra, clock=clock))
         if restart_stalled:
             supervisor.start()
