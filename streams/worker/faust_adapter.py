@@ -259,7 +259,7 @@ def recovery_report(app: faust.App) -> dict[str, Any]:
     """What a table recovery that does not end waits on: the flow, faust's paused and
     buffered partitions, and for each changelog partition still to read, where its fetch
     stands (aiokafka's position, records fetched and not taken, the offset below which faust
-    drops records) against the highwater."""
+    drops records) against the highwater, and where the consumer thread's tasks wait."""
     consumer = app.consumer
     recovery = app.tables.recovery  # type: ignore[attr-defined]
     assignment = _aiokafka_assignment(consumer)
@@ -284,6 +284,8 @@ def recovery_report(app: faust.App) -> dict[str, Any]:
         "flow_control_active": app.flow_control.is_active(),
         "buffered": sorted(map(str, consumer._buffered_partitions)),  # type: ignore[attr-defined]
         "left": left,
+        # aiokafka runs in a thread of its own, on its own loop: fetches, offsets, rebalances
+        "consumer_thread_waiting": stopping.waiting(consumer._thread.thread_loop),  # type: ignore[attr-defined]
     }
 
 

@@ -189,7 +189,7 @@ def test_a_recovery_names_the_changelog_partitions_left_and_what_they_wait_on(
     recovery = app.tables.recovery  # type: ignore[attr-defined]
     assert faust_adapter.recovery_report(app) == {
         "in_recovery": False, "flow_active": True, "flow_control_active": False,
-        "buffered": [], "left": {},
+        "buffered": [], "left": {}, "consumer_thread_waiting": [],
     }  # fmt: skip
     behind, done = TP("contract-state-changelog", 2), TP("contract-state-changelog", 3)
     recovery.active_highwaters.update({behind: 10, done: 4})
