@@ -33,6 +33,7 @@ from streams.runtime.stopping import EXIT_OVERDUE
 from streams.sources.org import SimulationConfig
 from streams.sources.simulator import Simulator
 from streams.views.formatting import number
+from tests.http_probe import answers
 from tests.integration.worker_harness import (
     SCORESTREAM,
     System,
@@ -83,7 +84,7 @@ def fixture_web(system: System) -> Iterator[str]:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(f"{base}/healthz"), 20, "scorestream serve to answer")
+        wait_until(lambda: answers(f"{base}/healthz"), 20, "scorestream serve to answer")
         yield base
     finally:
         proc.terminate()
@@ -92,13 +93,6 @@ def fixture_web(system: System) -> Iterator[str]:
         if proc.returncode == EXIT_OVERDUE:  # not this test's subject, but worth a look
             overdue = (system.log_dir / "serve.log").read_text().splitlines()[-1]
             warnings.warn(f"scorestream serve's stop hung: {overdue}", stacklevel=1)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def cli_json(system: System, *args: str) -> Any:

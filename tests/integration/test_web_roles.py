@@ -21,6 +21,7 @@ import pytest
 from schemas.outputs import CoachingAlert
 from schemas.settings import Settings
 from sinks.redis_keys import RedisKeys
+from tests.http_probe import answers
 from tests.integration.alert_scenario import EXPECTED, scenario
 from tests.integration.worker_harness import SCORESTREAM, System, produce_lines, wait_until
 from tests.redis_server import free_port
@@ -82,18 +83,11 @@ def fixture_web(system: System) -> Iterator[str]:
                                 stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(f"{base}/healthz"), 20, "scorestream serve to answer")
+        wait_until(lambda: answers(f"{base}/healthz"), 20, "scorestream serve to answer")
         yield base
     finally:
         proc.terminate()
         proc.wait(timeout=15)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def access(system: System, *args: str) -> subprocess.CompletedProcess[bytes]:

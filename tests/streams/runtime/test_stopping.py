@@ -9,10 +9,10 @@ import sys
 import textwrap
 import time
 
-import httpx
 import orjson
 
 from streams.runtime.stopping import EXIT_OVERDUE, STARTUP_FAILURE
+from tests.http_probe import answers
 from tests.redis_server import free_port
 
 HANGING_SERVER = textwrap.dedent("""
@@ -38,13 +38,6 @@ HANGING_SERVER = textwrap.dedent("""
 WELL_STOPPING_SERVER = HANGING_SERVER.replace("await asyncio.Event().wait()", "")
 
 
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def _serve_then_stop(script: str) -> tuple[int, bytes, float]:
     """Start ``script``'s server, SIGTERM it once it answers: its exit code, output and how
     long it took to end."""
@@ -54,7 +47,7 @@ def _serve_then_stop(script: str) -> tuple[int, bytes, float]:
     )
     try:
         deadline = time.monotonic() + 30
-        while not _answers(f"http://127.0.0.1:{port}/up"):
+        while not answers(f"http://127.0.0.1:{port}/up"):
             assert proc.poll() is None and time.monotonic() < deadline, "the server never answered"
             time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
