@@ -126,10 +126,11 @@ class Shell:
             metrics.state_records.inc(write.writes.records())
         for clock in plan.clock_writes:
             await self.store.write_clock(clock.partition, clock.source, clock.day)
+        # Sent before Redis is written: Kafka confirms them meanwhile, not after.
+        deliveries += await self.outputs.scores(plan.score_events, plan.team_updates)
         updated_at = now.isoformat(timespec="milliseconds")
         metrics.scorecards.inc(await self.sink.write(plan.cards, updated_at))
         await self.sink.write_directory(plan.directory)
-        deliveries += await self.outputs.scores(plan.score_events, plan.team_updates)
         if plan.scored:
             metrics.batch_reps.observe(len(plan.scored))
             metrics.scoring_cpu.inc(plan.score_s)
