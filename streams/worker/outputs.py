@@ -9,7 +9,7 @@ commit waits for every send, but does not fail on a refused one: it would be los
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,17 +69,19 @@ class Outputs:
             deliveries.append(await self.send(self.topics.teams, team.encode(), message))
         return deliveries
 
-    async def alerts(self, rep_id: str, alerts: Sequence[CoachingAlert]) -> None:
-        """Send a rep's alerts and wait until Kafka has them all."""
+    async def alerts(self, alerts: Mapping[str, Sequence[CoachingAlert]]) -> None:
+        """Send each rep's alerts, keyed by the rep, and wait until Kafka has them all."""
         await delivered(
             [
                 await self.send(self.topics.alerts, rep_id.encode(), a.model_dump_json().encode())
-                for a in alerts
+                for rep_id, fired in alerts.items()
+                for a in fired
             ]
         )
-        for alert in alerts:
-            self.metrics.alerts.labels(alert.rule).inc()
-            log.info("alert", alert_id=alert.alert_id, rule=alert.rule, rep_id=rep_id)
+        for rep_id, fired in alerts.items():
+            for alert in fired:
+                self.metrics.alerts.labels(alert.rule).inc()
+                log.info("alert", alert_id=alert.alert_id, rule=alert.rule, rep_id=rep_id)
 
 
 async def delivered(deliveries: Sequence[Delivery]) -> None:

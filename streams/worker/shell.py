@@ -142,10 +142,14 @@ class Shell:
         await delivered(deliveries)
 
     async def _send_alerts(self, alerts: Mapping[str, Sequence[CoachingAlert]]) -> None:
-        """Send each rep's alerts, then take them out of its outbox (the pages' copy too)."""
+        """Send every rep's alerts, then take them out of the reps' outboxes (the pages' copy
+        too): one wait for Kafka and one Redis pipeline for them all, not one per rep."""
+        if not alerts:
+            return
+        await self.outputs.alerts(alerts)
+        # The pages' copy, after Kafka has them.
+        await self.sink.append_alerts([a for fired in alerts.values() for a in fired])
         for rep_id, fired in alerts.items():
-            await self.outputs.alerts(rep_id, fired)
-            await self.sink.append_alerts(fired)  # the pages' copy, after Kafka has them
             state = self.memory.states[rep_id]
             cleared = sent(state, {a.alert_id for a in fired})
             if cleared is not None:

@@ -67,6 +67,7 @@ class MemorySink:
         self.cards: dict[CardKey, Scorecard] = {}
         self.writes = 0
         self.alerts: list[CoachingAlert] = []
+        self.alert_appends = 0
         self.directory: dict[str, DirectoryUpdate] = {}
 
     async def read_cards(self, keys: Sequence[CardKey]) -> dict[CardKey, Scorecard]:
@@ -85,6 +86,7 @@ class MemorySink:
 
     async def append_alerts(self, alerts: Sequence[CoachingAlert]) -> None:
         self.alerts.extend(alerts)
+        self.alert_appends += 1
 
 
 class Producer:
@@ -180,3 +182,28 @@ async def test_a_log_leaves_the_replays_cards_and_redelivery_or_restart_changes_
     assert restarted.memory.states.keys() == shell.memory.states.keys()
     assert sink.writes == writes and len(producer.on(topics.UPDATES)) == score_events
     assert {k: c.to_dict() for k, c in sink.cards.items()} == want
+
+
+def outboxes(store: MemoryStore) -> dict[str, int]:
+    """Alerts left in each rep's outbox: fired, not yet known to be on Kafka."""
+    return {r: len(s.rules.outbox) for p in store.reps.values() for r, s in p.items()}
+
+
+async def test_a_batchs_alerts_go_out_together_and_leave_the_outboxes_once_kafka_has_them() -> None:
+    """Every rep's alerts of a batch: sent to Kafka keyed by the rep, waited for once, copied
+    to the pages' stream in one call, then taken out of the outboxes. A refused one fails the
+    batch with every outbox left as it was, so a restart sends them again."""
+    log = the_log()
+    store, sink, producer = MemoryStore(), MemorySink(), Producer()
+    await shell_over(store, sink, producer, log).handle(log)
+    on_kafka = producer.on(topics.ALERTS)
+    assert len({key for key, _ in on_kafka}) >= 2, "the log fires alerts for several reps"
+    assert sink.alert_appends == 1
+    assert [a.model_dump_json().encode() for a in sink.alerts] == [v for _, v in on_kafka]
+    assert {a.rep_id.encode() for a in sink.alerts} == {key for key, _ in on_kafka}
+    assert not any(outboxes(store).values())
+
+    store, sink, producer = MemoryStore(), MemorySink(), Producer(refusing=topics.ALERTS)
+    with pytest.raises(RuntimeError, match=f"{topics.ALERTS} refused"):
+        await shell_over(store, sink, producer, log).handle(log)
+    assert sum(outboxes(store).values()) == len(on_kafka) and not sink.alerts
