@@ -52,7 +52,7 @@ def main() -> None:
             played.append(next(stream))
         replay = Replay(load_definition(None))
         for n, event in enumerate([*backfill, *played]):
-            replay.feed_event(n, event)
+            replay.feed(n, event.model_dump_json())
         cards = replay.result(WINDOWS).scorecards
         for window in WINDOWS:
             scores = sorted(
