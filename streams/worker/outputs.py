@@ -71,17 +71,16 @@ class Outputs:
 
     async def alerts(self, alerts: Mapping[str, Sequence[CoachingAlert]]) -> None:
         """Send each rep's alerts, keyed by the rep, and wait until Kafka has them all."""
+        keyed = [(rep_id, a) for rep_id, fired in alerts.items() for a in fired]
         await delivered(
             [
                 await self.send(self.topics.alerts, rep_id.encode(), a.model_dump_json().encode())
-                for rep_id, fired in alerts.items()
-                for a in fired
+                for rep_id, a in keyed
             ]
         )
-        for rep_id, fired in alerts.items():
-            for alert in fired:
-                self.metrics.alerts.labels(alert.rule).inc()
-                log.info("alert", alert_id=alert.alert_id, rule=alert.rule, rep_id=rep_id)
+        for rep_id, a in keyed:
+            self.metrics.alerts.labels(a.rule).inc()
+            log.info("alert", alert_id=a.alert_id, rule=a.rule, rep_id=rep_id)
 
 
 async def delivered(deliveries: Sequence[Delivery]) -> None:
